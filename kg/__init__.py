@@ -1,0 +1,1 @@
+"""llm-lineage: a knowledge graph of the open-source LLM ecosystem."""

@@ -1,0 +1,121 @@
+"""The `kg` command line.
+
+Exit codes: 0 success; 1 bad catalog or bad request (the message says what
+and where); 2 an output could not be written (the previous output is kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from kg.catalog import Catalog, default_data_dir, load_catalog
+from kg.errors import CatalogError, OutputError, Problem
+from kg.graph import build_graph, count_by_kind_and_relation, find_node, format_lineage
+from kg.publish import graph_to_json, sweep_temporaries, write_atomically
+
+
+def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        # Names are often Chinese: never crash on a terminal that cannot show them.
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except CatalogError as exc:
+        _print_problems(exc.problems)
+        return 1
+    except LookupError as exc:
+        message, hint = exc.args if len(exc.args) == 2 else (str(exc), "")
+        _fail(message, hint)
+        return 1
+    except OutputError as exc:
+        _fail(str(exc), "the previous output was left as it was")
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kg", description="Build and query the llm-lineage knowledge graph.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, run, help: str) -> argparse.ArgumentParser:  # noqa: ANN001
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.add_argument("--data", type=Path, default=None, help="catalog folder (default: the bundled data/)")
+        sub.set_defaults(run=run)
+        return sub
+
+    validate = command("validate", _validate, "Check the catalog and report every problem at once.")
+    validate.add_argument("--strict", action="store_true", help="fail on warnings too")
+    build = command("build", _build, "Validate the catalog and write the graph to the output folder.")
+    build.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build/)")
+    lineage = command("lineage", _lineage, "Print what an entity comes from and what comes from it.")
+    lineage.add_argument("entity", help="an id (model/alpaca-lora-7b), or a name or alias ('Alpaca-LoRA', '骆驼')")
+    lineage.add_argument("--depth", type=int, default=None, help="levels to show each way (default: all)")
+    command("stats", _stats, "Count entities per kind and edges per relation.")
+    return parser
+
+
+def _load(args: argparse.Namespace) -> Catalog:
+    catalog = load_catalog(args.data or default_data_dir())
+    if catalog.warnings:
+        _print_problems(catalog.warnings)
+    return catalog
+
+
+def _validate(args: argparse.Namespace) -> int:
+    catalog = _load(args)
+    print(f"ok: {len(catalog.entities)} entities, {len(catalog.licenses)} licences, {len(catalog.warnings)} warning(s)")
+    return 1 if args.strict and catalog.warnings else 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    catalog = _load(args)
+    graph = build_graph(catalog)
+    sweep_temporaries(args.out)
+    target = args.out / "graph.json"
+    write_atomically(target, graph_to_json(graph))
+    print(f"wrote {target}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
+    return 0
+
+
+def _lineage(args: argparse.Namespace) -> int:
+    graph = build_graph(_load(args))
+    print(format_lineage(graph, find_node(graph, args.entity), args.depth))
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    graph = build_graph(_load(args))
+    kinds, relations = count_by_kind_and_relation(graph)
+    width = max(map(len, [*kinds, *relations]))
+    print(f"{'kind':<{width}}  count")
+    for kind, count in sorted(kinds.items()):
+        print(f"{kind:<{width}}  {count:>5}")
+    print(f"{'total':<{width}}  {sum(kinds.values()):>5}\n")
+    print(f"{'relation':<{width}}  count")
+    for relation, count in sorted(relations.items()):
+        print(f"{relation:<{width}}  {count:>5}")
+    print(f"{'total':<{width}}  {sum(relations.values()):>5}")
+    return 0
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    errors = sum(p.level == "error" for p in problems)
+    warnings = len(problems) - errors
+    if errors:
+        print(f"Error: {errors} error(s), {warnings} warning(s) in the catalog", file=sys.stderr)
+
+
+def _fail(message: str, hint: str) -> None:
+    print(f"Error: {message}", file=sys.stderr)
+    if hint:
+        print(f"Hint: {hint}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,298 @@
+"""The catalog's schema: one pydantic model per kind of entity.
+
+Models are strict (no coercion: `"7"` is not 7, `"no"` is not False) and
+forbid unknown fields, so a typo is an error rather than a silently ignored
+key. Checks that need more than one entry (references, cycles, dates of
+parents) live in `kg.catalog`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+# kind -> folder under data/
+FOLDERS = {
+    "model": "models",
+    "dataset": "datasets",
+    "organization": "organizations",
+    "person": "people",
+    "method": "methods",
+    "software": "software",
+}
+
+MODEL_RELATIONS = (
+    "finetune",
+    "adapter",
+    "continued-pretraining",
+    "merge",
+    "quantized",
+    "reproduction",
+    "component",
+    "architecture",
+)
+DATASET_RELATIONS = ("translation", "subset", "regeneration", "conversion", "filtering")
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]|\.(?=[a-z0-9]))*$")
+LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-(?:[A-Z]{2}|[0-9]{3}))?$")
+DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+COUNTRY = re.compile(r"^[A-Z]{2}$")
+URL_FORBIDDEN = re.compile(r"[\s\"'<>\\^`{|}]")
+
+
+def _check_id(value: str) -> str:
+    kind, _, slug = value.partition("/")
+    if kind not in FOLDERS or not SLUG.match(slug):
+        raise PydanticCustomError(
+            "bad_id",
+            "'{value}' is not an id of the form <kind>/<slug> (kind one of {kinds}; "
+            "slug of lowercase a-z, 0-9, '-' and inner '.')",
+            {"value": value, "kinds": ", ".join(FOLDERS)},
+        )
+    return value
+
+
+def _check_text(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("blank", "must not be empty or blank")
+    if value != value.strip():
+        raise PydanticCustomError("whitespace", "has leading or trailing spaces")
+    return value
+
+
+def _check_label(value: str) -> str:
+    _check_text(value)
+    if "\n" in value or "\t" in value:
+        raise PydanticCustomError("multiline", "must be a single line")
+    return value
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PydanticCustomError("bad_url", "'{value}' is not an absolute http(s) URL", {"value": value})
+    if parts.username or parts.password:
+        raise PydanticCustomError("bad_url", "URL must not carry a user name or password")
+    if URL_FORBIDDEN.search(value):
+        raise PydanticCustomError("bad_url", "URL contains a space, quote or other character not allowed in an IRI")
+    return value
+
+
+def _check_date(value: str) -> str:
+    match = DATE.match(value)
+    if not match:
+        raise PydanticCustomError("bad_date", "'{value}' is not a date: write YYYY-MM-DD, YYYY-MM or YYYY", {"value": value})
+    year, month, day = (int(g) if g else None for g in match.groups())
+    if month is not None and not 1 <= month <= 12:
+        raise PydanticCustomError("bad_date", "'{value}' has no month {month}", {"value": value, "month": month})
+    if day is not None and not 1 <= day <= calendar.monthrange(year, month)[1]:
+        raise PydanticCustomError("bad_date", "'{value}' is not a calendar date", {"value": value})
+    return value
+
+
+def _check_language(value: str) -> str:
+    if not LANGUAGE.match(value):
+        fixed = value.replace("_", "-")
+        hint = f"did you mean '{fixed}'?" if LANGUAGE.match(fixed) else "use a BCP 47 tag such as 'en', 'zh' or 'zh-Hant'"
+        raise PydanticCustomError("bad_language", "'{value}' is not a BCP 47 language tag ({hint})", {"value": value, "hint": hint})
+    return value
+
+
+def _check_country(value: str) -> str:
+    if not COUNTRY.match(value):
+        raise PydanticCustomError("bad_country", "'{value}' is not an ISO 3166-1 alpha-2 code such as 'US' or 'CN'", {"value": value})
+    return value
+
+
+def _unique(values: list) -> list:
+    seen = set()
+    for value in values:
+        key = value.casefold() if isinstance(value, str) else value
+        if key in seen:
+            raise PydanticCustomError("duplicate_item", "'{value}' repeats an earlier item (case is ignored)", {"value": value})
+        seen.add(key)
+    return values
+
+
+Id = Annotated[str, AfterValidator(_check_id)]
+Label = Annotated[str, AfterValidator(_check_label)]
+Text = Annotated[str, AfterValidator(_check_text)]
+Url = Annotated[str, AfterValidator(_check_url)]
+Date = Annotated[str, AfterValidator(_check_date)]
+Language = Annotated[str, AfterValidator(_check_language)]
+Country = Annotated[str, AfterValidator(_check_country)]
+LicenseId = Annotated[str, AfterValidator(_check_label)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class Source(Strict):
+    """A URL and what it supports."""
+
+    url: Url
+    supports: Label
+
+
+class Correction(Strict):
+    """Where the seed article is wrong: what it claims, what is true, and the proof."""
+
+    claim: Text
+    fact: Text
+    source: Url
+
+
+class Links(Strict):
+    repository: Url | None = None
+    huggingface: Url | None = None
+    paper: Url | None = None
+    homepage: Url | None = None
+    demo: Url | None = None
+    blog: Url | None = None
+
+
+class Ref(Strict):
+    """An edge from this entity to `id`, with its own evidence where it has some."""
+
+    id: Id
+    source: Url | None = None
+    note: Text | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        return {"id": value} if isinstance(value, str) else value
+
+
+class ModelDerivation(Ref):
+    relation: Literal[MODEL_RELATIONS]  # type: ignore[valid-type]
+
+
+class DatasetDerivation(Ref):
+    relation: Literal[DATASET_RELATIONS]  # type: ignore[valid-type]
+
+
+class Entity(Strict):
+    """Fields every kind has."""
+
+    id: Id
+    name: Label
+    name_zh: Label | None = None
+    aliases: Annotated[list[Label], AfterValidator(_unique)] = []
+    description: Text
+    description_zh: Text | None = None
+    links: Links | None = None
+    sources: Annotated[list[Source], Field(min_length=1)]
+    corrections: list[Correction] = []
+
+    @property
+    def kind(self) -> str:
+        return self.id.partition("/")[0]
+
+    @property
+    def released_on(self) -> str | None:
+        return getattr(self, "released", None)
+
+    def references(self) -> list[tuple[str, int, Ref]]:
+        """Every outgoing edge as (field, position, reference)."""
+        out: list[tuple[str, int, Ref]] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, Ref):
+                out.append((name, -1, value))
+            elif isinstance(value, list):
+                out.extend((name, i, ref) for i, ref in enumerate(value) if isinstance(ref, Ref))
+        return out
+
+
+class Model(Entity):
+    foundation: bool = False
+    open_weights: bool | None = None
+    released: Date | None = None
+    parameters: Annotated[int, Field(gt=0)] | None = None
+    languages: Annotated[list[Language], AfterValidator(_unique)] = []
+    license: LicenseId | None = None
+    family: Ref | None = None
+    developers: list[Ref] = []
+    derived_from: list[ModelDerivation] = []
+    trained_on: list[Ref] = []
+    methods: list[Ref] = []
+    built_with: list[Ref] = []
+
+
+class Dataset(Entity):
+    released: Date | None = None
+    languages: Annotated[list[Language], AfterValidator(_unique)] = []
+    license: LicenseId | None = None
+    records: Annotated[int, Field(gt=0)] | None = None
+    developers: list[Ref] = []
+    derived_from: list[DatasetDerivation] = []
+    generated_by: list[Ref] = []
+    methods: list[Ref] = []
+
+
+class Software(Entity):
+    released: Date | None = None
+    license: LicenseId | None = None
+    developers: list[Ref] = []
+    methods: list[Ref] = []
+    supports: list[Ref] = []
+    built_with: list[Ref] = []
+
+
+class Organization(Entity):
+    country: Country | None = None
+    part_of: list[Ref] = []
+
+
+class Person(Entity):
+    affiliations: list[Ref] = []
+
+
+class Method(Entity):
+    released: Date | None = None
+    developers: list[Ref] = []
+    broader: list[Ref] = []
+
+
+SCHEMAS: dict[str, type[Entity]] = {
+    "model": Model,
+    "dataset": Dataset,
+    "organization": Organization,
+    "person": Person,
+    "method": Method,
+    "software": Software,
+}
+
+# field -> kinds its references may point at (derived_from depends on the relation)
+TARGET_KINDS: dict[str, tuple[str, ...]] = {
+    "family": ("model",),
+    "developers": ("organization", "person"),
+    "trained_on": ("dataset",),
+    "methods": ("method",),
+    "built_with": ("software",),
+    "generated_by": ("model",),
+    "supports": ("model",),
+    "part_of": ("organization",),
+    "affiliations": ("organization",),
+    "broader": ("method",),
+}
+
+
+class License(Strict):
+    """An entry of data/licenses.yaml."""
+
+    id: LicenseId
+    name: Label
+    url: Url
+    commercial_use: bool | None = None
+
+
+class LicenseTable(Strict):
+    licenses: Annotated[list[License], Field(min_length=1)]

@@ -1,0 +1,59 @@
+"""Write build outputs so that a reader never sees a half-written file.
+
+Each output is written to a temporary file in its own folder, flushed to disk
+and renamed over the target: the target is either the old file or the new
+one, never a mix. Temporaries left by a killed build are swept on the next.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import networkx as nx
+
+from kg.errors import OutputError
+
+TEMP_PREFIX = ".tmp-"
+
+
+def write_atomically(target: Path, data: bytes) -> None:
+    """Replace `target` with `data` in one rename; raise OutputError on failure."""
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write to {target.parent}: {exc.strerror}") from exc
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, target)
+    except OSError as exc:
+        Path(temp).unlink(missing_ok=True)
+        reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+        raise OutputError(f"{reason} while writing {target}") from exc
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def sweep_temporaries(folder: Path) -> None:
+    """Remove temporaries that a killed build left behind."""
+    if Path(folder).is_dir():
+        for stale in Path(folder).glob(f"{TEMP_PREFIX}*"):
+            stale.unlink(missing_ok=True)
+
+
+def graph_to_json(graph: nx.MultiDiGraph) -> bytes:
+    """The graph as node-link JSON, sorted so that equal catalogs give equal bytes."""
+    data = nx.node_link_data(graph, edges="edges")
+    data["nodes"].sort(key=lambda n: n["id"])
+    data["edges"].sort(key=lambda e: (e["source"], e["target"], e["key"]))
+    return (json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode("utf-8")

@@ -1,0 +1,182 @@
+"""The `kg` command line: help, exit codes, exact error texts, outputs."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kg import publish
+from kg.cli import main
+
+from conftest import lay_over
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = ["validate", "build", "lineage", "stats"]
+
+
+def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--help"])
+    assert exited.value.code == 0
+    assert f"usage: kg {command}" in capsys.readouterr().out
+
+
+def test_every_command_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for command in COMMANDS:
+        assert re.search(rf"^\$ kg {command}\b", readme, re.M), command
+
+
+def test_validate_ok(tiny: Path, capsys: pytest.CaptureFixture) -> None:
+    assert run(capsys, "validate", "--data", "data") == (0, "ok: 11 entities, 2 licences, 0 warning(s)\n", "")
+
+
+def test_validate_reports_errors_and_exits_1(tiny: Path, capsys: pytest.CaptureFixture) -> None:
+    lay_over(tiny, "unknown-reference")
+    code, out, err = run(capsys, "validate", "--data", "data")
+    assert (code, out) == (1, "")
+    assert err == (
+        "data/models/lora-child.yaml:5: derived_from[0]: unknown id 'model/llama-7' (did you mean 'model/llama-7b'?)\n"
+        "Error: 1 error(s), 0 warning(s) in the catalog\n"
+    )
+
+
+def test_warnings_pass_unless_strict(tiny: Path, capsys: pytest.CaptureFixture) -> None:
+    (tiny / "organizations/lonely.yaml").write_text(
+        "id: organization/lonely\nname: Lonely\ndescription: Nobody cites it.\nsources:\n  - {url: 'https://example.org/', supports: name}\n",
+        encoding="utf-8",
+    )
+    warning = "data/organizations/lonely.yaml:1: warning: no entity references it\n"
+    assert run(capsys, "validate", "--data", "data") == (0, "ok: 12 entities, 2 licences, 1 warning(s)\n", warning)
+    assert run(capsys, "validate", "--data", "data", "--strict") == (1, "ok: 12 entities, 2 licences, 1 warning(s)\n", warning)
+
+
+def test_lineage_by_chinese_name(tiny: Path, capsys: pytest.CaptureFixture) -> None:
+    code, out, _ = run(capsys, "lineage", "--data", "data", "羊驼")
+    assert code == 0
+    assert out.splitlines()[:3] == [
+        "model/stanford-alpaca-7b (Alpaca 7B, 2023-03-13)",
+        "upstream:",
+        "├── trained on dataset/alpaca-52k (Alpaca 52K, 2023-03-13)",
+    ]
+
+
+def test_lineage_unknown_entity(tiny: Path, capsys: pytest.CaptureFixture) -> None:
+    assert run(capsys, "lineage", "--data", "data", "model/alpaca-lora") == (
+        1,
+        "",
+        "Error: no entity is named 'model/alpaca-lora'\nHint: did you mean 'model/alpaca-lora-7b'?\n",
+    )
+
+
+def test_stats(tiny: Path, capsys: pytest.CaptureFixture) -> None:
+    code, out, _ = run(capsys, "stats", "--data", "data")
+    assert code == 0
+    assert "model             6\n" in out and "total            11\n" in out
+
+
+def test_build_writes_graph_json(tiny: Path, capsys: pytest.CaptureFixture) -> None:
+    code, out, _ = run(capsys, "build", "--data", "data", "--out", "out")
+    assert (code, out) == (0, "wrote out/graph.json: 11 nodes, 11 edges\n")
+    data = json.loads(Path("out/graph.json").read_text(encoding="utf-8"))
+    assert len(data["nodes"]) == 11 and len(data["edges"]) == 11
+    assert {"source": "model/alpaca-lora-7b", "target": "model/llama-7b", "key": "adapter"}.items() <= next(
+        e for e in data["edges"] if e["key"] == "adapter"
+    ).items()
+
+
+def test_build_is_byte_identical(tiny: Path, capsys: pytest.CaptureFixture) -> None:
+    run(capsys, "build", "--data", "data", "--out", "a")
+    run(capsys, "build", "--data", "data", "--out", "b")
+    assert Path("a/graph.json").read_bytes() == Path("b/graph.json").read_bytes()
+
+
+def test_bad_catalog_leaves_previous_output(tiny: Path, capsys: pytest.CaptureFixture) -> None:
+    run(capsys, "build", "--data", "data", "--out", "out")
+    before = Path("out/graph.json").read_bytes()
+    lay_over(tiny, "derivation-cycle")
+    assert run(capsys, "build", "--data", "data", "--out", "out")[0] == 1
+    assert Path("out/graph.json").read_bytes() == before
+
+
+def test_failed_write_leaves_previous_output_and_no_temporaries(
+    tiny: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(capsys, "build", "--data", "data", "--out", "out")
+    before = Path("out/graph.json").read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(publish.os, "fsync", disk_full)
+    assert run(capsys, "build", "--data", "data", "--out", "out") == (
+        2,
+        "",
+        "Error: disk full while writing out/graph.json\nHint: the previous output was left as it was\n",
+    )
+    assert Path("out/graph.json").read_bytes() == before
+    assert sorted(p.name for p in Path("out").iterdir()) == ["graph.json"]
+
+
+def test_unwritable_output_folder(tiny: Path, capsys: pytest.CaptureFixture) -> None:
+    Path("out").write_text("a file where a folder should be", encoding="utf-8")
+    code, out, err = run(capsys, "build", "--data", "data", "--out", "out")
+    assert code == 2
+    assert err.startswith("Error: cannot write to out: ")
+
+
+def test_stale_temporaries_are_swept(tiny: Path, capsys: pytest.CaptureFixture) -> None:
+    Path("out").mkdir()
+    Path("out/.tmp-killed").write_bytes(b"half")
+    run(capsys, "build", "--data", "data", "--out", "out")
+    assert sorted(p.name for p in Path("out").iterdir()) == ["graph.json"]
+
+
+def test_module_runs_as_a_script_with_the_same_errors_under_python_O(tiny: Path) -> None:
+    lay_over(tiny, "typo-field")
+    done = subprocess.run(
+        [sys.executable, "-O", "-m", "kg.cli", "validate", "--data", "data"], capture_output=True, text=True, encoding="utf-8"
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[0] == "data/models/typo.yaml:4: licence: unknown field 'licence' (did you mean 'license'?)"
+
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    command = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1]
+    assert f"\n{command}\n" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_build_is_the_same_whatever_the_hash_seed_and_locale(tiny: Path) -> None:
+    outputs = []
+    for i, env in enumerate([{"PYTHONHASHSEED": "1"}, {"PYTHONHASHSEED": "2", "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}]):
+        done = subprocess.run(
+            [sys.executable, "-m", "kg.cli", "build", "--data", "data", "--out", f"out{i}"],
+            capture_output=True,
+            env={"PATH": "/usr/bin:/bin", **env},
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.append(Path(f"out{i}/graph.json").read_bytes())
+    assert outputs[0] == outputs[1]
+
+
+def test_chinese_text_on_an_ascii_terminal_does_not_crash(tiny: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "kg.cli", "lineage", "--data", "data", "羊驼X"],
+        capture_output=True,
+        env={"PATH": "/usr/bin:/bin", "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": "ascii"},
+    )
+    assert done.returncode == 1
+    assert done.stderr.decode("ascii").startswith("Error: no entity is named '\\udce7")  # escaped, not a traceback
