@@ -25,7 +25,6 @@ from kg.errors import CatalogError, Problem, closest, suggest
 from kg.reader import Document, dotted, read_yaml
 
 LICENSES_FILE = "licenses.yaml"
-TEMPLATES_DIR = "_templates"
 # Edges whose cycles make no sense: a thing cannot descend from, belong to or
 # be narrower than itself.
 ACYCLIC_FIELDS = {"derived_from": "derivation", "part_of": "part-of", "broader": "broader", "family": "family"}
@@ -66,7 +65,7 @@ def load_catalog(root: Path | str | None = None, today: dt.date | None = None) -
     entities: dict[str, Entity] = {}
     paths: dict[str, str] = {}
     documents: dict[str, Document] = {}
-    by_folded_id: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    holders: dict[str, list[str]] = defaultdict(list)
     entry_files = _entry_files(root, problems)
     if not entry_files and not problems:
         problems.append(Problem(_show(root), 1, "", "no entries found (expected files such as models/<slug>.yaml)"))
@@ -84,14 +83,14 @@ def load_catalog(root: Path | str | None = None, today: dt.date | None = None) -
             problems.append(
                 Problem(shown, doc.line_of(("id",)), "id", f"'{entity.id}' does not match the file's path", f"expected '{expected}'")
             )
-        by_folded_id[_fold(entity.id)].append((entity.id, shown))
+        holders[entity.id].append(shown)
         if entity.id in entities:
             continue
         entities[entity.id] = entity
         paths[entity.id] = shown
         documents[entity.id] = doc
     catalog = Catalog(root, entities, paths, documents, licenses)
-    problems += _check_unique_ids(by_folded_id, catalog)
+    problems += _check_unique_ids(holders)
     problems += _check_references(catalog)
     problems += _check_licenses(catalog)
     problems += _check_cycles(catalog)
@@ -106,8 +105,9 @@ def load_catalog(root: Path | str | None = None, today: dt.date | None = None) -
 
 def _show(path: Path) -> str:
     """A path as messages show it: relative to the working directory when inside it."""
+    path = Path(os.path.abspath(path))
     try:
-        return os.path.relpath(path)
+        return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
 
@@ -218,9 +218,8 @@ def _model_in(annotation: Any) -> type | None:
 
 
 def _type_name(value: Any) -> str:
-    return {bool: "boolean", int: "integer", float: "number", str: "text", list: "a list", dict: "a mapping", type(None): "nothing"}.get(
-        type(value), type(value).__name__
-    )
+    names = {bool: "boolean", int: "integer", float: "number", str: "text", list: "a list", dict: "a mapping"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _load_licenses(root: Path, problems: list[Problem]) -> dict[str, License]:
@@ -249,16 +248,13 @@ def _load_licenses(root: Path, problems: list[Problem]) -> dict[str, License]:
     return licenses
 
 
-def _check_unique_ids(by_folded_id: dict[str, list[tuple[str, str]]], catalog: Catalog) -> list[Problem]:
+def _check_unique_ids(holders: dict[str, list[str]]) -> list[Problem]:
+    """Ids are lowercase ASCII (see entities.SLUG), so equal ids are the only collisions."""
     problems = []
-    for holders in by_folded_id.values():
-        if len(holders) < 2:
-            continue
-        for entity_id, shown in holders:
-            others = ", ".join(s for _, s in holders if s != shown)
-            same = all(i == entity_id for i, _ in holders)
-            what = "duplicate id" if same else "id differs only in case or width from another"
-            problems.append(Problem(shown, 1, "id", f"{what} '{entity_id}' (also in {others})"))
+    for entity_id, paths in holders.items():
+        for shown in paths if len(paths) > 1 else []:
+            others = ", ".join(p for p in paths if p != shown)
+            problems.append(Problem(shown, 1, "id", f"duplicate id '{entity_id}' (also in {others})"))
     return problems
 
 
@@ -268,7 +264,7 @@ def _check_references(catalog: Catalog) -> list[Problem]:
     for entity_id, entity in catalog.entities.items():
         shown = catalog.paths[entity_id]
         seen: dict[tuple, int] = {}
-        for name, index, ref in entity.references():
+        for name, index, ref in entity.edges:
             loc = (name,) if index < 0 else (name, index)
             line = catalog.line_of(entity_id, loc)
             where = name if index < 0 else f"{name}[{index}]"
@@ -324,7 +320,7 @@ def _check_cycles(catalog: Catalog) -> list[Problem]:
     for name, label in ACYCLIC_FIELDS.items():
         graph = nx.DiGraph()
         for entity_id, entity in catalog.entities.items():
-            for field_name, _, ref in entity.references():
+            for field_name, _, ref in entity.edges:
                 if field_name == name and ref.id in catalog.entities:
                     graph.add_edge(entity_id, ref.id)
         if nx.is_directed_acyclic_graph(graph):
@@ -368,7 +364,7 @@ def _check_dates(catalog: Catalog, today: dt.date) -> list[Problem]:
         if first > today:
             line = catalog.line_of(entity_id, ("released",))
             problems.append(Problem(shown, line, "released", f"{released} is in the future", level="warning"))
-        for name, index, ref in entity.references():
+        for name, index, ref in entity.edges:
             parent = catalog.entities.get(ref.id)
             if name not in DATED_FIELDS or parent is None or parent.released_on is None:
                 continue
@@ -399,7 +395,7 @@ def _check_names(catalog: Catalog) -> list[Problem]:
 
 def _check_orphans(catalog: Catalog) -> list[Problem]:
     """An organization or person nothing points at is usually a forgotten edge."""
-    referenced = {ref.id for e in catalog.entities.values() for _, _, ref in e.references()}
+    referenced = {ref.id for e in catalog.entities.values() for _, _, ref in e.edges}
     problems = []
     for entity_id, entity in catalog.entities.items():
         if entity.kind in ("organization", "person") and entity_id not in referenced:

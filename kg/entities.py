@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from functools import cached_property
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -57,9 +58,17 @@ def _check_id(value: str) -> str:
     return value
 
 
+# Words people write for a value they do not know; an unknown value is an absent field.
+PLACEHOLDERS = {"unknown", "none", "n/a", "na", "tbd", "todo", "null", "nil", "?", "-"}
+
+
 def _check_text(value: str) -> str:
     if not value.strip():
         raise PydanticCustomError("blank", "must not be empty or blank")
+    if value.strip().casefold() in PLACEHOLDERS:
+        raise PydanticCustomError(
+            "placeholder", "'{value}' is a placeholder (leave the field out when it is unknown)", {"value": value}
+        )
     if value != value.strip():
         raise PydanticCustomError("whitespace", "has leading or trailing spaces")
     return value
@@ -199,16 +208,17 @@ class Entity(Strict):
     def released_on(self) -> str | None:
         return getattr(self, "released", None)
 
-    def references(self) -> list[tuple[str, int, Ref]]:
-        """Every outgoing edge as (field, position, reference)."""
+    @cached_property
+    def edges(self) -> tuple[tuple[str, int, Ref], ...]:
+        """Every outgoing edge as (field, position, reference); position -1 for a single value."""
         out: list[tuple[str, int, Ref]] = []
         for name in type(self).model_fields:
             value = getattr(self, name)
             if isinstance(value, Ref):
                 out.append((name, -1, value))
-            elif isinstance(value, list):
-                out.extend((name, i, ref) for i, ref in enumerate(value) if isinstance(ref, Ref))
-        return out
+            elif isinstance(value, list) and value and isinstance(value[0], Ref):
+                out.extend((name, i, ref) for i, ref in enumerate(value))
+        return tuple(out)
 
 
 class Model(Entity):

@@ -64,7 +64,7 @@ def build_graph(catalog: Catalog) -> nx.MultiDiGraph:
         graph.add_node(entity_id, kind=entity.kind, **attributes)
     for entity_id in sorted(catalog.entities):
         entity = catalog.entities[entity_id]
-        for field, _, ref in entity.references():
+        for field, _, ref in entity.edges:
             relation = getattr(ref, "relation", field)
             extra = {"note": ref.note} if ref.note else {}
             evidence = ref.source or entity.sources[0].url
@@ -99,29 +99,42 @@ def _reach(graph: nx.MultiDiGraph, node: str, fields: set[str], forward: bool) -
 
 
 def find_node(graph: nx.MultiDiGraph, text: str) -> str:
-    """The id of the entity `text` names: an id, a slug, a name or an alias.
+    """The id of the entity `text` names: an id, a name, a slug or an alias.
 
-    Raises LookupError with a did-you-mean hint when nothing or several match.
+    Names win over slugs, and slugs over aliases, so "ChatYuan" finds the
+    series even though a member lists it as an alias. Raises LookupError
+    with a did-you-mean hint when nothing, or several things alike, match.
     """
     if text in graph:
         return text
     folded = text.casefold()
-    matches = sorted(
-        node
-        for node, data in graph.nodes(data=True)
-        if folded in {node.partition("/")[2], data.get("name", "").casefold(), data.get("name_zh", "").casefold()}
-        | {alias.casefold() for alias in data.get("aliases", [])}
-    )
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise LookupError(f"'{text}' names several entities: {', '.join(matches)}", "give the full id")
+    tiers: list[list[str]] = [[], [], []]
+    for node, data in graph.nodes(data=True):
+        if folded in (data["name"].casefold(), data.get("name_zh", "").casefold()):
+            tiers[0].append(node)
+        elif folded == node.partition("/")[2]:
+            tiers[1].append(node)
+        elif folded in (alias.casefold() for alias in data.get("aliases", ())):
+            tiers[2].append(node)
+    for matches in tiers:
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise LookupError(f"'{text}' names several entities: {', '.join(sorted(matches))}", "give the full id")
     raise LookupError(f"no entity is named '{text}'", suggest(text, graph.nodes))
 
 
 def format_lineage(graph: nx.MultiDiGraph, node: str, depth: int | None = None) -> str:
-    """A text family tree of `node`: what it comes from, then what comes from it."""
+    """A text family tree of `node`: what it comes from, then what comes from it.
+
+    A model of a family names its family; a family lists its members.
+    """
     lines = [_describe(graph, node)]
+    lines += [f"member of {_describe(graph, v)}" for _, v, key in graph.out_edges(node, keys=True) if key == "family"]
+    members = sorted(u for u, _, key in graph.in_edges(node, keys=True) if key == "family")
+    if members:
+        lines.append("members:")
+        lines += [f"{'└── ' if i == len(members) - 1 else '├── '}{_describe(graph, m)}" for i, m in enumerate(members)]
     for title, forward in (("upstream", True), ("downstream", False)):
         branch: list[str] = []
         _walk(graph, node, forward, "", depth, {node}, branch)

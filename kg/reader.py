@@ -3,13 +3,14 @@
 PyYAML's ordinary loaders are too forgiving for a curated catalog: duplicate
 keys silently overwrite, `no` becomes False (YAML 1.1), `1.10` becomes 1.1,
 dates turn into `datetime.date` (and a bad date raises with no line), and
-anchors allow alias bombs. So we only let PyYAML *compose* the node tree, then
-turn nodes into plain values ourselves:
+anchors allow alias bombs. So we take only the *event stream* from libyaml
+(PyYAML's C parser, several times faster than its Python one) and build plain
+values from it ourselves:
 
-* plain scalars follow the YAML 1.2 core schema: `true`/`false`, integers,
-  floats and null; everything else (`no`, `2023-03-13`, `NO`) stays a string;
-* anchors, aliases, merge keys, tags, several documents and duplicate keys
-  are errors;
+* plain scalars follow the YAML 1.2 core schema: `true`/`false`, integers and
+  floats; everything else (`no`, `2023-03-13`, `NO`) stays a string;
+* anchors, aliases, merge keys, tags, empty values, several documents and
+  duplicate keys are errors;
 * every value's line is recorded under its path, e.g. ("derived_from", 0, "id"),
   so later stages can report `file:line` for any field.
 """
@@ -20,13 +21,15 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
 from kg.errors import Problem
 
 MAX_FILE_BYTES = 1_000_000
+# libyaml when PyYAML was built with it (its PyPI wheels are); else the Python parser.
+_PARSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Path_ = tuple[str | int, ...]
 
@@ -40,7 +43,7 @@ _FLOAT = re.compile(r"^([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]
 class Document:
     """A file's value with the line of every path in it, and the scalars' source text."""
 
-    value: Any
+    value: Any = None
     lines: dict[Path_, int] = field(default_factory=dict)
     raw: dict[Path_, str] = field(default_factory=dict)
 
@@ -53,25 +56,12 @@ class Document:
 
 
 class _Rejected(Exception):
-    def __init__(self, mark: yaml.Mark | None, message: str):
+    """A construct we refuse outright; the rest of the file is not read."""
+
+    def __init__(self, mark: yaml.Mark, message: str):
         super().__init__(message)
-        self.line = mark.line + 1 if mark else 1
+        self.line = mark.line + 1
         self.message = message
-
-
-class _Composer(yaml.SafeLoader):
-    """PyYAML's composer with anchors, aliases and tags refused at the event."""
-
-    def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent):
-            raise _Rejected(event.start_mark, "aliases are not allowed (write the value out in full)")
-        if getattr(event, "anchor", None):
-            raise _Rejected(event.start_mark, "anchors are not allowed (write the value out in full)")
-        tag = getattr(event, "tag", None)
-        if tag not in (None, "!"):
-            raise _Rejected(event.start_mark, f"tags are not allowed (found '{tag}')")
-        return super().compose_node(parent, index)
 
 
 def read_yaml(path: Path, shown: str) -> tuple[Document | None, list[Problem]]:
@@ -88,27 +78,24 @@ def read_yaml(path: Path, shown: str) -> tuple[Document | None, list[Problem]]:
     text, problem = _decode(data, shown)
     if problem:
         return None, [problem]
+    doc = Document()
+    problems: list[Problem] = []
     try:
-        node = _compose(text)
+        found = _read_document(yaml.parse(text, Loader=_PARSER), doc, problems, shown)
     except _Rejected as exc:
         return None, [Problem(shown, exc.line, "", exc.message)]
     except yaml.MarkedYAMLError as exc:
         return None, [_yaml_problem(exc, shown, text)]
     except RecursionError:
         return None, [Problem(shown, 1, "", "nesting is too deep")]
-    if node is None:
+    if not found:
         return None, [Problem(shown, 1, "", "empty entry file")]
-    doc = Document(None)
-    problems: list[Problem] = []
-    doc.value = _to_value(node, (), doc, problems, shown)
-    if problems:
-        return None, problems
-    return doc, []
+    return (None, problems) if problems else (doc, [])
 
 
 def _decode(data: bytes, shown: str) -> tuple[str, Problem | None]:
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         hint = ""
@@ -118,74 +105,79 @@ def _decode(data: bytes, shown: str) -> tuple[str, Problem | None]:
         except UnicodeDecodeError:
             pass
         return "", Problem(shown, line, "", f"file is not UTF-8 (bad byte 0x{data[exc.start]:02x})", hint)
-    return text, None
-
-
-def _compose(text: str) -> yaml.Node | None:
-    loader = _Composer(text)
-    try:
-        if not loader.check_node():
-            return None
-        node = loader.compose_document()
-        if loader.check_node():
-            event = loader.peek_event()
-            raise _Rejected(event.start_mark, "one entry per file: found a second YAML document")
-        return node
-    finally:
-        loader.dispose()
 
 
 def _yaml_problem(exc: yaml.MarkedYAMLError, shown: str, text: str) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     line = mark.line + 1 if mark else 1
-    column = mark.column + 1 if mark else 1
     problem = exc.problem or str(exc)
-    if "'\\t'" in problem or (mark is not None and _char_at(text, mark) == "\t"):
+    if "tab" in problem or (mark and text[mark.index : mark.index + 1] == "\t"):
         return Problem(shown, line, "", "tabs are not allowed for indentation", "indent with spaces")
+    column = f" at column {mark.column + 1}" if mark else ""
     context = f" {exc.context}" if exc.context else ""
-    return Problem(shown, line, "", f"invalid YAML at column {column}: {problem}{context}")
+    return Problem(shown, line, "", f"invalid YAML{column}: {problem}{context}")
 
 
-def _char_at(text: str, mark: yaml.Mark) -> str:
-    return text[mark.index] if 0 <= mark.index < len(text) else ""
+def _read_document(events: Iterator[yaml.Event], doc: Document, problems: list[Problem], shown: str) -> bool:
+    """Fill `doc` from the events of the stream's one document; False when it has none."""
+    next(events)  # StreamStart
+    if isinstance(next(events), yaml.StreamEndEvent):
+        return False
+    doc.value = _read_value(events, next(events), (), doc, problems, shown)
+    next(events)  # DocumentEnd
+    event = next(events)
+    if isinstance(event, yaml.DocumentStartEvent):
+        raise _Rejected(event.start_mark, "one entry per file: found a second YAML document")
+    return True
 
 
-def _to_value(node: yaml.Node, path: Path_, doc: Document, problems: list[Problem], shown: str) -> Any:
-    line = node.start_mark.line + 1
+def _read_value(events: Iterator[yaml.Event], event: yaml.Event, path: Path_, doc: Document, problems: list[Problem], shown: str) -> Any:
+    if isinstance(event, yaml.AliasEvent):
+        raise _Rejected(event.start_mark, "aliases are not allowed (write the value out in full)")
+    if event.anchor:
+        raise _Rejected(event.start_mark, "anchors are not allowed (write the value out in full)")
+    if event.tag not in (None, "!"):
+        raise _Rejected(event.start_mark, f"tags are not allowed (found '{event.tag}')")
+    line = event.start_mark.line + 1
     doc.lines.setdefault(path, line)
-    if isinstance(node, yaml.MappingNode):
-        result: dict[str, Any] = {}
-        first_line: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key_line = key_node.start_mark.line + 1
-            if not isinstance(key_node, yaml.ScalarNode):
-                problems.append(Problem(shown, key_line, dotted(path), "a key must be a plain name"))
-                continue
-            key = key_node.value
-            if key == "<<" and key_node.style is None:
-                problems.append(Problem(shown, key_line, dotted(path), "merge keys ('<<') are not allowed"))
-                continue
-            if key in first_line:
-                problems.append(
-                    Problem(shown, key_line, dotted(path + (key,)), f"duplicate key (first given at line {first_line[key]})")
-                )
-                continue
-            first_line[key] = key_line
-            doc.lines[path + (key,)] = key_line
-            result[key] = _to_value(value_node, path + (key,), doc, problems, shown)
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_to_value(item, path + (i,), doc, problems, shown) for i, item in enumerate(node.value)]
-    doc.raw[path] = node.value
-    bad = _bad_character(node.value)
+    if isinstance(event, yaml.MappingStartEvent):
+        return _read_mapping(events, path, doc, problems, shown)
+    if isinstance(event, yaml.SequenceStartEvent):
+        items: list[Any] = []
+        while not isinstance(item := next(events), yaml.SequenceEndEvent):
+            items.append(_read_value(events, item, path + (len(items),), doc, problems, shown))
+        return items
+    doc.raw[path] = event.value
+    bad = _bad_character(event.value)
     if bad:
         problems.append(Problem(shown, line, dotted(path), f"contains the invisible or control character {bad}"))
-    return _resolve(node) if node.style is None else node.value
+    value = _resolve(event.value) if event.style in (None, "") else event.value
+    if value is None:
+        problems.append(Problem(shown, line, dotted(path), "empty value", "leave the field out when it is unknown"))
+    return value
 
 
-def _resolve(node: yaml.ScalarNode) -> Any:
+def _read_mapping(events: Iterator[yaml.Event], path: Path_, doc: Document, problems: list[Problem], shown: str) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    first_line: dict[str, int] = {}
+    while not isinstance(key_event := next(events), yaml.MappingEndEvent):
+        if not isinstance(key_event, yaml.ScalarEvent):
+            raise _Rejected(key_event.start_mark, "a key must be a plain name")
+        key, key_line = key_event.value, key_event.start_mark.line + 1
+        if key == "<<" and key_event.style in (None, ""):
+            raise _Rejected(key_event.start_mark, "merge keys ('<<') are not allowed")
+        if key in first_line:
+            problems.append(Problem(shown, key_line, dotted(path + (key,)), f"duplicate key (first given at line {first_line[key]})"))
+            _read_value(events, next(events), path + (key,), Document(), [], shown)  # read past it
+            continue
+        first_line[key] = key_line
+        doc.lines[path + (key,)] = key_line
+        result[key] = _read_value(events, next(events), path + (key,), doc, problems, shown)
+    return result
+
+
+def _resolve(text: str) -> Any:
     """Plain scalars as YAML 1.2's core schema reads them (never dates, never yes/no)."""
-    text = node.value
     if _NULL.match(text):
         return None
     if text in _BOOL:
@@ -202,11 +194,12 @@ def _resolve(node: yaml.ScalarNode) -> Any:
 
 def _bad_character(text: str) -> str:
     """Name the first character that must not appear in catalog text, if any."""
+    if text.isprintable():  # the common case, checked in C
+        return ""
     for ch in text:
         if ch in "\n\t":
             continue
-        category = unicodedata.category(ch)
-        if category in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp"):
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp"):
             return f"U+{ord(ch):04X}"
     return ""
 

@@ -126,3 +126,26 @@ def test_missing_catalog_folder_is_an_error(tmp_path: Path, monkeypatch: pytest.
 )
 def test_date_bounds(value: str, bounds: tuple) -> None:
     assert date_bounds(value) == bounds
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("parameters: .nan", "parameters: expected a whole number, got number .nan"),
+        ("parameters: 7.0e9", "parameters: expected a whole number, got number 7.0e9"),
+        ('parameters: "7B"', "parameters: expected a whole number, got text 7B"),
+        ("released: 2023", "released: expected text, got integer 2023 (quote it)"),
+        ("foundation: yes", "foundation: expected true or false, got text 'yes' (use true/false)"),
+        ("languages: zh", "languages: expected a list, got text"),
+        ('name_zh: " 羊驼"', "name_zh: has leading or trailing spaces"),
+        ("aliases: [Alpaca, alpaca]", "aliases: 'alpaca' repeats an earlier item (case is ignored)"),
+    ],
+)
+def test_field_value_errors(tiny: Path, line: str, message: str) -> None:
+    add_model(tiny, "odd", line)
+    assert errors_of(tiny) == [f"data/models/odd.yaml:4: {message}"]
+
+
+def test_non_string_id(tiny: Path) -> None:
+    write(tiny, "models/2024.yaml", ENTRY.format(slug="x", name="X", extra="").replace("id: model/x", "id: 2024"))
+    assert errors_of(tiny) == ["data/models/2024.yaml:1: id: expected text, got integer 2024 (quote it)"]

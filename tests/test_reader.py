@@ -29,9 +29,9 @@ def test_yaml_11_words_and_dates_stay_text(tmp_path: Path) -> None:
 
 
 def test_yaml_12_core_scalars_are_typed(tmp_path: Path) -> None:
-    doc, _ = read(tmp_path, "a: true\nb: false\nc: 7\nd: 1.10\ne: ~\nf: .nan\ng: -7\nh: '7'\n")
+    doc, _ = read(tmp_path, "a: true\nb: false\nc: 7\nd: 1.10\nf: .nan\ng: -7\nh: '7'\n")
     assert doc.value["a"] is True and doc.value["b"] is False
-    assert doc.value["c"] == 7 and doc.value["d"] == 1.1 and doc.value["e"] is None
+    assert doc.value["c"] == 7 and doc.value["d"] == 1.1
     assert doc.value["f"] != doc.value["f"]  # NaN
     assert doc.value["g"] == -7 and doc.value["h"] == "7"
 
@@ -69,7 +69,7 @@ def test_merge_key_is_refused(tmp_path: Path) -> None:
 
 def test_deep_nesting_is_an_error_not_a_crash(tmp_path: Path) -> None:
     message = only_problem(tmp_path, "a: " + "[" * 3000 + "]" * 3000 + "\n")
-    assert message == "entry.yaml:1: nesting is too deep"
+    assert message == "entry.yaml:1: invalid YAML at column 1003: exceeded maximum nesting depth while increasing flow level"
 
 
 def test_oversized_file_is_refused(tmp_path: Path) -> None:
@@ -79,7 +79,7 @@ def test_oversized_file_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("escaped", "code"),
-    [("\\x00", "U+0000"), ("\\ud800", "U+D800"), ("\\u202e", "U+202E"), ("\\u200b", "U+200B")],
+    [("\\x00", "U+0000"), ("\\u202e", "U+202E"), ("\\u200b", "U+200B"), ("\\x85", "U+0085")],
 )
 def test_control_and_invisible_characters_are_refused(tmp_path: Path, escaped: str, code: str) -> None:
     message = only_problem(tmp_path, f'id: x\nname: "a{escaped}b"\n')
@@ -88,3 +88,14 @@ def test_control_and_invisible_characters_are_refused(tmp_path: Path, escaped: s
 
 def test_comment_only_file_is_empty(tmp_path: Path) -> None:
     assert only_problem(tmp_path, "# nothing here\n") == "entry.yaml:1: empty entry file"
+
+
+@pytest.mark.parametrize("empty", ["", " ~", " null", " Null"])
+def test_empty_values_are_refused(tmp_path: Path, empty: str) -> None:
+    message = only_problem(tmp_path, f"id: x\nlicense:{empty}\n")
+    assert message == "entry.yaml:2: license: empty value (leave the field out when it is unknown)"
+
+
+def test_lone_surrogate_escape_is_refused(tmp_path: Path) -> None:
+    message = only_problem(tmp_path, 'id: x\nname: "a\\ud800b"\n')
+    assert message == "entry.yaml:2: invalid YAML at column 11: found invalid Unicode character escape code while parsing a quoted scalar"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kg.catalog import load_catalog
-from kg.graph import build_graph, count_by_kind_and_relation, downstream, upstream
+from kg.graph import build_graph, count_by_kind_and_relation, downstream, find_node, upstream
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -116,3 +116,47 @@ def test_alpaca_data_traces_to_text_davinci_003(graph) -> None:
 def test_every_entity_and_edge_has_a_source(graph) -> None:
     assert all(data["sources"] for _, data in graph.nodes(data=True))
     assert all(data["evidence"].startswith(("https://", "http://")) for _, _, data in graph.edges(data=True))
+
+
+# How the seed article (and its readers) write the names -> the entity found.
+SEED_NAMES = {
+    "ChatYuan": "model/chatyuan",
+    "元语AI": "model/chatyuan",
+    "Colossal AI": "software/colossalai",
+    "ChatGLM": "model/chatglm-6b",
+    "PaLM-rlhf-pytorch": "software/palm-rlhf-pytorch",
+    "GPTrillion": "model/gptrillion",
+    "OpenFlamingo": "software/open-flamingo",
+    "LLaMA": "model/llama",
+    "ChatLLaMA": "software/chatllama",
+    "stanford_alpaca": "software/stanford-alpaca",
+    "Stanford Alpaca": "model/stanford-alpaca-7b",
+    "羊驼": "model/stanford-alpaca-7b",
+    "OpenChatKit": "software/openchatkit",
+    "BELLE": "model/belle",
+    "alpaca-lora": "software/alpaca-lora",
+    "骆驼": "model/luotuo",
+    "Dolly": "model/dolly-v1-6b",
+    "小羊驼": "model/vicuna",
+    "Chinese-Vicuna": "model/chinese-vicuna-7b",
+    "LMFLOW": "software/lmflow",
+    "白泽": "model/baize",
+    "考拉": "model/koala-13b",
+    "StackLLaMA": "model/stackllama-7b",
+    "Dolly2.0": "model/dolly-v2",
+    "Deep Speed Chat": "software/deepspeed-chat",
+    "Wombat": "model/wombat-7b",
+    "RRHF": "method/rrhf",
+    "pCLUE": "dataset/pclue",
+    "ShareChat": "dataset/sharechat",
+    "alpaca_data_zh_51k": "dataset/alpaca-data-zh-51k",
+    "alpaca_gpt4_data_zh": "dataset/alpaca-gpt4-zh",
+    "train_2M_CN": "dataset/belle-train-2m-cn",
+    "text-davinci-003": "model/text-davinci-003",
+    "GPT-NoX-20B": "model/gpt-neox-20b",
+}
+
+
+@pytest.mark.parametrize(("text", "entity_id"), sorted(SEED_NAMES.items()))
+def test_seed_names_find_their_entity(graph, text: str, entity_id: str) -> None:
+    assert find_node(graph, text) == entity_id

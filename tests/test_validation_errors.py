@@ -13,7 +13,7 @@ from conftest import BAD, lay_over
 
 EXPECTED = {
     "malformed-yaml": [
-        "data/models/broken.yaml:4: invalid YAML at column 12: expected ',' or ']', but got ':' while parsing a flow sequence",
+        "data/models/broken.yaml:4: invalid YAML at column 12: did not find expected ',' or ']' while parsing a flow sequence",
     ],
     "tab-indentation": [
         "data/models/tabbed.yaml:5: tabs are not allowed for indentation (indent with spaces)",
@@ -106,6 +106,14 @@ EXPECTED = {
     ],
     "unknown-folder": [
         "data/modles:1: unknown folder 'modles' (did you mean 'models'?)",
+    ],
+    "placeholder-word": [
+        "data/models/placeholder-word.yaml:4: license: 'unknown' is a placeholder (leave the field out when it is unknown)",
+    ],
+    "nested-typo": [
+        "data/models/nested-typo.yaml:4: parameters: must be greater than 0, got -7",
+        "data/models/nested-typo.yaml:6: sources[0].supports: required field is missing",
+        "data/models/nested-typo.yaml:7: sources[0].suports: unknown field 'suports' (did you mean 'supports'?)",
     ],
     "placeholder-value": [
         "data/models/placeholder.yaml:4: license: must not be empty or blank",
