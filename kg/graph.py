@@ -15,6 +15,7 @@ from typing import Iterable
 import networkx as nx
 
 from kg.catalog import Catalog
+from kg.entities import TARGET_KINDS
 from kg.errors import suggest
 
 # The edges a "family tree" follows: weights, data, and who generated the data.
@@ -29,7 +30,7 @@ RELATION_LABELS = {
     "quantized": "quantized from",
     "reproduction": "reproduces",
     "component": "built around",
-    "architecture": "architecture of",
+    "architecture": "uses the architecture of",
     "translation": "translated from",
     "subset": "subset of",
     "regeneration": "regenerated from",
@@ -47,7 +48,7 @@ RELATION_LABELS = {
     "broader": "narrower than",
 }
 
-_EDGE_FIELDS = {"family", "developers", "derived_from", "trained_on", "methods", "built_with", "generated_by", "supports", "part_of", "affiliations", "broader"}
+_EDGE_FIELDS = {"derived_from", *TARGET_KINDS}
 
 
 def build_graph(catalog: Catalog) -> nx.MultiDiGraph:

@@ -25,7 +25,7 @@ def write_atomically(target: Path, data: bytes) -> None:
     target = Path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
+        handle, temp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=target.parent)
     except OSError as exc:
         raise OutputError(f"cannot write to {target.parent}: {exc.strerror}") from exc
     try:
@@ -45,10 +45,27 @@ def write_atomically(target: Path, data: bytes) -> None:
 
 
 def sweep_temporaries(folder: Path) -> None:
-    """Remove temporaries that a killed build left behind."""
-    if Path(folder).is_dir():
-        for stale in Path(folder).glob(f"{TEMP_PREFIX}*"):
+    """Remove temporaries left by builds that were killed.
+
+    A temporary's name carries its writer's process id; one whose writer is
+    still running belongs to a concurrent build and is left alone.
+    """
+    if not Path(folder).is_dir():
+        return
+    for stale in Path(folder).glob(f"{TEMP_PREFIX}*"):
+        pid = stale.name[len(TEMP_PREFIX) :].partition("-")[0]
+        if not (pid.isdigit() and _is_running(int(pid))):
             stale.unlink(missing_ok=True)
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def graph_to_json(graph: nx.MultiDiGraph) -> bytes:

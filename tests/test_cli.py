@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -139,9 +140,12 @@ def test_unwritable_output_folder(tiny: Path, capsys: pytest.CaptureFixture) -> 
 
 def test_stale_temporaries_are_swept(tiny: Path, capsys: pytest.CaptureFixture) -> None:
     Path("out").mkdir()
-    Path("out/.tmp-killed").write_bytes(b"half")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    Path(f"out/.tmp-{dead}-killed").write_bytes(b"half")
+    Path("out/.tmp-garbled").write_bytes(b"half")
+    Path(f"out/.tmp-{os.getpid()}-in-flight").write_bytes(b"a concurrent build is writing this")
     run(capsys, "build", "--data", "data", "--out", "out")
-    assert sorted(p.name for p in Path("out").iterdir()) == ["graph.json"]
+    assert sorted(p.name for p in Path("out").iterdir()) == [f".tmp-{os.getpid()}-in-flight", "graph.json"]
 
 
 def test_module_runs_as_a_script_with_the_same_errors_under_python_O(tiny: Path) -> None:
@@ -180,3 +184,14 @@ def test_chinese_text_on_an_ascii_terminal_does_not_crash(tiny: Path) -> None:
     )
     assert done.returncode == 1
     assert done.stderr.decode("ascii").startswith("Error: no entity is named '\\udce7")  # escaped, not a traceback
+
+
+def test_concurrent_builds_leave_one_whole_output(tiny: Path, capsys: pytest.CaptureFixture) -> None:
+    run(capsys, "build", "--data", "data", "--out", "expected")
+    builds = [
+        subprocess.Popen([sys.executable, "-m", "kg.cli", "build", "--data", "data", "--out", "out"], stdout=subprocess.DEVNULL)
+        for _ in range(4)
+    ]
+    assert [b.wait() for b in builds] == [0, 0, 0, 0]
+    assert Path("out/graph.json").read_bytes() == Path("expected/graph.json").read_bytes()
+    assert sorted(p.name for p in Path("out").iterdir()) == ["graph.json"]
