@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from kg.catalog import Catalog, default_data_dir, load_catalog
+from kg.catalog import Catalog, load_catalog
 from kg.errors import CatalogError, OutputError, Problem
 from kg.graph import build_graph, count_by_kind_and_relation, find_node, format_lineage
 from kg.publish import graph_to_json, sweep_temporaries, write_atomically
@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(args: argparse.Namespace) -> Catalog:
-    catalog = load_catalog(args.data or default_data_dir())
+    catalog = load_catalog(args.data)
     if catalog.warnings:
         _print_problems(catalog.warnings)
     return catalog
