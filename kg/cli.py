@@ -10,10 +10,15 @@ import argparse
 import sys
 from pathlib import Path
 
+import networkx as nx
+from rdflib import Graph
+
 from kg.catalog import Catalog, load_catalog
 from kg.errors import CatalogError, OutputError, Problem
 from kg.graph import build_graph, count_by_kind_and_relation, find_node, format_lineage
 from kg.publish import graph_to_json, sweep_temporaries, write_atomically
+from kg.query import FORMATS, format_result, load_store, read_query, run_checks, run_query, to_store
+from kg.rdf import load_ontology, serialize, to_rdf
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     lineage.add_argument("entity", help="an id (model/alpaca-lora-7b), or a name or alias ('Alpaca-LoRA', '骆驼')")
     lineage.add_argument("--depth", type=int, default=None, help="levels to show each way (default: all)")
     command("stats", _stats, "Count entities per kind and edges per relation.")
+    query = command("query", _query, "Run a SPARQL query (a .rq file or a query string) and print the rows.")
+    query.add_argument("query", help="a file such as ontology/queries/01-llama-descendants.rq, or the query text")
+    query.add_argument("--format", choices=FORMATS, default="table", help="table (default), csv or SPARQL JSON results")
+    query.add_argument("--graph", type=Path, default=None, help="query this RDF file (e.g. build/kg.ttl) instead of the catalog")
     return parser
 
 
@@ -67,17 +76,47 @@ def _load(args: argparse.Namespace) -> Catalog:
 
 def _validate(args: argparse.Namespace) -> int:
     catalog = _load(args)
+    _export(catalog)
     print(f"ok: {len(catalog.entities)} entities, {len(catalog.licenses)} licences, {len(catalog.warnings)} warning(s)")
     return 1 if args.strict and catalog.warnings else 0
 
 
 def _build(args: argparse.Namespace) -> int:
     catalog = _load(args)
-    graph = build_graph(catalog)
+    graph, rdf = _export(catalog)
+    # Everything is serialized before anything is written: a failure leaves every old file.
+    outputs = {"graph.json": graph_to_json(graph), **serialize(rdf)}
     sweep_temporaries(args.out)
-    target = args.out / "graph.json"
-    write_atomically(target, graph_to_json(graph))
-    print(f"wrote {target}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
+    for name, data in outputs.items():
+        write_atomically(args.out / name, data)
+    print(f"wrote {args.out / 'graph.json'}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
+    print(f"wrote {args.out / 'kg.ttl'}, kg.nt, kg.jsonld: {len(rdf)} triples")
+    return 0
+
+
+def _export(catalog: Catalog) -> tuple[nx.MultiDiGraph, Graph]:
+    """The graph and its RDF, once the SPARQL checks of ontology/checks/ pass on them."""
+    graph = build_graph(catalog)
+    rdf = to_rdf(graph, catalog.licenses)
+    problems = []
+    for violation in run_checks(rdf, load_ontology()):
+        known = violation.entity in catalog.paths
+        where = catalog.paths[violation.entity] if known else f"ontology/checks/{violation.check}-violation.rq"
+        line = catalog.line_of(violation.entity, ("id",)) if known else 1
+        problems.append(Problem(where, line, "", f"{violation.problem} [{violation.check}]"))
+    if problems:
+        raise CatalogError(problems)
+    return graph, rdf
+
+
+def _query(args: argparse.Namespace) -> int:
+    text, where = read_query(args.query)
+    if args.graph is None:
+        catalog = _load(args)
+        store = to_store(to_rdf(build_graph(catalog), catalog.licenses))
+    else:
+        store = load_store(args.graph)
+    sys.stdout.write(format_result(run_query(store, text, where), args.format))
     return 0
 
 

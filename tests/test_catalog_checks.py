@@ -39,7 +39,7 @@ def errors_of(catalog: Path) -> list[str]:
 
 def test_tiny_catalog_is_clean(tiny: Path) -> None:
     catalog = load_catalog("data")
-    assert len(catalog.entities) == 11
+    assert len(catalog.entities) == 14
     assert catalog.warnings == []
 
 

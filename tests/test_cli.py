@@ -17,7 +17,12 @@ from kg.cli import main
 from conftest import lay_over
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ["validate", "build", "lineage", "stats"]
+COMMANDS = ["validate", "build", "lineage", "stats", "query"]
+OUTPUTS = ["graph.json", "kg.jsonld", "kg.nt", "kg.ttl"]
+
+
+def _read_outputs(folder: str) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(Path(folder).iterdir())}
 
 
 def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
@@ -41,7 +46,7 @@ def test_every_command_is_in_the_readme() -> None:
 
 
 def test_validate_ok(tiny: Path, capsys: pytest.CaptureFixture) -> None:
-    assert run(capsys, "validate", "--data", "data") == (0, "ok: 11 entities, 2 licences, 0 warning(s)\n", "")
+    assert run(capsys, "validate", "--data", "data") == (0, "ok: 14 entities, 2 licences, 0 warning(s)\n", "")
 
 
 def test_validate_reports_errors_and_exits_1(tiny: Path, capsys: pytest.CaptureFixture) -> None:
@@ -60,8 +65,8 @@ def test_warnings_pass_unless_strict(tiny: Path, capsys: pytest.CaptureFixture) 
         encoding="utf-8",
     )
     warning = "data/organizations/lonely.yaml:1: warning: no entity references it\n"
-    assert run(capsys, "validate", "--data", "data") == (0, "ok: 12 entities, 2 licences, 1 warning(s)\n", warning)
-    assert run(capsys, "validate", "--data", "data", "--strict") == (1, "ok: 12 entities, 2 licences, 1 warning(s)\n", warning)
+    assert run(capsys, "validate", "--data", "data") == (0, "ok: 15 entities, 2 licences, 1 warning(s)\n", warning)
+    assert run(capsys, "validate", "--data", "data", "--strict") == (1, "ok: 15 entities, 2 licences, 1 warning(s)\n", warning)
 
 
 def test_lineage_by_chinese_name(tiny: Path, capsys: pytest.CaptureFixture) -> None:
@@ -85,14 +90,14 @@ def test_lineage_unknown_entity(tiny: Path, capsys: pytest.CaptureFixture) -> No
 def test_stats(tiny: Path, capsys: pytest.CaptureFixture) -> None:
     code, out, _ = run(capsys, "stats", "--data", "data")
     assert code == 0
-    assert "model             6\n" in out and "total            11\n" in out
+    assert "model             6\n" in out and "total            14\n" in out
 
 
 def test_build_writes_graph_json(tiny: Path, capsys: pytest.CaptureFixture) -> None:
     code, out, _ = run(capsys, "build", "--data", "data", "--out", "out")
-    assert (code, out) == (0, "wrote out/graph.json: 11 nodes, 11 edges\n")
+    assert (code, out) == (0, "wrote out/graph.json: 14 nodes, 14 edges\nwrote out/kg.ttl, kg.nt, kg.jsonld: 259 triples\n")
     data = json.loads(Path("out/graph.json").read_text(encoding="utf-8"))
-    assert len(data["nodes"]) == 11 and len(data["edges"]) == 11
+    assert len(data["nodes"]) == 14 and len(data["edges"]) == 14
     assert {"source": "model/alpaca-lora-7b", "target": "model/llama-7b", "key": "adapter"}.items() <= next(
         e for e in data["edges"] if e["key"] == "adapter"
     ).items()
@@ -101,15 +106,16 @@ def test_build_writes_graph_json(tiny: Path, capsys: pytest.CaptureFixture) -> N
 def test_build_is_byte_identical(tiny: Path, capsys: pytest.CaptureFixture) -> None:
     run(capsys, "build", "--data", "data", "--out", "a")
     run(capsys, "build", "--data", "data", "--out", "b")
-    assert Path("a/graph.json").read_bytes() == Path("b/graph.json").read_bytes()
+    for name in OUTPUTS:
+        assert Path("a", name).read_bytes() == Path("b", name).read_bytes()
 
 
 def test_bad_catalog_leaves_previous_output(tiny: Path, capsys: pytest.CaptureFixture) -> None:
     run(capsys, "build", "--data", "data", "--out", "out")
-    before = Path("out/graph.json").read_bytes()
+    before = _read_outputs("out")
     lay_over(tiny, "derivation-cycle")
     assert run(capsys, "build", "--data", "data", "--out", "out")[0] == 1
-    assert Path("out/graph.json").read_bytes() == before
+    assert _read_outputs("out") == before
 
 
 def test_failed_write_leaves_previous_output_and_no_temporaries(
@@ -128,7 +134,7 @@ def test_failed_write_leaves_previous_output_and_no_temporaries(
         "Error: disk full while writing out/graph.json\nHint: the previous output was left as it was\n",
     )
     assert Path("out/graph.json").read_bytes() == before
-    assert sorted(p.name for p in Path("out").iterdir()) == ["graph.json"]
+    assert sorted(p.name for p in Path("out").iterdir()) == OUTPUTS
 
 
 def test_unwritable_output_folder(tiny: Path, capsys: pytest.CaptureFixture) -> None:
@@ -145,7 +151,7 @@ def test_stale_temporaries_are_swept(tiny: Path, capsys: pytest.CaptureFixture) 
     Path("out/.tmp-garbled").write_bytes(b"half")
     Path(f"out/.tmp-{os.getpid()}-in-flight").write_bytes(b"a concurrent build is writing this")
     run(capsys, "build", "--data", "data", "--out", "out")
-    assert sorted(p.name for p in Path("out").iterdir()) == [f".tmp-{os.getpid()}-in-flight", "graph.json"]
+    assert sorted(p.name for p in Path("out").iterdir()) == [f".tmp-{os.getpid()}-in-flight", *OUTPUTS]
 
 
 def test_module_runs_as_a_script_with_the_same_errors_under_python_O(tiny: Path) -> None:
@@ -172,7 +178,7 @@ def test_build_is_the_same_whatever_the_hash_seed_and_locale(tiny: Path) -> None
             env={"PATH": "/usr/bin:/bin", **env},
         )
         assert done.returncode == 0, done.stderr
-        outputs.append(Path(f"out{i}/graph.json").read_bytes())
+        outputs.append(_read_outputs(f"out{i}"))
     assert outputs[0] == outputs[1]
 
 
@@ -193,5 +199,4 @@ def test_concurrent_builds_leave_one_whole_output(tiny: Path, capsys: pytest.Cap
         for _ in range(4)
     ]
     assert [b.wait() for b in builds] == [0, 0, 0, 0]
-    assert Path("out/graph.json").read_bytes() == Path("expected/graph.json").read_bytes()
-    assert sorted(p.name for p in Path("out").iterdir()) == ["graph.json"]
+    assert _read_outputs("out") == _read_outputs("expected")

@@ -45,7 +45,7 @@ def test_downstream_of_a_teacher_reaches_students_through_data(graph) -> None:
 
 def test_upstream_can_be_limited_to_some_fields(graph) -> None:
     assert upstream(graph, "model/alpaca-lora-7b", fields=["derived_from"]) == {"model/llama-7b"}
-    assert upstream(graph, "model/alpaca-lora-7b", fields=["developers", "methods"]) == {"method/lora"}
+    assert upstream(graph, "model/alpaca-lora-7b", fields=["developers", "methods"]) == {"method/lora", "person/eric-j-wang"}
 
 
 def test_unknown_node_raises_key_error(graph) -> None:
@@ -90,5 +90,5 @@ def test_format_lineage_depth_limits_each_side(graph) -> None:
 
 def test_counts(graph) -> None:
     kinds, relations = count_by_kind_and_relation(graph)
-    assert kinds == {"model": 6, "dataset": 1, "organization": 3, "method": 1}
-    assert relations == {"developers": 4, "finetune": 2, "adapter": 1, "trained_on": 2, "generated_by": 1, "methods": 1}
+    assert kinds == {"model": 6, "dataset": 1, "organization": 5, "person": 1, "method": 1}
+    assert relations == {"developers": 7, "finetune": 2, "adapter": 1, "trained_on": 2, "generated_by": 1, "methods": 1}

@@ -29,6 +29,7 @@ BROKEN_DEMO = ("typo-field", "unknown-reference", "invalid-date")
 def run_example(command: str, workdir: Path) -> str:
     """Run one README command (a line starting with `$ kg`) the way a user would."""
     args = shlex.split(command)[2:]
+    (workdir / "ontology").symlink_to(ROOT / "ontology")  # for `kg query ontology/queries/...`
     if "--data" in args:  # the broken-catalog demo
         shutil.copytree(FIXTURES / "tiny", workdir / "data", dirs_exist_ok=True)
         for case in BROKEN_DEMO:

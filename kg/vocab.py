@@ -1,0 +1,99 @@
+"""Namespaces, and which ontology term each catalog field becomes.
+
+The base IRI is chosen here, once. Entities live under `ID` by kind
+(`https://w3id.org/llm-lineage/id/model/llama-7b`), ontology terms under `LKG`.
+The w3id.org redirect is not registered yet: the IRIs are stable names, not
+yet links that resolve.
+
+Which standard super-terms are also written (prov:wasDerivedFrom for
+lkg:fineTunedFrom, fair4ml:MLModel for lkg:Model...) is not repeated here:
+`kg.rdf` reads it from ontology/lkg.ttl, the one place that says it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rdflib import Namespace
+from rdflib.namespace import DCTERMS, FOAF, OWL, PROV, RDF, RDFS, SKOS, XSD
+
+BASE = "https://w3id.org/llm-lineage/"
+ID = Namespace(BASE + "id/")
+LKG = Namespace(BASE + "ontology#")
+ONTOLOGY_IRI = BASE + "ontology"
+SCHEMA = Namespace("http://schema.org/")  # rdflib's own SCHEMA is https: the wrong one for most stores
+FAIR4ML = Namespace("https://w3id.org/fair4ml#")
+SPDX = Namespace("http://spdx.org/licenses/")
+LICENSE = Namespace(BASE + "id/license/")  # our own LicenseRef-… licences
+
+ONTOLOGY_DIR = Path(__file__).resolve().parent.parent / "ontology"
+ONTOLOGY_FILE = ONTOLOGY_DIR / "lkg.ttl"
+
+KINDS = ("model", "dataset", "organization", "person", "method", "software")
+
+# The prefixes written in every export, in this order.
+PREFIXES = {
+    "lkg": LKG,
+    **{kind: Namespace(f"{ID}{kind}/") for kind in KINDS},
+    "license": LICENSE,
+    "spdx": SPDX,
+    "schema": SCHEMA,
+    "fair4ml": FAIR4ML,
+    "prov": PROV,
+    "skos": SKOS,
+    "dcterms": DCTERMS,
+    "foaf": FOAF,
+    "owl": OWL,
+    "rdf": RDF,
+    "rdfs": RDFS,
+    "xsd": XSD,
+}
+
+CLASSES = {
+    "model": LKG.Model,
+    "dataset": LKG.Dataset,
+    "organization": LKG.Organization,
+    "person": LKG.Person,
+    "method": LKG.Method,
+    "software": LKG.Software,
+}
+
+# derived_from relation -> property
+DERIVATIONS = {
+    "finetune": LKG.fineTunedFrom,
+    "adapter": LKG.adapterOf,
+    "continued-pretraining": LKG.continuedPretrainingOf,
+    "merge": LKG.mergedFrom,
+    "quantized": LKG.quantizedFrom,
+    "reproduction": LKG.reproductionOf,
+    "component": LKG.builtAround,
+    "architecture": LKG.usesArchitectureOf,
+    "translation": LKG.translatedFrom,
+    "subset": LKG.subsetOf,
+    "regeneration": LKG.regeneratedFrom,
+    "conversion": LKG.convertedFrom,
+    "filtering": LKG.filteredFrom,
+}
+
+# every other reference field -> property
+REFERENCES = {
+    "family": LKG.inFamily,
+    "developers": LKG.developedBy,
+    "trained_on": LKG.trainedOn,
+    "generated_by": LKG.generatedBy,
+    "methods": LKG.usesMethod,
+    "built_with": LKG.builtWith,
+    "supports": LKG.supportsModel,
+    "part_of": LKG.partOf,
+    "affiliations": LKG.affiliatedWith,
+    "broader": SKOS.broader,
+}
+
+LINKS = {
+    "repository": SCHEMA.codeRepository,
+    "homepage": SCHEMA.url,
+    "paper": SCHEMA.citation,
+    "huggingface": LKG.huggingFacePage,
+    "demo": LKG.demoPage,
+    "blog": LKG.announcement,
+}
