@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
+from pyoxigraph import NamedNode
 
 # kind -> folder under data/
 FOLDERS = {
@@ -89,6 +90,10 @@ def _check_url(value: str) -> str:
         raise PydanticCustomError("bad_url", "URL must not carry a user name or password")
     if URL_FORBIDDEN.search(value):
         raise PydanticCustomError("bad_url", "URL contains a space, quote or other character not allowed in an IRI")
+    try:
+        NamedNode(value)  # Oxigraph's IRI parser: what it accepts, every strict RDF parser accepts
+    except ValueError as exc:
+        raise PydanticCustomError("bad_url", "'{value}' is not a valid IRI: {reason}", {"value": value, "reason": str(exc)})
     return value
 
 

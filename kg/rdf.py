@@ -188,18 +188,22 @@ def serialize(rdf: Graph) -> dict[str, bytes]:
     """The graph as Turtle, N-Triples and JSON-LD, each byte-identical for equal graphs.
 
     N-Triples lines are sorted; JSON-LD nodes and values are sorted; rdflib's
-    Turtle writer already sorts subjects, predicates and objects.
+    Turtle writer already sorts subjects, predicates and objects. Raises
+    OutputError if rdflib fails (it raises bare Exceptions), so that the
+    command line reports it and writes nothing.
     """
-    turtle = rdf.serialize(format="turtle", encoding="utf-8")
-    lines = sorted(set(rdf.serialize(format="nt", encoding="utf-8").decode("utf-8").splitlines()) - {""})
-    ntriples = ("\n".join(lines) + "\n").encode("utf-8")
-    context = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
-    document = json.loads(rdf.serialize(format="json-ld", context=context, encoding="utf-8"))
+    try:
+        turtle = rdf.serialize(format="turtle", encoding="utf-8")
+        lines = sorted(set(rdf.serialize(format="nt", encoding="utf-8").splitlines(keepends=True)) - {b"\n"})
+        context = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
+        document = json.loads(rdf.serialize(format="json-ld", context=context, encoding="utf-8"))
+    except Exception as exc:  # noqa: BLE001 (rdflib's serializers raise bare Exception)
+        raise OutputError(f"internal error: the RDF could not be serialized ({exc})") from exc
     nodes = document.get("@graph", [document])
     for node in nodes:
-        for key, value in node.items():
+        for value in node.values():
             if isinstance(value, list):
                 value.sort(key=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False))
     nodes.sort(key=lambda n: n["@id"])
     jsonld = json.dumps({"@context": context, "@graph": nodes}, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-    return {"kg.ttl": turtle, "kg.nt": ntriples, "kg.jsonld": jsonld.encode("utf-8")}
+    return {"kg.ttl": turtle, "kg.nt": b"".join(lines), "kg.jsonld": jsonld.encode("utf-8")}

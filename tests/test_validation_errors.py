@@ -91,6 +91,11 @@ EXPECTED = {
         "data/models/bad-url.yaml:6: links.huggingface: 'hf.co/x' is not an absolute http(s) URL",
         "data/models/bad-url.yaml:8: sources[0].url: URL must not carry a user name or password",
     ],
+    "invalid-iri": [
+        "data/models/invalid-iri.yaml:5: links.paper: 'https://example.org/%zz' is not a valid IRI: Invalid IRI percent encoding '%zz'",
+        "data/models/invalid-iri.yaml:6: links.demo: 'https://example.org/a#b#c' is not a valid IRI: Invalid IRI code point '#'",
+        "data/models/invalid-iri.yaml:8: sources[0].url: URL contains a space, quote or other character not allowed in an IRI",
+    ],
     "bad-language": [
         "data/models/bad-language.yaml:4: languages[0]: 'zh_CN' is not a BCP 47 language tag (did you mean 'zh-CN'?)",
     ],

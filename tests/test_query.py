@@ -1,0 +1,245 @@
+"""SPARQL: the shipped questions give the same rows in two engines and the right answers; `kg query`."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+from rdflib import Graph, Literal, URIRef
+
+from kg.catalog import load_catalog
+from kg.cli import main
+from kg.graph import build_graph, downstream
+from kg.query import QUERIES_DIR, run_query, to_store
+from kg.rdf import to_rdf
+from kg.vocab import ID
+
+ROOT = Path(__file__).resolve().parent.parent
+QUERIES = sorted(QUERIES_DIR.glob("*.rq"))
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+
+
+@pytest.fixture(scope="module")
+def rdf() -> Graph:
+    catalog = load_catalog()
+    return to_rdf(build_graph(catalog), catalog.licenses)
+
+
+@pytest.fixture(scope="module")
+def store(rdf) -> ox.Store:
+    return to_store(rdf)
+
+
+def normalize(term: object) -> tuple | None:
+    """One engine-neutral form for a term: rdflib and Oxigraph spell plain and tagged literals differently."""
+    if term is None:
+        return None
+    if isinstance(term, (URIRef, ox.NamedNode)):
+        return ("iri", str(term) if isinstance(term, URIRef) else term.value)
+    if isinstance(term, Literal):
+        language = term.language.lower() if term.language else None
+        return ("literal", str(term), None if language else str(term.datatype or XSD_STRING), language)
+    language = term.language.lower() if term.language else None
+    return ("literal", term.value, None if language else term.datatype.value, language)
+
+
+def rows_in_oxigraph(store: ox.Store, text: str) -> list[tuple]:
+    result = run_query(store, text)
+    names = [v.value for v in result.variables]
+    return [tuple(normalize(row[name]) for name in names) for row in result]
+
+
+def rows_in_rdflib(rdf: Graph, text: str) -> list[tuple]:
+    return [tuple(normalize(value) for value in row) for row in rdf.query(text)]
+
+
+def column(rows: list[tuple], index: int) -> list[str]:
+    return [row[index][1].removeprefix(str(ID)) for row in rows if row[index] is not None]
+
+
+@pytest.fixture(scope="module")
+def answers(store) -> dict[str, list[tuple]]:
+    return {path.stem: rows_in_oxigraph(store, path.read_text(encoding="utf-8")) for path in QUERIES}
+
+
+def test_there_are_at_least_twelve_questions_each_saying_what_it_asks() -> None:
+    assert len(QUERIES) >= 12
+    for path in QUERIES:
+        assert path.read_text(encoding="utf-8").startswith("# Question: "), path.name
+
+
+@pytest.mark.parametrize("path", QUERIES, ids=[p.stem for p in QUERIES])
+def test_each_question_gives_the_same_rows_in_rdflib_and_oxigraph(rdf, store, path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    in_oxigraph = rows_in_oxigraph(store, text)
+    assert in_oxigraph, "a question with no answer on the real catalog tests nothing"
+    assert sorted(rows_in_rdflib(rdf, text), key=repr) == sorted(in_oxigraph, key=repr)
+
+
+@pytest.mark.parametrize("path", QUERIES, ids=[p.stem for p in QUERIES])
+def test_each_question_is_in_the_readme_with_its_output(path: Path) -> None:
+    assert f"$ kg query ontology/queries/{path.name}\n" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_llama_descendants(answers) -> None:
+    descendants = column(answers["01-llama-descendants"], 0)
+    assert {"model/vicuna-13b", "model/koala-13b", "model/stanford-alpaca-7b", "model/alpaca-lora-7b", "model/baize-7b"} <= set(descendants)
+    assert "model/dolly-v2-12b" not in descendants and "model/chatglm-6b" not in descendants
+
+
+def test_llama_descendants_agree_with_the_networkx_graph(answers) -> None:
+    graph = build_graph(load_catalog())
+    members = {"model/llama", *(u for u, _, key in graph.in_edges("model/llama", keys=True) if key == "family")}
+    expected = {
+        node
+        for member in members
+        for node in downstream(graph, member, fields=["derived_from"])
+        if graph.nodes[node]["kind"] == "model"
+    }
+    assert set(column(answers["01-llama-descendants"], 0)) == expected
+
+
+def test_koala_lineage_reaches_its_roots(answers) -> None:
+    steps = {(f, r.rpartition("#")[2], t) for f, r, t in zip(*(column(answers["02-lineage-of-koala"], i) for i in range(3)))}
+    assert ("model/koala-13b", "fineTunedFrom", "model/llama-13b") in steps
+    assert ("dataset/alpaca-52k", "generatedBy", "model/text-davinci-003") in steps
+    assert ("dataset/sharegpt", "generatedBy", "model/chatgpt") in steps
+
+
+def test_alpaca_data_traces_to_text_davinci_003(answers) -> None:
+    rows = set(zip(*(column(answers["03-trained-on-openai-generated-data"], i) for i in range(3))))
+    assert ("model/stanford-alpaca-7b", "dataset/alpaca-52k", "model/text-davinci-003") in rows
+    # through a translation: Luotuo's Chinese Alpaca data was translated from the 52K
+    assert ("model/luotuo-lora-7b-0.1", "dataset/luotuo-trans-chinese-alpaca", "model/text-davinci-003") in rows
+    assert "model/dolly-v2-12b" not in {model for model, _, _ in rows}  # trained on human-written data
+
+
+def test_models_per_organization(answers) -> None:
+    counts = {row[0][1].removeprefix(str(ID)): int(row[2][1]) for row in answers["04-models-per-organization"]}
+    assert counts["organization/databricks"] == 4  # dolly-v1-6b and three sizes of Dolly 2.0
+    assert counts["organization/meta-ai"] == 5  # four LLaMA sizes (not the series entry) and OPT, which has no sizes here
+
+
+def test_chinese_models(answers) -> None:
+    chinese = set(column(answers["05-chinese-models"], 0))
+    assert {"model/chatglm-6b", "model/belle-7b-2m", "model/luotuo-lora-7b-0.1", "model/chatyuan-large-v1"} <= chinese
+    assert "model/vicuna-13b" not in chinese
+
+
+def test_full_rlhf(answers) -> None:
+    assert set(column(answers["06-full-rlhf"], 0)) >= {"model/stackllama-7b", "software/deepspeed-chat", "software/colossalchat"}
+    assert "model/stanford-alpaca-7b" not in column(answers["06-full-rlhf"], 0)
+
+
+def test_lora_models(answers) -> None:
+    lora = set(column(answers["07-lora-models"], 0))
+    assert {"model/alpaca-lora-7b", "model/luotuo-lora-7b-0.1", "model/baize-7b"} <= lora
+    assert "model/vicuna-13b" not in lora
+
+
+def test_datasets_and_generators(answers) -> None:
+    rows = set(zip(*(column(answers["08-datasets-and-generators"], i) for i in range(3))))
+    assert ("dataset/alpaca-52k", "model/text-davinci-003", "organization/openai") in rows
+    assert ("dataset/alpaca-gpt4-en", "model/gpt-4", "organization/openai") in rows
+
+
+def test_release_timeline_is_in_order(answers) -> None:
+    dates = [row[0][1] for row in answers["09-release-timeline"]]
+    assert dates == sorted(dates)
+    assert dates.index("2023-02-24") < column(answers["09-release-timeline"], 2).index("model/stanford-alpaca-7b")
+
+
+def test_base_models_by_descendants(answers) -> None:
+    ranking = column(answers["10-base-models-by-descendants"], 0)
+    assert ranking[0] == "model/llama-7b"
+
+
+def test_non_commercial_lineage(answers) -> None:
+    rows = set(zip(*(column(answers["11-non-commercial-lineage"], i) for i in range(2))))
+    assert ("model/stanford-alpaca-7b", "dataset/alpaca-52k") in rows
+    assert ("model/vicuna-13b", "model/llama-13b") in rows
+    assert "model/dolly-v2-12b" not in {model for model, _ in rows}
+
+
+def test_curation_todo(answers) -> None:
+    rows = {(entity, missing) for entity, missing in zip(column(answers["12-curation-todo"], 0), column(answers["12-curation-todo"], 1))}
+    assert ("dataset/sharegpt", "licence") in rows
+    assert ("model/llama-7b", "licence") not in rows and ("model/llama-7b", "release date") not in rows
+
+
+def test_who_builds_on_whose_data(answers) -> None:
+    pairs = set(zip(*(column(answers["13-who-builds-on-whose-data"], i) for i in range(2))))
+    assert ("organization/bair", "organization/anthropic") in pairs  # Koala trained on Anthropic's HH data
+    assert all(model_maker != data_maker for model_maker, data_maker in pairs)
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_query_prints_a_table_with_prefixed_names(tiny: Path, capsys) -> None:
+    assert run(capsys, "query", "--data", "data", "SELECT ?m WHERE { ?m lkg:adapterOf model:llama-7b }") == (
+        0,
+        "m\nmodel:alpaca-lora-7b\n(1 row)\n",
+        "",
+    )
+
+
+def test_query_csv_has_full_iris(tiny: Path, capsys) -> None:
+    code, out, _ = run(capsys, "query", "--data", "data", "--format", "csv", "SELECT ?m ?n WHERE { ?m lkg:adapterOf ?b ; rdfs:label ?n }")
+    assert (code, out) == (0, "m,n\nhttps://w3id.org/llm-lineage/id/model/alpaca-lora-7b,Alpaca-LoRA 7B\n")
+
+
+def test_query_json_is_sparql_results(tiny: Path, capsys) -> None:
+    code, out, _ = run(capsys, "query", "--data", "data", "--format", "json", "SELECT ?m WHERE { ?m lkg:adapterOf ?b }")
+    assert code == 0
+    assert json.loads(out) == {
+        "head": {"vars": ["m"]},
+        "results": {"bindings": [{"m": {"type": "uri", "value": "https://w3id.org/llm-lineage/id/model/alpaca-lora-7b"}}]},
+    }
+
+
+def test_query_ask(tiny: Path, capsys) -> None:
+    assert run(capsys, "query", "--data", "data", "ASK { model:llama-7b a fair4ml:MLModel }") == (0, "yes\n", "")
+
+
+def test_query_syntax_error_names_line_and_column(tiny: Path, capsys) -> None:
+    Path("bad.rq").write_text("SELECT ?m WHERE {\n  ?m a lkg:Model\n  FILTR(?m) }\n", encoding="utf-8")
+    code, out, err = run(capsys, "query", "--data", "data", "bad.rq")
+    assert (code, out) == (1, "")
+    assert re.fullmatch(r"Error: bad\.rq:3:\d+: SPARQL syntax error: expected .*\nHint: see https://www\.w3\.org/TR/sparql11-query/ for the grammar\n", err)
+
+
+def test_query_unknown_prefix(tiny: Path, capsys) -> None:
+    code, _, err = run(capsys, "query", "--data", "data", "SELECT ?m WHERE { ?m a foo:Model }")
+    assert code == 1
+    assert err.startswith("Error: query:1:33: SPARQL syntax error: unknown prefix\nHint: declare it with PREFIX; these need no declaration: lkg, model,")
+
+
+def test_query_missing_file(tiny: Path, capsys) -> None:
+    code, _, err = run(capsys, "query", "--data", "data", "nope.rq")
+    assert code == 1
+    assert err.startswith("Error: cannot read nope.rq: No such file or directory\nHint: the shipped queries are in ontology/queries/: 01-llama-descendants.rq,")
+
+
+def test_query_a_built_file(tiny: Path, capsys) -> None:
+    assert run(capsys, "build", "--data", "data", "--out", "out")[0] == 0
+    for name in ("kg.ttl", "kg.nt", "kg.jsonld"):
+        assert run(capsys, "query", "--graph", f"out/{name}", "SELECT ?m WHERE { ?m lkg:adapterOf ?b }") == (
+            0,
+            "m\nmodel:alpaca-lora-7b\n(1 row)\n",
+            "",
+        )
+
+
+def test_query_a_broken_file(tiny: Path, capsys) -> None:
+    Path("broken.ttl").write_text("<a> <b> .\n", encoding="utf-8")
+    code, _, err = run(capsys, "query", "--graph", "broken.ttl", "ASK {}")
+    assert code == 1
+    assert err.startswith("Error: broken.ttl is not valid Turtle: ")
+    assert err.endswith("\nHint: rebuild it with `kg build`\n")

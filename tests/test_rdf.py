@@ -1,0 +1,280 @@
+"""The RDF export: valid for a strict parser, stable, aligned, declared, conforming.
+
+The tiny catalog's export is compared as a graph with a golden file. After an
+intended change to the export, refresh it with:
+
+    .venv/bin/python tests/test_rdf.py --update
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import networkx as nx
+import pyoxigraph as ox
+import pyshacl
+import pytest
+from rdflib import Graph, Literal, URIRef
+from rdflib.compare import graph_diff, isomorphic, to_isomorphic
+from rdflib.namespace import OWL, RDF, RDFS, SKOS
+
+from kg.catalog import load_catalog
+from kg.cli import main
+from kg.errors import OutputError
+from kg.graph import build_graph
+from kg.query import run_checks
+from kg.rdf import serialize, to_rdf
+from kg.vocab import FAIR4ML, ID, LKG, ONTOLOGY_DIR, PROV, SCHEMA
+
+from conftest import TINY
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).parent / "fixtures" / "tiny.ttl"
+RDF_FIXTURES = Path(__file__).parent / "fixtures" / "rdf"
+FORMATS = {"kg.ttl": ox.RdfFormat.TURTLE, "kg.nt": ox.RdfFormat.N_TRIPLES, "kg.jsonld": ox.RdfFormat.JSON_LD}
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def rdf(catalog) -> Graph:
+    return to_rdf(build_graph(catalog), catalog.licenses)
+
+
+@pytest.fixture(scope="module")
+def files(rdf) -> dict[str, bytes]:
+    return serialize(rdf)
+
+
+def export_tiny() -> Graph:
+    catalog = load_catalog(TINY)
+    return to_rdf(build_graph(catalog), catalog.licenses)
+
+
+def oxigraph_to_rdflib(data: bytes, form: ox.RdfFormat) -> Graph:
+    """Parse with Oxigraph (strict, passes the W3C suites), hand the triples to rdflib as N-Triples."""
+    triples = ox.serialize(ox.parse(data, format=form), format=ox.RdfFormat.N_TRIPLES)
+    return Graph().parse(data=triples, format="nt")
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_every_export_reparses_in_oxigraph_as_the_same_graph(files, rdf, name: str) -> None:
+    assert isomorphic(oxigraph_to_rdflib(files[name], FORMATS[name]), rdf)
+
+
+def test_turtle_parses_the_same_in_rdflib_and_oxigraph(files) -> None:
+    by_rdflib = Graph().parse(data=files["kg.ttl"], format="turtle")
+    assert isomorphic(by_rdflib, oxigraph_to_rdflib(files["kg.ttl"], ox.RdfFormat.TURTLE))
+
+
+def test_the_tiny_export_matches_the_golden_graph() -> None:
+    expected = Graph().parse(GOLDEN, format="turtle")
+    actual = export_tiny()
+    if not isomorphic(actual, expected):
+        _, missing, extra = graph_diff(to_isomorphic(expected), to_isomorphic(actual))
+        pytest.fail(f"missing:\n{missing.serialize(format='nt')}\nextra:\n{extra.serialize(format='nt')}")
+
+
+def test_standard_super_terms_are_written_out(rdf) -> None:
+    vicuna, llama = ID["model/vicuna-13b"], ID["model/llama-13b"]
+    for predicate in (LKG.fineTunedFrom, LKG.derivedFrom, PROV.wasDerivedFrom, FAIR4ML.fineTunedFrom):
+        assert (vicuna, predicate, llama) in rdf
+    for cls in (LKG.Model, FAIR4ML.MLModel, PROV.Entity):
+        assert (vicuna, RDF.type, cls) in rdf
+    assert (llama, RDF.type, LKG.BaseModel) in rdf
+    chinese, english = ID["dataset/alpaca-data-zh-51k"], ID["dataset/alpaca-52k"]
+    assert (chinese, SCHEMA.translationOfWork, english) in rdf
+    assert (english, PROV.wasDerivedFrom, ID["model/text-davinci-003"]) in rdf
+    assert (english, SCHEMA.creator, ID["organization/stanford-crfm"]) in rdf
+    assert (english, PROV.wasAttributedTo, ID["organization/stanford-crfm"]) in rdf
+    assert (english, RDF.type, SCHEMA.Dataset) in rdf
+    assert (ID["method/ppo"], SKOS.broader, ID["method/rlhf"]) in rdf
+
+
+def test_values_are_typed_and_tagged(rdf) -> None:
+    llama = ID["model/llama-7b"]
+    assert (llama, SCHEMA.datePublished, Literal("2023-02-24", datatype=URIRef("http://www.w3.org/2001/XMLSchema#date"))) in rdf
+    assert (llama, SCHEMA.license, URIRef("https://w3id.org/llm-lineage/id/license/LicenseRef-llama-1-noncommercial")) in rdf
+    assert (ID["model/dolly-v2-12b"], SCHEMA.license, URIRef("http://spdx.org/licenses/MIT")) in rdf
+    alpaca = ID["model/stanford-alpaca-7b"]
+    assert set(rdf.objects(alpaca, RDFS.label)) == {Literal("Alpaca 7B", lang="en"), Literal("羊驼", lang="zh")}
+    assert (alpaca, SKOS.altLabel, Literal("斯坦福羊驼", lang="zh")) in rdf
+    assert (alpaca, SKOS.altLabel, Literal("Alpaca-7B", lang="en")) in rdf
+    assert list(rdf.objects(alpaca, LKG.parameterCount)) == [Literal(6_700_000_000)]
+    assert (alpaca, SCHEMA.inLanguage, Literal("en")) in rdf
+
+
+def test_every_edge_has_a_statement_with_its_source(catalog, rdf) -> None:
+    graph = build_graph(catalog)
+    statements = set(rdf.subjects(RDF.type, RDF.Statement))
+    assert len(statements) == graph.number_of_edges()
+    koala = URIRef(f"{ID}model/koala-13b#fineTunedFrom-model-llama-13b")
+    assert (koala, URIRef("http://purl.org/dc/terms/source"), URIRef("https://bair.berkeley.edu/blog/2023/04/03/koala/")) in rdf
+
+
+def test_every_class_and_predicate_used_is_declared_in_the_ontology(rdf) -> None:
+    ontology = Graph().parse(ONTOLOGY_DIR / "lkg.ttl")
+    declared = {
+        term
+        for kind in (OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty, RDF.Property)
+        for term in ontology.subjects(RDF.type, kind)
+    }
+    used = set(rdf.predicates()) - {RDF.type} | set(rdf.objects(None, RDF.type))
+    assert used - declared == set()
+
+
+def test_every_lkg_term_has_english_and_chinese_labels_and_comments() -> None:
+    ontology = Graph().parse(ONTOLOGY_DIR / "lkg.ttl")
+    terms = {s for s in ontology.subjects() if isinstance(s, URIRef) and s.startswith(str(LKG))}
+    assert len(terms) >= 30
+    for term in terms:
+        for predicate in (RDFS.label, RDFS.comment):
+            languages = {value.language for value in ontology.objects(term, predicate)}
+            assert languages == {"en", "zh"}, (term, predicate)
+
+
+def test_the_real_export_passes_every_check(rdf) -> None:
+    assert run_checks(rdf) == []
+
+
+def test_each_check_finds_its_violation_in_a_broken_graph() -> None:
+    found = [(v.check, v.entity, v.problem) for v in run_checks(Graph().parse(RDF_FIXTURES / "violations.ttl"))]
+    lkg, ids = str(LKG), str(ID)
+    assert found == [
+        ("dangling-reference", "model/orphan", f"points with {lkg}fineTunedFrom at {ids}model/ghost, which the graph does not describe"),
+        ("derivation-cycle", "model/a", "is derived from itself through a chain of prov:wasDerivedFrom"),
+        ("derivation-cycle", "model/b", "is derived from itself through a chain of prov:wasDerivedFrom"),
+        ("missing-label-or-source", "model/anonymous", "has no English rdfs:label"),
+        ("missing-label-or-source", "model/anonymous", "has no dcterms:source"),
+        ("model-without-developer", "model/anonymous", "is a model with no lkg:developedBy"),
+        ("released-before-source", "model/orphan", f"released 2023-01-01, before {ids}model/early (2023-02-01)"),
+        ("unbacked-statement", "model/early", f"has a statement of {lkg}developedBy {ids}organization/acme without a source"),
+        ("unbacked-statement", "model/early", f"has a statement of {lkg}trainedOn {ids}model/a not asserted"),
+        ("undeclared-term", "model/typo", f"property {lkg}fineTunedform is used but not declared in ontology/lkg.ttl"),
+    ]
+    assert {check for check, _, _ in found} == {p.name.removesuffix("-violation.rq") for p in (ONTOLOGY_DIR / "checks").glob("*.rq")}
+
+
+def test_validate_reports_a_failed_check_at_the_entity_file(tiny: Path, capsys, monkeypatch) -> None:
+    def with_typo(graph, licenses):
+        rdf = to_rdf(graph, licenses)
+        rdf.add((ID["model/llama-7b"], LKG.fineTunedform, ID["model/pythia-12b"]))
+        return rdf
+
+    monkeypatch.setattr("kg.cli.to_rdf", with_typo)
+    assert main(["validate", "--data", "data"]) == 1
+    assert capsys.readouterr().err == (
+        f"data/models/llama-7b.yaml:1: property {LKG}fineTunedform is used but not declared in ontology/lkg.ttl [undeclared-term]\n"
+        "Error: 1 error(s), 0 warning(s) in the catalog\n"
+    )
+
+
+def test_the_real_export_conforms_to_the_shapes(files) -> None:
+    data = Graph().parse(data=files["kg.ttl"], format="turtle")
+    conforms, _, text = pyshacl.validate(data, shacl_graph=Graph().parse(ONTOLOGY_DIR / "shapes.ttl"), inference="none")
+    assert conforms, text
+
+
+def test_a_broken_graph_does_not_conform_to_the_shapes() -> None:
+    data = Graph().parse(RDF_FIXTURES / "shapes-broken.ttl")
+    conforms, report, _ = pyshacl.validate(data, shacl_graph=Graph().parse(ONTOLOGY_DIR / "shapes.ttl"), inference="none")
+    sh = "http://www.w3.org/ns/shacl#"
+    messages = sorted(
+        (str(report.value(r, URIRef(sh + "resultPath"))).rpartition("#")[2].rpartition("/")[2], str(report.value(r, URIRef(sh + "resultMessage"))))
+        for r in report.subjects(RDF.type, URIRef(sh + "ValidationResult"))
+    )
+    assert not conforms
+    assert messages == [
+        ("developedBy", "Node dataset:data must conform to one or more shapes in [ sh:class lkg:Organization ] , [ sh:class lkg:Person ]"),
+        ("parameterCount", 'Value is not > Literal("0", datatype=xsd:integer)'),
+        ("parameterCount", "Value is not Literal with datatype xsd:integer"),
+        ("source", "needs at least one dcterms:source IRI"),
+    ]
+
+
+def test_text_with_quotes_newlines_backslashes_chinese_and_emoji_survives(tmp_path: Path) -> None:
+    text = 'He said "hi"\\n\nback\\slash 通义千问 😀 </script>'
+    graph = nx.MultiDiGraph()
+    graph.add_node("model/odd", kind="model", name="Odd", description=text, sources=[{"url": "https://example.org/", "supports": "x"}])
+    rdf = to_rdf(graph, {})
+    for name, data in serialize(rdf).items():
+        parsed = oxigraph_to_rdflib(data, FORMATS[name])
+        assert (ID["model/odd"], SCHEMA.description, Literal(text, lang="en")) in parsed, name
+
+
+def test_an_iri_that_slipped_past_validation_stops_the_export() -> None:
+    graph = nx.MultiDiGraph()
+    graph.add_node("model/odd", kind="model", name="Odd", description="x", sources=[{"url": "https://example.org/a b", "supports": "x"}])
+    with pytest.raises(OutputError) as caught:
+        to_rdf(graph, {})
+    assert str(caught.value).startswith("internal error: model/odd sources[0] gives an invalid IRI 'https://example.org/a b' (")
+
+
+def test_a_small_change_gives_a_small_diff(tiny: Path) -> None:
+    before = serialize(to_rdf(build_graph(load_catalog(tiny)), load_catalog(tiny).licenses))["kg.ttl"].decode().splitlines()
+    path = tiny / "models" / "llama-7b.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("description: ", "description: Meta's "), encoding="utf-8")
+    catalog = load_catalog(tiny)
+    after = serialize(to_rdf(build_graph(catalog), catalog.licenses))["kg.ttl"].decode().splitlines()
+    assert len(before) == len(after)
+    assert sum(a != b for a, b in zip(before, after)) == 1
+
+
+def test_a_serializer_failure_writes_nothing(tiny: Path, capsys, monkeypatch) -> None:
+    assert main(["build", "--data", "data", "--out", "out"]) == 0
+    before = {p.name: p.read_bytes() for p in Path("out").iterdir()}
+
+    real = Graph.serialize
+
+    def broken(self, *args, format="turtle", **kwargs):
+        if format == "json-ld":  # the last of the three: Turtle and N-Triples are done by then
+            raise Exception("boom")  # rdflib raises bare Exceptions
+        return real(self, *args, format=format, **kwargs)
+
+    monkeypatch.setattr(Graph, "serialize", broken)
+    assert main(["build", "--data", "data", "--out", "out"]) == 2
+    assert capsys.readouterr().err.endswith(
+        "Error: internal error: the RDF could not be serialized (boom)\nHint: the previous output was left as it was\n"
+    )
+    assert {p.name: p.read_bytes() for p in Path("out").iterdir()} == before
+
+
+KILL_WHILE_WRITING_TURTLE = """
+import os, signal, sys
+from kg import publish
+real_replace = os.replace
+def replace(source, target):
+    if str(target).endswith("kg.ttl"):
+        os.kill(os.getpid(), signal.SIGKILL)  # killed with the new Turtle written but not yet in place
+    real_replace(source, target)
+publish.os.replace = replace
+from kg.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_build_killed_while_writing_leaves_the_previous_turtle(tiny: Path) -> None:
+    assert main(["build", "--data", "data", "--out", "out"]) == 0
+    before = Path("out/kg.ttl").read_bytes()
+    path = tiny / "models" / "llama-7b.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("description: ", "description: Changed. "), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", KILL_WHILE_WRITING_TURTLE, "build", "--data", "data", "--out", "out"])
+    assert done.returncode == -signal.SIGKILL
+    assert Path("out/kg.ttl").read_bytes() == before
+    assert [p.name for p in Path("out").glob(".tmp-*")]  # the killed build's temporary is left...
+    assert main(["build", "--data", "data", "--out", "out"]) == 0
+    assert not list(Path("out").glob(".tmp-*"))  # ...and swept by the next build
+    assert b"Changed." in Path("out/kg.ttl").read_bytes()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--update"]:
+        GOLDEN.write_bytes(serialize(export_tiny())["kg.ttl"])
+    else:
+        sys.exit(__doc__)
