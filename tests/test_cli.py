@@ -17,7 +17,7 @@ from kg.cli import main
 from conftest import lay_over
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ["validate", "build", "lineage", "stats"]
+COMMANDS = ["validate", "build", "lineage", "stats", "html"]
 
 
 def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
@@ -90,7 +90,7 @@ def test_stats(tiny: Path, capsys: pytest.CaptureFixture) -> None:
 
 def test_build_writes_graph_json(tiny: Path, capsys: pytest.CaptureFixture) -> None:
     code, out, _ = run(capsys, "build", "--data", "data", "--out", "out")
-    assert (code, out) == (0, "wrote out/graph.json: 11 nodes, 11 edges\n")
+    assert (code, out) == (0, "wrote out/graph.json: 11 nodes, 11 edges\nwrote out/lineage.html\n")
     data = json.loads(Path("out/graph.json").read_text(encoding="utf-8"))
     assert len(data["nodes"]) == 11 and len(data["edges"]) == 11
     assert {"source": "model/alpaca-lora-7b", "target": "model/llama-7b", "key": "adapter"}.items() <= next(
@@ -128,7 +128,7 @@ def test_failed_write_leaves_previous_output_and_no_temporaries(
         "Error: disk full while writing out/graph.json\nHint: the previous output was left as it was\n",
     )
     assert Path("out/graph.json").read_bytes() == before
-    assert sorted(p.name for p in Path("out").iterdir()) == ["graph.json"]
+    assert sorted(p.name for p in Path("out").iterdir()) == ["graph.json", "lineage.html"]
 
 
 def test_unwritable_output_folder(tiny: Path, capsys: pytest.CaptureFixture) -> None:
@@ -145,7 +145,7 @@ def test_stale_temporaries_are_swept(tiny: Path, capsys: pytest.CaptureFixture) 
     Path("out/.tmp-garbled").write_bytes(b"half")
     Path(f"out/.tmp-{os.getpid()}-in-flight").write_bytes(b"a concurrent build is writing this")
     run(capsys, "build", "--data", "data", "--out", "out")
-    assert sorted(p.name for p in Path("out").iterdir()) == [f".tmp-{os.getpid()}-in-flight", "graph.json"]
+    assert sorted(p.name for p in Path("out").iterdir()) == [f".tmp-{os.getpid()}-in-flight", "graph.json", "lineage.html"]
 
 
 def test_module_runs_as_a_script_with_the_same_errors_under_python_O(tiny: Path) -> None:
@@ -194,4 +194,5 @@ def test_concurrent_builds_leave_one_whole_output(tiny: Path, capsys: pytest.Cap
     ]
     assert [b.wait() for b in builds] == [0, 0, 0, 0]
     assert Path("out/graph.json").read_bytes() == Path("expected/graph.json").read_bytes()
-    assert sorted(p.name for p in Path("out").iterdir()) == ["graph.json"]
+    assert Path("out/lineage.html").read_bytes() == Path("expected/lineage.html").read_bytes()
+    assert sorted(p.name for p in Path("out").iterdir()) == ["graph.json", "lineage.html"]
