@@ -146,7 +146,8 @@
   let dimmedEdges = new Set();
 
   function highlight(index) {
-    const lit = new Set([index, ...reach(index, up), ...reach(index, down)]);
+    const lineage = new Set([index, ...reach(index, up), ...reach(index, down)]);
+    const lit = new Set(lineage);
     touching[index].forEach((e) => lit.add(data.edges[e][0]).add(data.edges[e][1]));
     const litEdges = new Set(touching[index]);
     data.edges.forEach(([from, to, relation], e) => {
@@ -155,7 +156,7 @@
     const nextNodes = new Set(entities.map((_, i) => i).filter((i) => !lit.has(i)));
     const nextEdges = new Set(data.edges.map((_, e) => e).filter((e) => !litEdges.has(e)));
     restyle(nextNodes, nextEdges, litEdges);
-    return lit;
+    return lineage;
   }
 
   // Update only what changed: on 20,000 nodes a full update is noticeable.
@@ -223,10 +224,12 @@
     if (index === undefined) return;
     state.selected = index;
     applyFilters();
-    highlight(index);
+    const lineage = highlight(index);
     network.selectNodes([id]);
-    if (moveTo) network.focus(id, { scale: Math.max(network.getScale(), 0.9), animation: false });
     showPanel(index);
+    // Show the whole lineage when it is small enough to read at once, else the entity itself.
+    if (moveTo && lineage.size <= 150) network.fit({ nodes: [...lineage].map((i) => entities[i].id), animation: false });
+    else if (moveTo) network.focus(id, { scale: Math.max(network.getScale(), 0.9), animation: false });
     document.body.dataset.selected = id;
   }
 
@@ -235,6 +238,7 @@
     state.selected = null;
     $("panel").hidden = true;
     $("panel").replaceChildren();
+    network.setSize("100%", "100%");
     network.unselectAll();
     restyle(new Set(), new Set(), new Set());
     applyFilters();
@@ -335,6 +339,7 @@
     panel.replaceChildren(...parts);
     panel.hidden = false;
     panel.scrollTop = 0;
+    network.setSize("100%", "100%"); // now, not at vis-network's next size check, so positions stay true
   }
 
   function relationList(title, pairs, phrase, reverse) {
