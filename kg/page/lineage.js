@@ -33,6 +33,11 @@
     organization: "",
   };
 
+  // What the first drawing shows, set on the data itself so that no update follows it.
+  function shownAtFirst(from, to, relation) {
+    return state.relations.has(relation) && state.kinds.has(entities[from].legend) && state.kinds.has(entities[to].legend);
+  }
+
   function nodeLook(entity, dimmed) {
     const color = dimmed ? DIM : kindStyle.get(entity.legend).color;
     return {
@@ -53,7 +58,10 @@
   const nodes = new vis.DataSet(
     entities.map((entity) =>
       Object.assign(
-        { id: entity.id, label: entity.name, x: entity.x, y: entity.y, size: entity.size, shape: kindStyle.get(entity.legend).shape },
+        {
+          id: entity.id, label: entity.name, x: entity.x, y: entity.y, size: entity.size,
+          shape: kindStyle.get(entity.legend).shape, hidden: !state.kinds.has(entity.legend),
+        },
         nodeLook(entity, false),
       ),
     ),
@@ -66,9 +74,9 @@
           from: entities[from].id,
           to: entities[to].id,
           dashes: relationStyle.get(relation).dashes,
-          hidden: !state.relations.has(relation),
+          hidden: !shownAtFirst(from, to, relation),
         },
-        edgeLook(relation, false, false),
+        { color: edgeLook(relation, false, false).color }, // no label at all until lit: measuring labels is costly
       ),
     ),
   );
@@ -181,8 +189,8 @@
   }
 
   // ---- filters: kind, relation, organization ----
-  let hiddenNodes = new Set();
-  let hiddenEdges = new Set(data.edges.map((_, e) => e).filter((e) => !state.relations.has(data.edges[e][2])));
+  let hiddenNodes = new Set(entities.map((_, i) => i).filter((i) => !state.kinds.has(entities[i].legend)));
+  let hiddenEdges = new Set(data.edges.map((_, e) => e).filter((e) => !shownAtFirst(...data.edges[e])));
 
   function applyFilters() {
     const org = state.organization === "" ? -1 : indexOf.get(state.organization);
