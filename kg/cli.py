@@ -14,8 +14,10 @@ import networkx as nx
 from rdflib import Graph
 
 from kg.catalog import Catalog, load_catalog
-from kg.errors import CatalogError, OutputError, Problem
-from kg.graph import build_graph, count_by_kind_and_relation, find_node, format_lineage
+from kg.errors import CatalogError, OutputError, Problem, suggest
+from kg.entities import FOLDERS
+from kg.graph import RELATION_LABELS, build_graph, count_by_kind_and_relation, find_node, format_lineage
+from kg.html import focus_graph, keep_only, render_html
 from kg.publish import graph_to_json, sweep_temporaries, write_atomically
 from kg.query import FORMATS, format_result, load_store, read_query, run_checks, run_query, to_store
 from kg.rdf import load_ontology, serialize, to_rdf
@@ -64,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("query", help="a file such as ontology/queries/01-llama-descendants.rq, or the query text")
     query.add_argument("--format", choices=FORMATS, default="table", help="table (default), csv or SPARQL JSON results")
     query.add_argument("--graph", type=Path, default=None, help="query this RDF file (e.g. build/kg.ttl) instead of the catalog")
+    page = command("html", _html, "Write the interactive lineage page, whole or around one entity.")
+    page.add_argument("--out", type=Path, default=Path("build/lineage.html"), help="page to write (default: build/lineage.html)")
+    page.add_argument("--focus", metavar="ENTITY", help="only this entity's neighbourhood: an id, a name or an alias")
+    page.add_argument("--depth", type=int, default=None, help="lineage steps each way from --focus (default: all)")
+    page.add_argument("--kind", action="append", metavar="KIND", help=f"keep only this kind; repeatable ({', '.join(FOLDERS)})")
+    page.add_argument("--relation", action="append", metavar="REL", help="keep only edges of this relation; repeatable (see kg stats)")
     return parser
 
 
@@ -85,12 +93,17 @@ def _build(args: argparse.Namespace) -> int:
     catalog = _load(args)
     graph, rdf = _export(catalog)
     # Everything is serialized before anything is written: a failure leaves every old file.
-    outputs = {"graph.json": graph_to_json(graph), **serialize(rdf)}
+    outputs = {
+        "graph.json": graph_to_json(graph),
+        **serialize(rdf),
+        "lineage.html": render_html(graph, licenses=catalog.licenses),
+    }
     sweep_temporaries(args.out)
     for name, data in outputs.items():
         write_atomically(args.out / name, data)
     print(f"wrote {args.out / 'graph.json'}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
     print(f"wrote {args.out / 'kg.ttl'}, kg.nt, kg.jsonld: {len(rdf)} triples")
+    print(f"wrote {args.out / 'lineage.html'}")
     return 0
 
 
@@ -124,6 +137,33 @@ def _lineage(args: argparse.Namespace) -> int:
     graph = build_graph(_load(args))
     print(format_lineage(graph, find_node(graph, args.entity), args.depth))
     return 0
+
+
+def _html(args: argparse.Namespace) -> int:
+    _check_choices("kind", args.kind, FOLDERS)
+    _check_choices("relation", args.relation, RELATION_LABELS)
+    catalog = _load(args)
+    graph = build_graph(catalog)
+    title = "LLM lineage"
+    if args.focus:
+        node = find_node(graph, args.focus)
+        graph = focus_graph(graph, node, args.depth, args.kind, args.relation)
+        title = f"LLM lineage around {graph.nodes[node]['name']}"
+    elif args.depth is not None:
+        raise LookupError("--depth needs --focus", "add --focus ENTITY, e.g. --focus model/llama")
+    else:
+        graph = keep_only(graph, args.kind, args.relation)
+    sweep_temporaries(args.out.parent)
+    write_atomically(args.out, render_html(graph, title=title, licenses=catalog.licenses))
+    print(f"wrote {args.out}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
+    return 0
+
+
+def _check_choices(option: str, values: list[str] | None, allowed) -> None:  # noqa: ANN001
+    for value in values or ():
+        if value not in allowed:
+            hint = suggest(value, allowed) or f"choose from {', '.join(sorted(allowed))}"
+            raise LookupError(f"unknown {option} '{value}'", hint)
 
 
 def _stats(args: argparse.Namespace) -> int:

@@ -1,0 +1,193 @@
+"""The lineage page in a real headless Chromium (Debian's), driven by Playwright.
+
+Every request but the page's own file:// URL is aborted and recorded. Without
+/usr/bin/chromium these tests skip, except under CI (CI=true), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from kg.catalog import load_catalog
+from kg.graph import build_graph
+from kg.html import render_html
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+DIM = "#e3e6ea"  # the page's colour for entities outside the highlighted lineage
+SCREENSHOTS = ROOT / "build" / "screenshots"
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI must run the browser tests (.ci/run installs Debian's chromium)")
+    pytest.skip(f"{reason}; install Debian's chromium (apt-get install chromium) to run the browser tests")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} is missing")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright for Python is not installed (pip install -e '.[test]')")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _write_page(folder: Path, catalog_dir: Path | None) -> tuple[Path, object]:
+    catalog = load_catalog(catalog_dir)
+    graph = build_graph(catalog)
+    path = folder / "lineage.html"
+    path.write_bytes(render_html(graph, licenses=catalog.licenses))
+    return path, graph
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory: pytest.TempPathFactory):
+    return _write_page(tmp_path_factory.mktemp("real"), None)
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory):
+    return _write_page(tmp_path_factory.mktemp("hostile"), ROOT / "tests" / "fixtures" / "hostile")
+
+
+class Visit:
+    """One page opened offline, with what it tried to fetch and what it complained about."""
+
+    def __init__(self, browser, path: Path):  # noqa: ANN001
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        url = path.as_uri()
+        self.page.route("**/*", lambda route: route.continue_() if route.request.url == url else self._block(route))
+        self.page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+        self.page.goto(url)
+        self.page.wait_for_function("window.lineageReady === true", timeout=30000)
+
+    def _block(self, route) -> None:  # noqa: ANN001
+        self.requests.append(route.request.url)
+        route.abort()
+
+    def node_point(self, node: str) -> tuple[float, float]:
+        """Where `node` is on the screen, in page pixels."""
+        point = self.page.evaluate(
+            "id => { const n = window.lineage.network; return n.canvasToDOM(n.getPosition(id)); }", node
+        )
+        box = self.page.locator("#graph").bounding_box()
+        return box["x"] + point["x"], box["y"] + point["y"]
+
+    def colour(self, node: str) -> str:
+        return self.page.evaluate("id => window.lineage.nodes.get(id).color.background", node)
+
+    def selected(self) -> str | None:
+        return self.page.evaluate("document.body.dataset.selected || null")
+
+    def search(self, text: str) -> None:
+        self.page.fill("#search", text)
+        self.page.press("#search", "Enter")
+
+
+@pytest.fixture
+def visit_real(browser, real):  # noqa: ANN001
+    visit = Visit(browser, real[0])
+    yield visit
+    visit.page.close()
+
+
+def test_page_draws_offline_with_every_node_and_edge(visit_real: Visit, real) -> None:  # noqa: ANN001
+    graph = real[1]
+    counts = visit_real.page.evaluate("[window.lineage.nodes.length, window.lineage.edges.length]")
+    assert counts == [graph.number_of_nodes(), graph.number_of_edges()] == [188, 565]
+    assert visit_real.page.locator("#graph canvas").count() == 1
+    assert (visit_real.requests, visit_real.errors) == ([], [])
+
+
+@pytest.mark.parametrize("text", ["羊驼", "alpaca", "Stanford Alpaca"])
+def test_search_finds_alpaca_by_chinese_or_english_name(visit_real: Visit, text: str) -> None:
+    visit_real.search(text)
+    assert visit_real.selected() == "model/stanford-alpaca-7b"
+    assert visit_real.page.locator("#panel h2").text_content() == "Alpaca 7B"
+
+
+def test_search_lists_every_match(visit_real: Visit) -> None:
+    visit_real.page.fill("#search", "羊驼")
+    assert visit_real.page.locator("#results .id").all_text_contents() == [
+        "model/stanford-alpaca-7b", "model/vicuna", "model/chinese-vicuna-7b",
+    ]  # fmt: skip
+
+
+def test_clicking_llama_highlights_its_lineage_and_shows_its_sources(visit_real: Visit, real) -> None:  # noqa: ANN001
+    visit_real.page.mouse.click(*visit_real.node_point("model/llama"))
+    assert visit_real.selected() == "model/llama"
+    assert visit_real.colour("model/vicuna-13b") != DIM
+    assert visit_real.colour("model/llama-13b") != DIM
+    assert visit_real.colour("model/dolly-v2") == DIM
+    assert visit_real.colour("model/dolly-v2-12b") == DIM
+    panel = visit_real.page.locator("#panel").inner_text()
+    urls = [source["url"] for source in real[1].nodes["model/llama"]["sources"]]
+    assert urls == [
+        "https://ai.meta.com/blog/large-language-model-llama-meta-ai/",
+        "https://arxiv.org/abs/2302.13971",
+        "https://github.com/facebookresearch/llama",
+    ]
+    assert all(url in panel for url in urls)
+    visit_real.page.keyboard.press("Escape")
+    assert (visit_real.selected(), visit_real.colour("model/dolly-v2")) == (None, "#4a90d9")
+    assert visit_real.page.locator("#panel").is_hidden()
+
+
+def test_hostile_catalog_runs_no_script(browser, hostile) -> None:  # noqa: ANN001
+    visit = Visit(browser, hostile[0])
+    page = visit.page
+    visit.search("羊驼")
+    assert visit.selected() == "model/base"
+    for node in sorted(hostile[1]):
+        page.evaluate("window.lineage.reset()")
+        visit.search(node)
+        x, y = visit.node_point(node)
+        page.mouse.move(x, y)
+        page.mouse.click(x, y)
+        assert visit.selected() == node
+        page.locator("#panel a").first.hover()
+    page.evaluate("window.lineage.select('model/base', true)")
+    panel = page.locator("#panel").inner_text()
+    assert '<img src=x onerror="window.__pwned=1;alert(1)">' in panel
+    assert '<img src=x onerror="window.__pwned=9;alert(9)">' in panel
+    assert "<b>Evil</b> licence" in panel
+    hrefs = page.locator("#panel a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert all(href.startswith("https://example.org/") for href in hrefs) and len(hrefs) == 5
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert (visit.dialogs, visit.requests, visit.errors) == ([], [], [])
+    page.close()
+
+
+def test_hover_shows_names_as_text(browser, hostile) -> None:  # noqa: ANN001
+    visit = Visit(browser, hostile[0])
+    visit.page.mouse.move(*visit.node_point("model/child"))
+    visit.page.wait_for_selector("#tip:not([hidden])")
+    assert visit.page.locator("#tip strong").text_content() == "</script><script>window.__pwned=2;alert(2)</script>"
+    assert visit.page.evaluate("typeof window.__pwned") == "undefined"
+    visit.page.close()
+
+
+def test_screenshot_for_review(visit_real: Visit) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    visit_real.page.screenshot(path=SCREENSHOTS / "lineage.png", full_page=True)
+    visit_real.search("LLaMA")
+    visit_real.page.screenshot(path=SCREENSHOTS / "lineage-llama.png", full_page=True)
+    assert (SCREENSHOTS / "lineage.png").stat().st_size > 20000
