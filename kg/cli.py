@@ -18,7 +18,7 @@ from kg.errors import CatalogError, OutputError, Problem, suggest
 from kg.entities import FOLDERS
 from kg.graph import RELATION_LABELS, build_graph, count_by_kind_and_relation, find_node, format_lineage
 from kg.html import focus_graph, keep_only, render_html
-from kg.publish import graph_to_json, sweep_temporaries, write_atomically
+from kg.publish import graph_to_json, locked, sweep_temporaries, write_atomically
 from kg.query import FORMATS, format_result, load_store, read_query, run_checks, run_query, to_store
 from kg.rdf import load_ontology, serialize, to_rdf
 
@@ -98,9 +98,10 @@ def _build(args: argparse.Namespace) -> int:
         **serialize(rdf),
         "lineage.html": render_html(graph, licenses=catalog.licenses),
     }
-    sweep_temporaries(args.out)
-    for name, data in outputs.items():
-        write_atomically(args.out / name, data)
+    with locked(args.out):
+        sweep_temporaries(args.out)
+        for name, data in outputs.items():
+            write_atomically(args.out / name, data)
     print(f"wrote {args.out / 'graph.json'}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
     print(f"wrote {args.out / 'kg.ttl'}, kg.nt, kg.jsonld: {len(rdf)} triples")
     print(f"wrote {args.out / 'lineage.html'}")

@@ -145,7 +145,7 @@ def _page_nodes(graph: nx.MultiDiGraph) -> list[dict]:
     for node in sorted(graph):
         attributes = dict(graph.nodes[node])
         x, y = positions[node]
-        nodes.append({**attributes, "legend": _legend_kind(attributes), "x": x, "y": y, "size": sizes[node]})
+        nodes.append({**attributes, "id": node, "legend": _legend_kind(attributes), "x": x, "y": y, "size": sizes[node]})
     return nodes
 
 

@@ -8,9 +8,12 @@ one, never a mix. Temporaries left by a killed build are swept on the next.
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import networkx as nx
@@ -42,6 +45,26 @@ def write_atomically(target: Path, data: bytes) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` (created if missing) while a build writes into it.
+
+    Builds running at once then write their outputs one build after the
+    other, so the Turtle, the page and the JSON in a folder always come from
+    the same build. The lock is on the folder itself: no lock file is left.
+    """
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError as exc:
+        raise OutputError(f"cannot write to {folder}: {exc.strerror}") from exc
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # closing releases the lock
 
 
 def sweep_temporaries(folder: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -200,3 +201,28 @@ def test_concurrent_builds_leave_one_whole_output(tiny: Path, capsys: pytest.Cap
     ]
     assert [b.wait() for b in builds] == [0, 0, 0, 0]
     assert _read_outputs("out") == _read_outputs("expected")
+
+
+# A build whose files take a random moment each to write, so that builds running at once overtake each other.
+SLOW_WRITES = """
+import random, sys, time
+from kg import cli
+write = cli.write_atomically
+cli.write_atomically = lambda target, data: (time.sleep(random.random() * 0.5), write(target, data))
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_concurrent_builds_of_different_catalogs_never_mix_their_outputs(tiny: Path, capsys: pytest.CaptureFixture) -> None:
+    shutil.copytree(tiny, "edited")
+    path = Path("edited/models/llama-7b.yaml")
+    path.write_text(path.read_text(encoding="utf-8").replace("description: ", "description: Edited. "), encoding="utf-8")
+    run(capsys, "build", "--data", "data", "--out", "expected-data")
+    run(capsys, "build", "--data", "edited", "--out", "expected-edited")
+    expected = [_read_outputs("expected-data"), _read_outputs("expected-edited")]
+    builds = [
+        subprocess.Popen([sys.executable, "-c", SLOW_WRITES, "build", "--data", data, "--out", "out"], stdout=subprocess.DEVNULL)
+        for data in ["data", "edited"] * 2
+    ]
+    assert [b.wait() for b in builds] == [0] * 4
+    assert _read_outputs("out") in expected  # every file from the same build, whichever came last

@@ -92,7 +92,8 @@ class Visit:
         return box["x"] + point["x"], box["y"] + point["y"]
 
     def colour(self, node: str) -> str:
-        return self.page.evaluate("id => window.lineage.nodes.get(id).color.background", node)
+        """The fill vis-network draws the node with (its own colour, else its kind's group colour)."""
+        return self.page.evaluate("id => window.lineage.network.body.nodes[id].options.color.background", node)
 
     def selected(self) -> str | None:
         return self.page.evaluate("document.body.dataset.selected || null")
@@ -191,3 +192,43 @@ def test_screenshot_for_review(visit_real: Visit) -> None:
     visit_real.search("LLaMA")
     visit_real.page.screenshot(path=SCREENSHOTS / "lineage-llama.png", full_page=True)
     assert (SCREENSHOTS / "lineage.png").stat().st_size > 20000
+
+
+def _chain_graph(size: int):
+    """`size` models, each fine-tuned from an earlier one, all made by one lab: a graph past the page's big-graph mark."""
+    import networkx as nx
+
+    graph = nx.MultiDiGraph()
+    source = [{"url": "https://example.org/", "supports": "synthetic"}]
+    graph.add_node("organization/lab", kind="organization", name="Lab", description="A lab.", sources=source)
+    for i in range(size):
+        graph.add_node(f"model/m-{i}", kind="model", name=f"Model {i}", description="A model.", sources=source, foundation=i == 0)
+        graph.add_edge(f"model/m-{i}", "organization/lab", key="developers", field="developers", relation="developers", evidence="https://example.org/")
+        if i:
+            parent = f"model/m-{i // 2}"
+            graph.add_edge(f"model/m-{i}", parent, key="finetune", field="derived_from", relation="finetune", evidence="https://example.org/")
+    return graph
+
+
+def test_a_big_graph_opens_on_its_hub_and_labels_what_comes_into_view(browser, tmp_path: Path) -> None:  # noqa: ANN001
+    graph = _chain_graph(2500)
+    path = tmp_path / "big.html"
+    path.write_bytes(render_html(graph))
+    visit = Visit(browser, path)
+    page = visit.page
+    assert page.evaluate("[window.lineage.nodes.length, window.lineage.edges.length]") == [2501, 2500 + 2499]
+    labelled = "id => window.lineage.nodes.get(id).label || null"
+    assert page.evaluate("window.lineage.network.getScale()") == pytest.approx(0.8)
+    assert page.evaluate(labelled, "model/m-0") == "Model 0"  # the hub, in view
+    assert page.evaluate(labelled, "model/m-2499") is None  # far away: no label made yet
+    visit.search("Model 2499")
+    assert visit.selected() == "model/m-2499"
+    assert page.evaluate(labelled, "model/m-2499") == "Model 2499"
+    arrows = "Object.values(window.lineage.network.body.edges)[0].options.arrows.to.enabled"
+    assert page.evaluate(arrows) is False  # arrow heads are drawn only from zoom 1
+    page.evaluate("window.lineage.network.moveTo({scale: 1.5})")
+    page.mouse.move(800, 500)
+    page.mouse.wheel(0, -100)  # a real zoom event
+    page.wait_for_timeout(100)
+    assert page.evaluate(arrows) is True
+    assert (visit.requests, visit.errors, visit.dialogs) == ([], [], [])

@@ -10,6 +10,9 @@
   // Past this size the page drops edge labels and redraw-heavy extras to stay fast.
   const big = entities.length > 2000;
   const DIM = "#e3e6ea";
+  const ARROW_SCALE = 1; // zoom from which a big graph draws arrow heads
+  const OPENING_SCALE = 0.8; // a big graph opens at this zoom, where labels are readable
+  const LABEL_SCALE = 0.25; // below this zoom labels are too small to draw, so none are made
   const $ = (id) => document.getElementById(id);
 
   // Adjacency: `up` toward sources, `down` toward what was made from them.
@@ -55,50 +58,92 @@
     };
   }
 
+  // Items carry as few options as possible: vis-network merges and copies each
+  // item's options one by one, so a kind's look comes from its group and an
+  // edge's from one colour string.
   const nodes = new vis.DataSet(
-    entities.map((entity) =>
-      Object.assign(
-        {
-          id: entity.id, label: entity.name, x: entity.x, y: entity.y, size: entity.size,
-          shape: kindStyle.get(entity.legend).shape, hidden: !state.kinds.has(entity.legend),
-        },
-        nodeLook(entity, false),
-      ),
-    ),
+    entities.map((entity) => ({
+      id: entity.id, label: big ? undefined : entity.name, x: entity.x, y: entity.y, size: entity.size,
+      group: entity.legend, hidden: !state.kinds.has(entity.legend),
+    })),
   );
   const edges = new vis.DataSet(
-    data.edges.map(([from, to, relation], e) =>
-      Object.assign(
-        {
-          id: e,
-          from: entities[from].id,
-          to: entities[to].id,
-          dashes: relationStyle.get(relation).dashes,
-          hidden: !shownAtFirst(from, to, relation),
-        },
-        { color: edgeLook(relation, false, false).color }, // no label at all until lit: measuring labels is costly
-      ),
-    ),
+    data.edges.map(([from, to, relation], e) => {
+      const style = relationStyle.get(relation);
+      const edge = { id: e, from: entities[from].id, to: entities[to].id, color: style.color, hidden: !shownAtFirst(from, to, relation) };
+      if (style.dashes) edge.dashes = style.dashes; // no label until lit: measuring labels is costly
+      return edge;
+    }),
+  );
+  const groups = Object.fromEntries(
+    data.kinds.map((kind) => [kind.key, Object.assign({ shape: kind.shape }, nodeLook({ legend: kind.key }, false))]),
   );
 
+  // The network draws views of the data holding only what is shown: vis-network
+  // builds an object for every item it is given, hidden or not, and on big
+  // graphs that construction is most of the time to the first drawing.
+  const shown = { filter: (item) => !item.hidden };
   const network = new vis.Network(
     $("graph"),
-    { nodes, edges },
+    { nodes: new vis.DataView(nodes, shown), edges: new vis.DataView(edges, shown) },
     {
       autoResize: true,
       physics: { enabled: false, solver: "forceAtlas2Based", stabilization: false },
       layout: { improvedLayout: false, hierarchical: false },
+      groups,
       interaction: { hover: !big, hideEdgesOnDrag: big, hideEdgesOnZoom: big, tooltipDelay: 3600000, keyboard: false },
       nodes: { borderWidth: 1, font: { size: 14, face: "system-ui, sans-serif", strokeWidth: 3, strokeColor: "#fafbfc" } },
       edges: {
         smooth: false,
         width: 1.2,
-        arrows: { to: { enabled: true, scaleFactor: 0.45 } },
+        // Arrow heads are the costliest thing to draw; on a big graph they appear once zoomed in enough to see them.
+        arrows: { to: { enabled: !big, scaleFactor: 0.45 } },
         font: { size: 10, color: "#6b7480", strokeWidth: 3, strokeColor: "#fafbfc", align: "middle" },
         selectionWidth: 1.5,
       },
     },
   );
+
+  // A big graph gets its node labels as they come into view: processing and
+  // measuring every label up front is a large part of vis-network's start.
+  const labelled = new Uint8Array(entities.length);
+
+  function labelInView() {
+    if (!big || network.getScale() < LABEL_SCALE) return;
+    const scale = network.getScale();
+    const centre = network.getViewPosition();
+    // What is on screen, and a tenth of a screen around it.
+    const halfWidth = (0.6 * $("graph").clientWidth) / scale, halfHeight = (0.6 * $("graph").clientHeight) / scale;
+    const inView = [];
+    entities.forEach((entity, i) => {
+      if (Math.abs(entity.x - centre.x) < halfWidth && Math.abs(entity.y - centre.y) < halfHeight) inView.push(i);
+    });
+    label(inView);
+  }
+
+  function label(indices) {
+    const changes = [];
+    for (const i of indices) {
+      if (!labelled[i]) {
+        labelled[i] = 1;
+        changes.push({ id: entities[i].id, label: entities[i].name });
+      }
+    }
+    if (changes.length) nodes.update(changes);
+  }
+
+  if (big) {
+    let arrows = false;
+    network.on("zoom", () => {
+      const wanted = network.getScale() >= ARROW_SCALE;
+      if (wanted !== arrows) {
+        arrows = wanted;
+        network.setOptions({ edges: { arrows: { to: { enabled: arrows } } } });
+      }
+      labelInView();
+    });
+    network.on("dragEnd", labelInView);
+  }
 
   network.once("afterDrawing", () => {
     window.lineageReadyAt = performance.now();
@@ -196,7 +241,7 @@
     const org = state.organization === "" ? -1 : indexOf.get(state.organization);
     const orgNeighbours = new Set(org < 0 ? [] : touching[org].flatMap((e) => data.edges[e].slice(0, 2)));
     const selected = state.selected === null ? -1 : state.selected;
-    const around = new Set(selected < 0 ? [] : touching[selected].flatMap((e) => data.edges[e].slice(0, 2)));
+    const around = new Set(selected < 0 ? [] : [selected, ...touching[selected].flatMap((e) => data.edges[e].slice(0, 2))]);
     const nextNodes = new Set();
     entities.forEach((entity, i) => {
       const shown = org < 0 ? state.kinds.has(entity.legend) : i === org || (orgNeighbours.has(i) && state.kinds.has(entity.legend));
@@ -233,11 +278,13 @@
     state.selected = index;
     applyFilters();
     const lineage = highlight(index);
+    if (big) label(lineage);
     network.selectNodes([id]);
     showPanel(index);
     // Show the whole lineage when it is small enough to read at once, else the entity itself.
     if (moveTo && lineage.size <= 150) network.fit({ nodes: [...lineage].map((i) => entities[i].id), animation: false });
     else if (moveTo) network.focus(id, { scale: Math.max(network.getScale(), 0.9), animation: false });
+    labelInView();
     document.body.dataset.selected = id;
   }
 
@@ -517,6 +564,14 @@
   });
 
   applyFilters();
-  fitVisible();
+  // vis-network has already fitted what it was given: the shown part of the graph.
+  // A big graph is opened at a readable zoom on its most-descended entity instead:
+  // a whole view of thousands of nodes is a blur that takes seconds per frame to draw
+  // (vis-network draws only the nodes in view). "Show whole graph" fits everything.
+  if (big) {
+    const hub = entities.reduce((best, entity, i) => (!hiddenNodes.has(i) && entity.size > entities[best].size ? i : best), 0);
+    network.moveTo({ position: { x: entities[hub].x, y: entities[hub].y }, scale: OPENING_SCALE, animation: false });
+    labelInView();
+  }
   window.lineage = { nodes, edges, network, select, search, reset };
 })();
