@@ -21,7 +21,7 @@ from functools import cache
 import networkx as nx
 import pyoxigraph
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS, XSD
+from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS, XSD
 
 from kg.entities import License
 from kg.errors import OutputError
