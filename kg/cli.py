@@ -20,7 +20,7 @@ from kg.graph import RELATION_LABELS, build_graph, count_by_kind_and_relation, f
 from kg.html import focus_graph, keep_only, render_html
 from kg.publish import graph_to_json, locked, sweep_temporaries, write_atomically
 from kg.query import FORMATS, format_result, load_store, read_query, run_checks, run_query, to_store
-from kg.rdf import load_ontology, serialize, to_rdf
+from kg.rdf import serialize, to_rdf
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,7 +113,7 @@ def _export(catalog: Catalog) -> tuple[nx.MultiDiGraph, Graph]:
     graph = build_graph(catalog)
     rdf = to_rdf(graph, catalog.licenses)
     problems = []
-    for violation in run_checks(rdf, load_ontology()):
+    for violation in run_checks(rdf):
         known = violation.entity in catalog.paths
         where = catalog.paths[violation.entity] if known else f"ontology/checks/{violation.check}-violation.rq"
         line = catalog.line_of(violation.entity, ("id",)) if known else 1

@@ -137,9 +137,10 @@ def _cell(term: ox.NamedNode | ox.Literal | ox.BlankNode | None, shorten: bool) 
     return term.value
 
 
-def run_checks(rdf: Graph, ontology: Graph | None = None) -> list[Violation]:
+def run_checks(rdf: Graph) -> list[Violation]:
     """Run every ontology/checks/*-violation.rq over the export plus the ontology."""
-    store = to_store(rdf, ontology if ontology is not None else Graph().parse(ONTOLOGY_FILE))
+    store = to_store(rdf)
+    store.load(path=str(ONTOLOGY_FILE), format=ox.RdfFormat.TURTLE)
     violations = []
     for path in sorted(CHECKS_DIR.glob("*-violation.rq")):
         check = path.name.removesuffix("-violation.rq")

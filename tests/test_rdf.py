@@ -217,7 +217,8 @@ def test_an_iri_that_slipped_past_validation_stops_the_export() -> None:
 
 
 def test_a_small_change_gives_a_small_diff(tiny: Path) -> None:
-    before = serialize(to_rdf(build_graph(load_catalog(tiny)), load_catalog(tiny).licenses))["kg.ttl"].decode().splitlines()
+    catalog = load_catalog(tiny)
+    before = serialize(to_rdf(build_graph(catalog), catalog.licenses))["kg.ttl"].decode().splitlines()
     path = tiny / "models" / "llama-7b.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("description: ", "description: Meta's "), encoding="utf-8")
     catalog = load_catalog(tiny)
