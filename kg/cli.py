@@ -14,12 +14,12 @@ import networkx as nx
 from rdflib import Graph
 
 from kg.catalog import Catalog, load_catalog
-from kg.errors import CatalogError, OutputError, Problem, suggest
+from kg.errors import CatalogError, OutputError, Problem, RequestError
 from kg.entities import FOLDERS
-from kg.graph import RELATION_LABELS, build_graph, count_by_kind_and_relation, find_node, format_lineage
-from kg.html import focus_graph, keep_only, render_html
+from kg.graph import build_graph, count_by_kind_and_relation, find_node, format_lineage
+from kg.html import render_html, select_view
 from kg.publish import graph_to_json, locked, sweep_temporaries, write_atomically
-from kg.query import FORMATS, format_result, load_store, read_query, run_checks, run_query, to_store
+from kg.query import FORMATS, format_result, load_store, read_query, report_violations, run_checks, run_query, to_store
 from kg.rdf import serialize, to_rdf
 
 
@@ -35,9 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     except CatalogError as exc:
         _print_problems(exc.problems)
         return 1
-    except LookupError as exc:
-        message, hint = exc.args if len(exc.args) == 2 else (str(exc), "")
-        _fail(message, hint)
+    except RequestError as exc:
+        _fail(exc.message, exc.hint)
         return 1
     except OutputError as exc:
         _fail(str(exc), "the previous output was left as it was")
@@ -112,12 +111,7 @@ def _export(catalog: Catalog) -> tuple[nx.MultiDiGraph, Graph]:
     """The graph and its RDF, once the SPARQL checks of ontology/checks/ pass on them."""
     graph = build_graph(catalog)
     rdf = to_rdf(graph, catalog.licenses)
-    problems = []
-    for violation in run_checks(rdf):
-        known = violation.entity in catalog.paths
-        where = catalog.paths[violation.entity] if known else f"ontology/checks/{violation.check}-violation.rq"
-        line = catalog.line_of(violation.entity, ("id",)) if known else 1
-        problems.append(Problem(where, line, "", f"{violation.problem} [{violation.check}]"))
+    problems = report_violations(catalog, run_checks(rdf))
     if problems:
         raise CatalogError(problems)
     return graph, rdf
@@ -141,30 +135,14 @@ def _lineage(args: argparse.Namespace) -> int:
 
 
 def _html(args: argparse.Namespace) -> int:
-    _check_choices("kind", args.kind, FOLDERS)
-    _check_choices("relation", args.relation, RELATION_LABELS)
+    if args.depth is not None and args.focus is None:
+        raise RequestError("--depth needs --focus", "add --focus ENTITY, e.g. --focus model/llama")
     catalog = _load(args)
-    graph = build_graph(catalog)
-    title = "LLM lineage"
-    if args.focus:
-        node = find_node(graph, args.focus)
-        graph = focus_graph(graph, node, args.depth, args.kind, args.relation)
-        title = f"LLM lineage around {graph.nodes[node]['name']}"
-    elif args.depth is not None:
-        raise LookupError("--depth needs --focus", "add --focus ENTITY, e.g. --focus model/llama")
-    else:
-        graph = keep_only(graph, args.kind, args.relation)
+    graph, title = select_view(build_graph(catalog), args.focus, args.depth, args.kind, args.relation)
     sweep_temporaries(args.out.parent)
     write_atomically(args.out, render_html(graph, title=title, licenses=catalog.licenses))
     print(f"wrote {args.out}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
     return 0
-
-
-def _check_choices(option: str, values: list[str] | None, allowed) -> None:  # noqa: ANN001
-    for value in values or ():
-        if value not in allowed:
-            hint = suggest(value, allowed) or f"choose from {', '.join(sorted(allowed))}"
-            raise LookupError(f"unknown {option} '{value}'", hint)
 
 
 def _stats(args: argparse.Namespace) -> int:

@@ -41,8 +41,28 @@ class CatalogError(Exception):
 
     def __init__(self, problems: Iterable[Problem]):
         self.problems = sorted(problems)
-        errors = [p for p in self.problems if p.level == "error"]
-        super().__init__(f"{len(errors)} error(s) in the catalog")
+        errors = sum(p.level == "error" for p in self.problems)
+        super().__init__(f"{errors} error(s) in the catalog")
+
+    def __str__(self) -> str:
+        # The whole report, so that a notebook or a traceback shows what to fix, not just a count.
+        return "\n".join([f"{self.args[0]}:", *(f"  {problem}" for problem in self.problems)])
+
+
+class RequestError(LookupError):
+    """A request that names something that is not there: an entity, a query, an option value.
+
+    `args` are (message, hint), and `str()` shows both, so the error reads
+    well in a notebook as well as at the command line.
+    """
+
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__(message, hint)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} (hint: {self.hint})" if self.hint else self.message
 
 
 class OutputError(Exception):

@@ -16,10 +16,13 @@ import networkx as nx
 
 from kg.catalog import Catalog
 from kg.entities import TARGET_KINDS
-from kg.errors import suggest
+from kg.errors import RequestError, suggest
 
 # The edges a "family tree" follows: weights, data, and who generated the data.
 LINEAGE_FIELDS = ("derived_from", "trained_on", "generated_by")
+# The same plus series membership, so that a series (LLaMA) leads to its
+# members (LLaMA-7B...) and on to what was made from them.
+FAMILY_TREE_FIELDS = (*LINEAGE_FIELDS, "family")
 
 # How an edge reads from the derived entity's side.
 RELATION_LABELS = {
@@ -103,7 +106,7 @@ def find_node(graph: nx.MultiDiGraph, text: str) -> str:
     """The id of the entity `text` names: an id, a name, a slug or an alias.
 
     Names win over slugs, and slugs over aliases, so "ChatYuan" finds the
-    series even though a member lists it as an alias. Raises LookupError
+    series even though a member lists it as an alias. Raises RequestError
     with a did-you-mean hint when nothing, or several things alike, match.
     """
     if text in graph:
@@ -121,8 +124,18 @@ def find_node(graph: nx.MultiDiGraph, text: str) -> str:
         if len(matches) == 1:
             return matches[0]
         if matches:
-            raise LookupError(f"'{text}' names several entities: {', '.join(sorted(matches))}", "give the full id")
-    raise LookupError(f"no entity is named '{text}'", suggest(text, graph.nodes))
+            raise RequestError(f"'{text}' names several entities: {', '.join(sorted(matches))}", "give the full id")
+    raise RequestError(f"no entity is named '{text}'", suggest(text, _spellings(graph, ids="/" in text)))
+
+
+def _spellings(graph: nx.MultiDiGraph, ids: bool) -> list[str]:
+    """What a did-you-mean hint may offer: the ids, or else every name, slug and alias."""
+    if ids:
+        return list(graph.nodes)
+    names = []
+    for node, data in graph.nodes(data=True):
+        names += [data["name"], node.partition("/")[2], *data.get("aliases", ())]
+    return names
 
 
 def format_lineage(graph: nx.MultiDiGraph, node: str, depth: int | None = None) -> str:

@@ -25,11 +25,9 @@ from typing import Iterable, Mapping
 import networkx as nx
 
 from kg.entities import DATASET_RELATIONS, FOLDERS, MODEL_RELATIONS, License
-from kg.graph import LINEAGE_FIELDS, RELATION_LABELS
+from kg.errors import RequestError, suggest
+from kg.graph import FAMILY_TREE_FIELDS, RELATION_LABELS, find_node
 
-# Edges that make the family tree on the page: the lineage edges, plus
-# membership, so that a family (LLaMA) leads to its members and their offspring.
-PAGE_LINEAGE_FIELDS = (*LINEAGE_FIELDS, "family")
 PAGE_LINEAGE_RELATIONS = {*MODEL_RELATIONS, *DATASET_RELATIONS, "trained_on", "generated_by", "family"}
 LINEAGE_KINDS = ("model", "dataset")
 BAND_KINDS = ("organization", "person", "software", "method")
@@ -187,7 +185,7 @@ def _lineage_dag(graph: nx.MultiDiGraph) -> nx.DiGraph:
     tree = nx.DiGraph()
     tree.add_nodes_from(sorted(node for node, kind in graph.nodes(data="kind") if kind in LINEAGE_KINDS))
     for u, v, field in sorted(graph.edges(data="field")):
-        if field in PAGE_LINEAGE_FIELDS and u in tree and v in tree and u != v:
+        if field in FAMILY_TREE_FIELDS and u in tree and v in tree and u != v:
             tree.add_edge(v, u)
     for node in tree:
         tree.nodes[node]["order"] = (graph.nodes[node].get("released", "9999"), node)
@@ -297,6 +295,37 @@ def _descendant_counts(tree: nx.DiGraph) -> dict[str, int]:
     return {node: below[mapping[node]].bit_count() + own[mapping[node]].bit_count() - 1 for node in tree}
 
 
+def select_view(
+    graph: nx.MultiDiGraph,
+    focus: str | None = None,
+    depth: int | None = None,
+    kinds: Iterable[str] | None = None,
+    relations: Iterable[str] | None = None,
+) -> tuple[nx.MultiDiGraph, str]:
+    """The part of `graph` a page shows, and the page's title.
+
+    With `focus` (an id, name or alias), the neighbourhood of that entity
+    (`focus_graph`); without, the whole graph with only `kinds` and
+    `relations` kept. Raises RequestError for an unknown kind or relation
+    (with a did-you-mean hint), an unknown entity, or a depth without focus.
+    """
+    _check_choices("kind", kinds, FOLDERS)
+    _check_choices("relation", relations, RELATION_LABELS)
+    if focus is not None:
+        node = find_node(graph, focus)
+        return focus_graph(graph, node, depth, kinds, relations), f"LLM lineage around {graph.nodes[node]['name']}"
+    if depth is not None:
+        raise RequestError("a depth needs a focus", "name the entity to centre on, e.g. focus='LLaMA'")
+    return keep_only(graph, kinds, relations), "LLM lineage"
+
+
+def _check_choices(option: str, values: Iterable[str] | None, allowed: Iterable[str]) -> None:
+    for value in values or ():
+        if value not in allowed:
+            hint = suggest(value, allowed) or f"choose from {', '.join(sorted(allowed))}"
+            raise RequestError(f"unknown {option} '{value}'", hint)
+
+
 def focus_graph(
     graph: nx.MultiDiGraph,
     node: str,
@@ -323,14 +352,14 @@ def focus_graph(
             frontier = [other for current in frontier for other in _lineage_steps(graph, current, forward, wanted) if other not in kept]
             kept.update(frontier)
     for current in sorted(kept):
-        kept.update(other for other, key, field in _steps(graph, current) if field not in PAGE_LINEAGE_FIELDS and wanted(other, key))
+        kept.update(other for other, key, field in _steps(graph, current) if field not in FAMILY_TREE_FIELDS and wanted(other, key))
     return keep_only(graph.subgraph(kept), None, relations)
 
 
 def _lineage_steps(graph: nx.MultiDiGraph, node: str, forward: bool, wanted) -> list[str]:  # noqa: ANN001
     """The sources of `node` (forward) or what was made from it, along wanted lineage edges."""
     edges = graph.out_edges(node, keys=True, data="field") if forward else graph.in_edges(node, keys=True, data="field")
-    return sorted({(v if forward else u) for u, v, key, field in edges if field in PAGE_LINEAGE_FIELDS and wanted(v if forward else u, key)})
+    return sorted({(v if forward else u) for u, v, key, field in edges if field in FAMILY_TREE_FIELDS and wanted(v if forward else u, key)})
 
 
 def keep_only(graph: nx.MultiDiGraph, kinds: Iterable[str] | None, relations: Iterable[str] | None) -> nx.MultiDiGraph:

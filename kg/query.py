@@ -22,6 +22,8 @@ from pathlib import Path
 import pyoxigraph as ox
 from rdflib import Graph
 
+from kg.catalog import Catalog
+from kg.errors import Problem, RequestError
 from kg.vocab import ID, ONTOLOGY_DIR, ONTOLOGY_FILE, PREFIXES
 
 QUERIES_DIR = ONTOLOGY_DIR / "queries"
@@ -31,10 +33,12 @@ FORMATS = ("table", "csv", "json")
 LOCAL_NAME = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]|\.(?=[A-Za-z0-9_-]))*$")
 PREFIX_IRIS = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
 SYNTAX_ERROR = re.compile(r"^error at (\d+):(\d+): (.*)$", re.DOTALL)
+# A comment line that goes on with the English question (not the Chinese one, not a blank comment).
+QUESTION_LINE = re.compile(r"^# [^\s\u3000-\u9fff]")
 
 
-class QueryError(LookupError):
-    """A query or graph that cannot be read or run; args are (message, hint) like kg's other request errors."""
+class QueryError(RequestError):
+    """A query or graph that cannot be read or run."""
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,33 @@ def load_store(path: Path) -> ox.Store:
     return store
 
 
+def shipped_queries() -> dict[str, str]:
+    """The questions of ontology/queries/: file name without `.rq` -> the question in English."""
+    return {path.stem: _question(path) for path in sorted(QUERIES_DIR.glob("*.rq"))}
+
+
+def _question(path: Path) -> str:
+    """The English question of a query's header: the `# Question:` line and the comment lines after it."""
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#") or (lines and not QUESTION_LINE.match(line)):
+            break
+        if lines or line.startswith("# Question:"):
+            lines.append(line.lstrip("# ").removeprefix("Question:").strip())
+    question = " ".join(lines)
+    return question[:1].upper() + question[1:]
+
+
 def read_query(text_or_path: str) -> tuple[str, str]:
-    """(query text, where it came from): a path to an .rq file, else the text itself."""
+    """(query text, where it came from).
+
+    `text_or_path` is a path to an .rq file, the name of a shipped query with
+    or without its number (`01-llama-descendants`, `llama-descendants`), or
+    else the query text itself.
+    """
+    named = _shipped_query(text_or_path)
+    if named is not None:
+        return named.read_text(encoding="utf-8"), f"ontology/queries/{named.name}"
     if not text_or_path.endswith(".rq"):
         return text_or_path, "query"
     path = Path(text_or_path)
@@ -130,11 +159,17 @@ def _cell(term: ox.NamedNode | ox.Literal | ox.BlankNode | None, shorten: bool) 
     if isinstance(term, ox.BlankNode):
         return f"_:{term.value}"
     if shorten and isinstance(term, ox.NamedNode):
-        for prefix, namespace in PREFIX_IRIS.items():
-            local = term.value[len(namespace) :]
-            if term.value.startswith(namespace) and LOCAL_NAME.match(local):
-                return f"{prefix}:{local}"
+        return prefixed_name(term.value)
     return term.value
+
+
+def prefixed_name(iri: str) -> str:
+    """`iri` as a prefixed name (`spdx:Apache-2.0`) under the export's prefixes, else unchanged."""
+    for prefix, namespace in PREFIX_IRIS.items():
+        local = iri[len(namespace) :]
+        if iri.startswith(namespace) and LOCAL_NAME.match(local):
+            return f"{prefix}:{local}"
+    return iri
 
 
 def run_checks(rdf: Graph) -> list[Violation]:
@@ -148,6 +183,28 @@ def run_checks(rdf: Graph) -> list[Violation]:
             entity = row["entity"].value.removeprefix(str(ID))
             violations.append(Violation(check, entity, row["problem"].value))
     return sorted(violations, key=lambda v: (v.check, v.entity, v.problem))
+
+
+def report_violations(catalog: Catalog, violations: list[Violation]) -> list[Problem]:
+    """Each violation as a Problem at the line of the entity's file that holds its id.
+
+    A violation about something that is not a catalog entity (a term the
+    ontology lacks, say) is reported at the check's own file.
+    """
+    problems = []
+    for violation in violations:
+        known = violation.entity in catalog.paths
+        where = catalog.paths[violation.entity] if known else f"ontology/checks/{violation.check}-violation.rq"
+        line = catalog.line_of(violation.entity, ("id",)) if known else 1
+        problems.append(Problem(where, line, "", f"{violation.problem} [{violation.check}]"))
+    return problems
+
+
+def _shipped_query(name: str) -> Path | None:
+    for path in QUERIES_DIR.glob("*.rq"):
+        if name in (path.stem, path.stem.partition("-")[2]):
+            return path
+    return None
 
 
 def _shipped_queries() -> str:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+import kg
 from kg.catalog import load_catalog
 from kg.graph import build_graph
-from kg.html import render_html
+from kg.html import render_html, select_view
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -232,3 +233,34 @@ def test_a_big_graph_opens_on_its_hub_and_labels_what_comes_into_view(browser, t
     page.wait_for_timeout(100)
     assert page.evaluate(arrows) is True
     assert (visit.requests, visit.errors, visit.dialogs) == ([], [], [])
+
+
+def test_the_inline_notebook_view_draws_in_its_sandboxed_frame(browser, tmp_path: Path) -> None:  # noqa: ANN001
+    """`KnowledgeGraph.show()` as Jupyter would put it in an output cell: the page runs inside the iframe, offline."""
+    lkg = kg.load()
+    view = lkg.show(focus="LLaMA", height=600)
+    host = tmp_path / "notebook.html"
+    host.write_text(f"<!DOCTYPE html><meta charset='utf-8'><title>notebook</title><div class='output'>{view._repr_html_()}</div>", encoding="utf-8")
+    requests: list[str] = []
+    errors: list[str] = []
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.route("**/*", lambda route: route.continue_() if route.request.url == host.as_uri() else (requests.append(route.request.url), route.abort()))
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(host.as_uri())
+    frame = page.frame_locator("iframe").first
+    frame.locator("#graph canvas").wait_for(timeout=30000)
+    inner = next(f for f in page.frames if f != page.main_frame)
+    inner.wait_for_function("window.lineageReady === true", timeout=30000)
+    focus, _ = select_view(lkg.graph, "LLaMA")
+    assert inner.evaluate("[window.lineage.nodes.length, window.lineage.edges.length]") == [focus.number_of_nodes(), focus.number_of_edges()]
+    # The sandbox gives the page an opaque origin: it cannot read the notebook around it.
+    assert inner.evaluate("(() => { try { return window.parent.document.title; } catch (error) { return error.name; } })()") == "SecurityError"
+    assert page.locator("iframe").bounding_box()["height"] == pytest.approx(600, abs=4)
+    frame.locator("#search").fill("Vicuna-13B")
+    frame.locator("#search").press("Enter")
+    assert inner.evaluate("document.body.dataset.selected") == "model/vicuna-13b"
+    assert (requests, errors) == ([], [])
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "inline-view.png"))
+    page.close()

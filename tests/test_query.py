@@ -174,6 +174,9 @@ def test_who_builds_on_whose_data(answers) -> None:
     pairs = set(zip(*(column(answers["13-who-builds-on-whose-data"], i) for i in range(2))))
     assert ("organization/bair", "organization/anthropic") in pairs  # Koala trained on Anthropic's HH data
     assert all(model_maker != data_maker for model_maker, data_maker in pairs)
+    counts = {(row[0][1].removeprefix(str(ID)), row[1][1].removeprefix(str(ID))): int(row[2][1]) for row in answers["13-who-builds-on-whose-data"]}
+    # The four LLaMA sizes were trained on C4; the LLaMA series entry is not a fifth model.
+    assert counts[("organization/meta-ai", "organization/google")] == 4
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

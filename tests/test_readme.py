@@ -4,10 +4,14 @@ Every fenced block that starts with `$ kg ...` is run and its output compared.
 After changing the catalog, refresh the README with:
 
     .venv/bin/python tests/test_readme.py --update
+
+The Python session in ```pycon blocks is run as a doctest (`...` matches
+anything); refresh those outputs by hand.
 """
 
 from __future__ import annotations
 
+import doctest
 import re
 import shlex
 import shutil
@@ -22,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 FIXTURES = ROOT / "tests" / "fixtures"
 BLOCK = re.compile(r"```\n(\$ kg [^\n]*)\n(.*?)```", re.S)
+PYCON = re.compile(r"```pycon\n(.*?)```", re.S)
 # The README's example of a broken catalog: the tiny fixture with these bad cases laid over it.
 BROKEN_DEMO = ("typo-field", "unknown-reference", "invalid-date")
 
@@ -60,6 +65,15 @@ def test_readme_example_output_is_real(command: str, output: str, tmp_path: Path
 
 def test_readme_has_examples() -> None:
     assert len(examples()) >= 5
+    assert PYCON.findall(README.read_text(encoding="utf-8"))
+
+
+def test_readme_python_session_is_real() -> None:
+    report: list[str] = []
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    for index, block in enumerate(PYCON.findall(README.read_text(encoding="utf-8"))):
+        runner.run(doctest.DocTestParser().get_doctest(block, {}, f"README.md pycon block {index + 1}", "README.md", 0), out=report.append)
+    assert runner.failures == 0, "".join(report)
 
 
 def update() -> None:
