@@ -15,11 +15,11 @@ from kg.graph import FAMILY_TREE_FIELDS, LINEAGE_FIELDS
 from kg.query import QueryError, shipped_queries
 
 __all__ = [
-    "InlinePage",
     "FAMILY_TREE_FIELDS",
     "LINEAGE_FIELDS",
     "CatalogError",
     "CatalogWarning",
+    "InlinePage",
     "KnowledgeGraph",
     "Problem",
     "QueryError",

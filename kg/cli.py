@@ -10,8 +10,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import networkx as nx
-from rdflib import Graph
 
 from kg.catalog import Catalog, load_catalog
 from kg.errors import CatalogError, OutputError, Problem, RequestError
@@ -19,7 +17,8 @@ from kg.entities import FOLDERS
 from kg.graph import build_graph, count_by_kind_and_relation, find_node, format_lineage
 from kg.html import render_html, select_view
 from kg.publish import graph_to_json, locked, sweep_temporaries, write_atomically
-from kg.query import FORMATS, format_result, load_store, read_query, report_violations, run_checks, run_query, to_store
+from kg.explore import build_knowledge_graph
+from kg.query import FORMATS, format_result, load_store, read_query, run_query, to_store
 from kg.rdf import serialize, to_rdf
 
 
@@ -83,14 +82,15 @@ def _load(args: argparse.Namespace) -> Catalog:
 
 def _validate(args: argparse.Namespace) -> int:
     catalog = _load(args)
-    _export(catalog)
+    build_knowledge_graph(catalog)
     print(f"ok: {len(catalog.entities)} entities, {len(catalog.licenses)} licences, {len(catalog.warnings)} warning(s)")
     return 1 if args.strict and catalog.warnings else 0
 
 
 def _build(args: argparse.Namespace) -> int:
     catalog = _load(args)
-    graph, rdf = _export(catalog)
+    lkg = build_knowledge_graph(catalog)
+    graph, rdf = lkg.graph, lkg.rdf
     # Everything is serialized before anything is written: a failure leaves every old file.
     outputs = {
         "graph.json": graph_to_json(graph),
@@ -105,16 +105,6 @@ def _build(args: argparse.Namespace) -> int:
     print(f"wrote {args.out / 'kg.ttl'}, kg.nt, kg.jsonld: {len(rdf)} triples")
     print(f"wrote {args.out / 'lineage.html'}")
     return 0
-
-
-def _export(catalog: Catalog) -> tuple[nx.MultiDiGraph, Graph]:
-    """The graph and its RDF, once the SPARQL checks of ontology/checks/ pass on them."""
-    graph = build_graph(catalog)
-    rdf = to_rdf(graph, catalog.licenses)
-    problems = report_violations(catalog, run_checks(rdf))
-    if problems:
-        raise CatalogError(problems)
-    return graph, rdf
 
 
 def _query(args: argparse.Namespace) -> int:

@@ -47,7 +47,11 @@ from kg.vocab import ID, LICENSE, SPDX
 if TYPE_CHECKING:  # imported when called: it comes with the `notebooks` extra
     import pandas
 
-INTEGER_TYPES = {str(XSD[name]) for name in ("integer", "int", "long", "short", "byte", "nonNegativeInteger", "positiveInteger", "nonPositiveInteger", "negativeInteger", "unsignedInt", "unsignedLong", "unsignedShort", "unsignedByte")}
+INTEGER_TYPES = {
+    str(XSD[name])
+    for name in ("integer", "int", "long", "short", "byte", "nonNegativeInteger", "positiveInteger",
+                 "nonPositiveInteger", "negativeInteger", "unsignedInt", "unsignedLong", "unsignedShort", "unsignedByte")
+}  # fmt: skip
 DECIMAL_TYPES = {str(XSD.decimal), str(XSD.double), str(XSD.float)}
 ENTITY_COLUMNS = (
     "id", "kind", "name", "name_zh", "released", "parameters", "records", "languages", "license",
@@ -72,6 +76,14 @@ def load(data: str | Path | None = None) -> KnowledgeGraph:
     catalog = load_catalog(data)
     for problem in catalog.warnings:
         warnings.warn(str(problem), CatalogWarning, stacklevel=2)
+    return build_knowledge_graph(catalog)
+
+
+def build_knowledge_graph(catalog: Catalog) -> KnowledgeGraph:
+    """The graph and RDF of a loaded catalog, once the SPARQL checks of ontology/checks/ pass on them.
+
+    Raises CatalogError with each violation at the file and line of the entity at fault.
+    """
     graph = build_graph(catalog)
     rdf = to_rdf(graph, catalog.licenses)
     problems = report_violations(catalog, run_checks(rdf))
@@ -138,14 +150,16 @@ class KnowledgeGraph:
         pandas = _import("pandas")
         rows = []
         for node, data in self.graph.nodes(data=True):
-            targets = {field: sorted(v for _, v, f in self.graph.out_edges(node, data="field") if f == field) for field in ("developers", "family")}
+            out = self.graph.out_edges(node, data="field")
+            developers = sorted(target for _, target, field in out if field == "developers")
+            family = [target for _, target, field in out if field == "family"]
             license = self.catalog.licenses.get(data.get("license"))
             rows.append(
                 {
                     **{column: data.get(column) for column in ENTITY_COLUMNS},
                     "commercial_use": license.commercial_use if license else None,
-                    "family": targets["family"][0] if targets["family"] else None,
-                    "developers": targets["developers"] or None,
+                    "family": family[0] if family else None,
+                    "developers": developers or None,
                     "source": data["sources"][0]["url"],
                 }
             )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import re
 import shutil
+import tomllib
 from pathlib import Path
 
 import nbformat
@@ -67,6 +68,7 @@ def test_committed_notebooks_have_no_outputs(name: str) -> None:
     for cell in notebook.cells:
         if cell.cell_type == "code":
             assert (cell.outputs, cell.execution_count) == ([], None), cell.source[:60]
+        assert "execution" not in cell.metadata, cell.source[:60]  # run timings
     assert set(notebook.metadata) <= {"kernelspec", "language_info"}
 
 
@@ -81,6 +83,22 @@ def test_notebooks_use_only_the_public_api(name: str) -> None:
                 assert all(alias.name == "kg" or not alias.name.startswith("kg.") for alias in node.names), source[:60]
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "kg":
                 assert node.attr in kg.__all__, f"{name}: kg.{node.attr} is not public"
+
+
+def test_what_the_notebooks_import_comes_with_the_notebooks_extra() -> None:
+    """A newcomer installs `.[notebooks]`, not `.[test]`: every import must come with it."""
+    project = tomllib.loads((NOTEBOOKS.parent / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extra = {re.split(r"[<>=\[ ]", requirement)[0].lower() for requirement in project["optional-dependencies"]["notebooks"]}
+    assert {"jupyterlab", "ipykernel"} <= extra
+    imported = set()
+    for name in NAMES:
+        for source in code_of(read(name)):
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, ast.Import):
+                    imported |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom):
+                    imported.add(node.module.split(".")[0])
+    assert imported - {"kg"} <= extra, imported
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -167,7 +167,7 @@ def test_validate_reports_a_failed_check_at_the_entity_file(tiny: Path, capsys, 
         rdf.add((ID["model/llama-7b"], LKG.fineTunedform, ID["model/pythia-12b"]))
         return rdf
 
-    monkeypatch.setattr("kg.cli.to_rdf", with_typo)
+    monkeypatch.setattr("kg.explore.to_rdf", with_typo)
     assert main(["validate", "--data", "data"]) == 1
     assert capsys.readouterr().err == (
         f"data/models/llama-7b.yaml:1: property {LKG}fineTunedform is used but not declared in ontology/lkg.ttl [undeclared-term]\n"
