@@ -246,3 +246,25 @@ def test_public_names_are_documented() -> None:
     for name, member in vars(kg.KnowledgeGraph).items():
         if callable(member) and not name.startswith("_"):
             assert member.__doc__, name
+
+
+def test_show_keeps_hostile_text_inside_its_frame() -> None:
+    """Markup in catalog text must not close the iframe or its srcdoc attribute and land in the notebook."""
+    from html.parser import HTMLParser
+
+    class Tags(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tags: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            self.tags.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            self.tags.append(f"/{tag}")
+
+    lkg = kg.load(FIXTURES / "hostile")
+    for view in (lkg.show(), lkg.show(focus=sorted(lkg.graph)[0])):
+        parser = Tags()
+        parser.feed(view._repr_html_())
+        assert parser.tags == ["iframe", "/iframe"]
