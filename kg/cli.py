@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     lineage.add_argument("--depth", type=int, default=None, help="levels to show each way (default: all)")
     command("stats", _stats, "Count entities per kind and edges per relation.")
     query = command("query", _query, "Run a SPARQL query (a .rq file or a query string) and print the rows.")
-    query.add_argument("query", help="a file such as ontology/queries/01-llama-descendants.rq, or the query text")
+    query.add_argument("query", help="a shipped query's name (llama-descendants), an .rq file, or the query text")
     query.add_argument("--format", choices=FORMATS, default="table", help="table (default), csv or SPARQL JSON results")
     query.add_argument("--graph", type=Path, default=None, help="query this RDF file (e.g. build/kg.ttl) instead of the catalog")
     page = command("html", _html, "Write the interactive lineage page, whole or around one entity.")

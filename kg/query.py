@@ -23,7 +23,7 @@ import pyoxigraph as ox
 from rdflib import Graph
 
 from kg.catalog import Catalog
-from kg.errors import Problem, RequestError
+from kg.errors import Problem, RequestError, suggest
 from kg.vocab import ID, ONTOLOGY_DIR, ONTOLOGY_FILE, PREFIXES
 
 QUERIES_DIR = ONTOLOGY_DIR / "queries"
@@ -35,6 +35,7 @@ PREFIX_IRIS = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
 SYNTAX_ERROR = re.compile(r"^error at (\d+):(\d+): (.*)$", re.DOTALL)
 # A comment line that goes on with the English question (not the Chinese one, not a blank comment).
 QUESTION_LINE = re.compile(r"^# [^\s\u3000-\u9fff]")
+SINGLE_WORD = re.compile(r"^[\w-]+$")
 
 
 class QueryError(RequestError):
@@ -103,6 +104,9 @@ def read_query(text_or_path: str) -> tuple[str, str]:
     named = _shipped_query(text_or_path)
     if named is not None:
         return named.read_text(encoding="utf-8"), f"ontology/queries/{named.name}"
+    if SINGLE_WORD.match(text_or_path):  # no SPARQL is one word: a misspelt name
+        names = [name for stem in shipped_queries() for name in (stem, stem.partition("-")[2])]
+        raise QueryError(f"no shipped query is named '{text_or_path}'", suggest(text_or_path, names) or _queries_hint())
     if not text_or_path.endswith(".rq"):
         return text_or_path, "query"
     path = Path(text_or_path)
@@ -110,7 +114,7 @@ def read_query(text_or_path: str) -> tuple[str, str]:
         return path.read_text(encoding="utf-8"), str(path)
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
-        raise QueryError(f"cannot read {path}: {reason}", _shipped_queries()) from exc
+        raise QueryError(f"cannot read {path}: {reason}", _queries_hint()) from exc
 
 
 def run_query(store: ox.Store, text: str, where: str = "query"):  # noqa: ANN201 (pyoxigraph's result types)
@@ -207,6 +211,6 @@ def _shipped_query(name: str) -> Path | None:
     return None
 
 
-def _shipped_queries() -> str:
-    names = sorted(p.name for p in QUERIES_DIR.glob("*.rq"))
+def _queries_hint() -> str:
+    names = [f"{name}.rq" for name in shipped_queries()]
     return f"the shipped queries are in ontology/queries/: {', '.join(names)}" if names else ""

@@ -193,6 +193,20 @@ def test_query_prints_a_table_with_prefixed_names(tiny: Path, capsys) -> None:
     )
 
 
+def test_query_runs_a_shipped_question_by_name(tiny: Path, capsys) -> None:
+    expected = (0, "model                 name            base\nmodel:alpaca-lora-7b  Alpaca-LoRA 7B  model:llama-7b\n(1 row)\n", "")
+    assert run(capsys, "query", "--data", "data", "lora-models") == expected
+    assert run(capsys, "query", "--data", "data", "07-lora-models") == expected
+
+
+def test_query_names_a_misspelt_shipped_question(tiny: Path, capsys) -> None:
+    assert run(capsys, "query", "--data", "data", "lora-modles") == (
+        1,
+        "",
+        "Error: no shipped query is named 'lora-modles'\nHint: did you mean 'lora-models'?\n",
+    )
+
+
 def test_query_csv_has_full_iris(tiny: Path, capsys) -> None:
     code, out, _ = run(capsys, "query", "--data", "data", "--format", "csv", "SELECT ?m ?n WHERE { ?m lkg:adapterOf ?b ; rdfs:label ?n }")
     assert (code, out) == (0, "m,n\nhttps://w3id.org/llm-lineage/id/model/alpaca-lora-7b,Alpaca-LoRA 7B\n")
