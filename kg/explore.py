@@ -191,7 +191,9 @@ class KnowledgeGraph:
         numbers and booleans, other literals strings. An ASK query gives one
         column `answer`; a CONSTRUCT or DESCRIBE gives subject, predicate, object.
         Raises QueryError (a RequestError) naming the line and column of a
-        syntax error.
+        syntax error. The first query loads `.rdf` into an Oxigraph store
+        that later queries reuse, so changes made to `.rdf` afterwards are
+        not seen by `query` (load again instead).
         """
         pandas = _import("pandas")
         text, where = read_query(sparql)
