@@ -85,11 +85,15 @@ def test_notebooks_use_only_the_public_api(name: str) -> None:
                 assert node.attr in kg.__all__, f"{name}: kg.{node.attr} is not public"
 
 
+def _distributions(requirements: list[str]) -> set[str]:
+    """The package names of requirement strings such as 'pandas>=2.2'."""
+    return {re.split(r"[<>=\[ ]", requirement)[0].lower() for requirement in requirements}
+
+
 def test_what_the_notebooks_import_comes_with_the_notebooks_extra() -> None:
     """A newcomer installs `.[notebooks]`, not `.[test]`: every import must come with it or with kg itself."""
     project = tomllib.loads((NOTEBOOKS.parent / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    names = lambda requirements: {re.split(r"[<>=\[ ]", requirement)[0].lower() for requirement in requirements}  # noqa: E731
-    extra = names(project["optional-dependencies"]["notebooks"])
+    extra = _distributions(project["optional-dependencies"]["notebooks"])
     assert {"jupyterlab", "ipykernel"} <= extra
     imported = set()
     for name in NAMES:
@@ -99,7 +103,7 @@ def test_what_the_notebooks_import_comes_with_the_notebooks_extra() -> None:
                     imported |= {alias.name.split(".")[0] for alias in node.names}
                 elif isinstance(node, ast.ImportFrom):
                     imported.add(node.module.split(".")[0])
-    assert imported - {"kg"} <= extra | names(project["dependencies"]), imported
+    assert imported - {"kg"} <= extra | _distributions(project["dependencies"]), imported
 
 
 @pytest.mark.parametrize("name", NAMES)
