@@ -299,14 +299,32 @@ def _id_hint(target: str, ids: dict[str, Entity], allowed: tuple[str, ...]) -> s
 
 
 def _check_licenses(catalog: Catalog) -> list[Problem]:
+    """Licence ids resolve, and several statements that disagree say which governs and why."""
     problems = []
     for entity_id, entity in catalog.entities.items():
+        shown = catalog.paths[entity_id]
         value = getattr(entity, "license", None)
-        if value is None or value in catalog.licenses:
+        statements = getattr(entity, "license_statements", [])
+        named = [("license", ("license",), value)] if value is not None else []
+        named += [(f"license_statements[{i}].license", ("license_statements", i, "license"), s.license) for i, s in enumerate(statements)]
+        for where, loc, license_id in named:
+            if license_id not in catalog.licenses:
+                hint = suggest(license_id, catalog.licenses) or f"add it to {LICENSES_FILE} if it is real"
+                problems.append(Problem(shown, catalog.line_of(entity_id, loc), where, f"unknown licence '{license_id}'", hint))
+        if not statements:
+            if getattr(entity, "license_basis", None) is not None:
+                line = catalog.line_of(entity_id, ("license_basis",))
+                problems.append(Problem(shown, line, "license_basis", "explains a choice among license_statements, but there are none"))
             continue
-        line = catalog.line_of(entity_id, ("license",))
-        hint = suggest(value, catalog.licenses) or f"add it to {LICENSES_FILE} if it is real"
-        problems.append(Problem(catalog.paths[entity_id], line, "license", f"unknown licence '{value}'", hint))
+        stated = sorted({s.license for s in statements})
+        if value is None:
+            problems.append(Problem(shown, catalog.line_of(entity_id, ("license_statements",)), "license", "missing: say which of the stated licences governs", f"one of {', '.join(stated)}"))
+        elif value not in stated:
+            line = catalog.line_of(entity_id, ("license",))
+            problems.append(Problem(shown, line, "license", f"'{value}' is not among the licences its statements name", f"one of {', '.join(stated)}"))
+        if len(stated) > 1 and entity.license_basis is None:
+            line = catalog.line_of(entity_id, ("license_statements",))
+            problems.append(Problem(shown, line, "license_basis", f"missing: the statements disagree ({', '.join(stated)}); say which governs and why"))
     return problems
 
 

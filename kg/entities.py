@@ -44,6 +44,7 @@ SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]|\.(?=[a-z0-9]))*$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-(?:[A-Z]{2}|[0-9]{3}))?$")
 DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 COUNTRY = re.compile(r"^[A-Z]{2}$")
+COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
 URL_FORBIDDEN = re.compile(r"[\s\"'<>\\^`{|}]")
 
 
@@ -133,6 +134,12 @@ def _unique(values: list) -> list:
     return values
 
 
+def _check_commit(value: str) -> str:
+    if not COMMIT.match(value):
+        raise PydanticCustomError("bad_commit", "'{value}' is not a git commit (7 to 40 lowercase hex digits)", {"value": value})
+    return value
+
+
 Id = Annotated[str, AfterValidator(_check_id)]
 Label = Annotated[str, AfterValidator(_check_label)]
 Text = Annotated[str, AfterValidator(_check_text)]
@@ -141,6 +148,7 @@ Date = Annotated[str, AfterValidator(_check_date)]
 Language = Annotated[str, AfterValidator(_check_language)]
 Country = Annotated[str, AfterValidator(_check_country)]
 LicenseId = Annotated[str, AfterValidator(_check_label)]
+Commit = Annotated[str, AfterValidator(_check_commit)]
 
 
 class Strict(BaseModel):
@@ -192,6 +200,26 @@ class DatasetDerivation(Ref):
     relation: Literal[DATASET_RELATIONS]  # type: ignore[valid-type]
 
 
+# Where a licence statement was read: the kinds of primary source a publisher uses.
+STATEMENT_PLACES = ("hub-tag", "model-card", "license-file", "readme", "paper", "website", "terms")
+
+
+class LicenseStatement(Strict):
+    """What one primary source says the licence (or a restriction) is.
+
+    Several statements may disagree (a permissive Hub tag beside a README that
+    restricts use to research); all are kept, and the entity's `license` says
+    which one governs, with `license_basis` saying why.
+    """
+
+    license: LicenseId
+    where: Literal[STATEMENT_PLACES]  # type: ignore[valid-type]
+    source: Url
+    as_of: Date | None = None
+    commit: Commit | None = None
+    note: Text | None = None
+
+
 class Entity(Strict):
     """Fields every kind has."""
 
@@ -233,6 +261,8 @@ class Model(Entity):
     parameters: Annotated[int, Field(gt=0)] | None = None
     languages: Annotated[list[Language], AfterValidator(_unique)] = []
     license: LicenseId | None = None
+    license_statements: list[LicenseStatement] = []
+    license_basis: Text | None = None
     family: Ref | None = None
     developers: list[Ref] = []
     derived_from: list[ModelDerivation] = []
@@ -245,6 +275,8 @@ class Dataset(Entity):
     released: Date | None = None
     languages: Annotated[list[Language], AfterValidator(_unique)] = []
     license: LicenseId | None = None
+    license_statements: list[LicenseStatement] = []
+    license_basis: Text | None = None
     records: Annotated[int, Field(gt=0)] | None = None
     developers: list[Ref] = []
     derived_from: list[DatasetDerivation] = []
@@ -255,6 +287,8 @@ class Dataset(Entity):
 class Software(Entity):
     released: Date | None = None
     license: LicenseId | None = None
+    license_statements: list[LicenseStatement] = []
+    license_basis: Text | None = None
     developers: list[Ref] = []
     methods: list[Ref] = []
     supports: list[Ref] = []
@@ -301,12 +335,26 @@ TARGET_KINDS: dict[str, tuple[str, ...]] = {
 
 
 class License(Strict):
-    """An entry of data/licenses.yaml."""
+    """An entry of data/licenses.yaml: a licence, terms of use or a stated restriction.
+
+    Each term is true (allowed / required), false (forbidden / not required) or
+    absent (the text does not settle it). `sources` back the terms; `url` is
+    the text itself.
+    """
 
     id: LicenseId
     name: Label
     url: Url
+    kind: Literal["licence", "terms-of-use", "restriction"] = "licence"
     commercial_use: bool | None = None
+    derivatives: bool | None = None
+    redistribution: bool | None = None
+    attribution: bool | None = None
+    share_alike: bool | None = None
+    use_restrictions: bool | None = None
+    output_restrictions: bool | None = None
+    note: Text | None = None
+    sources: list[Source] = []
 
 
 class LicenseTable(Strict):

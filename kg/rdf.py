@@ -29,6 +29,16 @@ from kg.vocab import CLASSES, DERIVATIONS, ID, LICENSE, LINKS, LKG, ONTOLOGY_FIL
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 DATE_TYPES = {3: XSD.date, 2: XSD.gYearMonth, 1: XSD.gYear}
+# licences.yaml term -> property on the licence
+LICENSE_TERMS = {
+    "commercial_use": LKG.commercialUse,
+    "derivatives": LKG.derivativesAllowed,
+    "redistribution": LKG.redistributionAllowed,
+    "attribution": LKG.attributionRequired,
+    "share_alike": LKG.shareAlike,
+    "use_restrictions": LKG.useRestrictions,
+    "output_restrictions": LKG.outputRestrictions,
+}
 
 
 def to_rdf(graph: nx.MultiDiGraph, licenses: Mapping[str, License]) -> Graph:
@@ -41,6 +51,7 @@ def to_rdf(graph: nx.MultiDiGraph, licenses: Mapping[str, License]) -> Graph:
     for prefix, namespace in PREFIXES.items():
         rdf.bind(prefix, namespace)
     used = {data["license"] for _, data in graph.nodes(data=True) if "license" in data}
+    used |= {st["license"] for _, data in graph.nodes(data=True) for st in data.get("license_statements", ())}
     for license_id in sorted(used):
         _add_license(rdf, licenses[license_id])
     for node, data in graph.nodes(data=True):
@@ -90,6 +101,10 @@ def _add_entity(rdf: Graph, node: str, data: dict) -> None:
         rdf.add((subject, SCHEMA.datePublished, Literal(released, datatype=DATE_TYPES[released.count("-") + 1])))
     if "license" in data:
         rdf.add((subject, SCHEMA.license, license_iri(data["license"])))
+    for index, statement in enumerate(data.get("license_statements", ()), start=1):
+        _add_license_statement(rdf, subject, node, index, statement, data["license"])
+    if "license_basis" in data:
+        rdf.add((subject, LKG.licenseBasis, _text(data["license_basis"])))
     for language in data.get("languages", ()):
         rdf.add((subject, SCHEMA.inLanguage, Literal(language)))
     for field, predicate in (("parameters", LKG.parameterCount), ("records", LKG.recordCount)):
@@ -118,6 +133,27 @@ def _add_correction(rdf: Graph, subject: URIRef, node: str, index: int, correcti
     rdf.add((iri, DCTERMS.source, _iri(correction["source"], f"{node} corrections[{index - 1}].source")))
 
 
+def _add_license_statement(rdf: Graph, subject: URIRef, node: str, index: int, statement: dict, governing: str) -> None:
+    """One source's word on the licence, as a reified schema:license with its evidence."""
+    iri = URIRef(f"{subject}#license-statement-{index}")
+    rdf.add((subject, LKG.hasLicenseStatement, iri))
+    rdf.add((iri, RDF.type, LKG.LicenseStatement))
+    rdf.add((iri, RDF.type, RDF.Statement))
+    rdf.add((iri, RDF.subject, subject))
+    rdf.add((iri, RDF.predicate, SCHEMA.license))
+    rdf.add((iri, RDF.object, license_iri(statement["license"])))
+    rdf.add((iri, DCTERMS.source, _iri(statement["source"], f"{node} license_statements[{index - 1}].source")))
+    rdf.add((iri, LKG.statedIn, Literal(statement["where"])))
+    rdf.add((iri, LKG.governs, Literal(statement["license"] == governing)))
+    if "as_of" in statement:
+        as_of = statement["as_of"]
+        rdf.add((iri, DCTERMS.date, Literal(as_of, datatype=DATE_TYPES[as_of.count("-") + 1])))
+    if "commit" in statement:
+        rdf.add((iri, LKG.sourceCommit, Literal(statement["commit"])))
+    if "note" in statement:
+        rdf.add((iri, RDFS.comment, _text(statement["note"])))
+
+
 def _add_edge(rdf: Graph, source: str, target: str, data: dict) -> None:
     field, relation = data["field"], data["relation"]
     predicate = DERIVATIONS[relation] if field == "derived_from" else REFERENCES[field]
@@ -141,8 +177,15 @@ def _add_license(rdf: Graph, license: License) -> None:
     rdf.add((iri, DCTERMS.identifier, Literal(license.id)))
     rdf.add((iri, RDFS.label, Literal(license.name, lang="en")))
     rdf.add((iri, SCHEMA.url, _iri(license.url, f"licence {license.id} url")))
-    if license.commercial_use is not None:
-        rdf.add((iri, LKG.commercialUse, Literal(license.commercial_use)))
+    rdf.add((iri, LKG.licenseKind, Literal(license.kind)))
+    for field, predicate in LICENSE_TERMS.items():
+        value = getattr(license, field)
+        if value is not None:
+            rdf.add((iri, predicate, Literal(value)))
+    if license.note is not None:
+        rdf.add((iri, RDFS.comment, _text(license.note)))
+    for index, source in enumerate(license.sources):
+        rdf.add((iri, DCTERMS.source, _iri(source.url, f"licence {license.id} sources[{index}]")))
 
 
 def _add_closed(rdf: Graph, subject: URIRef, predicate: URIRef, objects: Iterable[URIRef]) -> None:
