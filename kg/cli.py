@@ -7,6 +7,7 @@ and where); 2 an output could not be written (the previous output is kept).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from kg.graph import build_graph, count_by_kind_and_relation, find_node, format_
 from kg.html import render_html, select_view
 from kg.publish import graph_to_json, locked, sweep_temporaries, write_atomically
 from kg.explore import build_knowledge_graph
-from kg.query import FORMATS, format_result, load_store, read_query, run_query, to_store
+from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, FORMATS, format_result, load_store, read_query, run_query, to_store
 from kg.rdf import serialize, to_rdf
 
 
@@ -40,6 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     except OutputError as exc:
         _fail(str(exc), "the previous output was left as it was")
         return 2
+    except KeyboardInterrupt:
+        print("Interrupted: nothing was written or changed", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`kg lineage ... | head -1`): say nothing more.
+        # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("query", help="a shipped query's name (llama-descendants), an .rq file, or the query text")
     query.add_argument("--format", choices=FORMATS, default="table", help="table (default), csv or SPARQL JSON results")
     query.add_argument("--graph", type=Path, default=None, help="query this RDF file (e.g. build/kg.ttl) instead of the catalog")
+    query.add_argument("--timeout", type=_positive(float), default=DEFAULT_TIMEOUT, help=f"seconds before the query is stopped (default: {DEFAULT_TIMEOUT:g})")
+    query.add_argument("--max-rows", type=_positive(int), default=DEFAULT_MAX_ROWS, help=f"stop if the answer has more rows (default: {DEFAULT_MAX_ROWS:,})")
     page = command("html", _html, "Write the interactive lineage page, whole or around one entity.")
     page.add_argument("--out", type=Path, default=Path("build/lineage.html"), help="page to write (default: build/lineage.html)")
     page.add_argument("--focus", metavar="ENTITY", help="only this entity's neighbourhood: an id, a name or an alias")
@@ -71,6 +82,22 @@ def _parser() -> argparse.ArgumentParser:
     page.add_argument("--kind", action="append", metavar="KIND", help=f"keep only this kind; repeatable ({', '.join(FOLDERS)})")
     page.add_argument("--relation", action="append", metavar="REL", help="keep only edges of this relation; repeatable (see kg stats)")
     return parser
+
+
+def _positive(kind: type) -> object:
+    """An argparse type: a number of `kind` greater than zero."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a number greater than 0, got '{text}'")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def _load(args: argparse.Namespace) -> Catalog:
@@ -114,7 +141,7 @@ def _query(args: argparse.Namespace) -> int:
         store = to_store(to_rdf(build_graph(catalog), catalog.licenses))
     else:
         store = load_store(args.graph)
-    sys.stdout.write(format_result(run_query(store, text, where), args.format))
+    sys.stdout.write(format_result(run_query(store, text, where, args.timeout, args.max_rows), args.format))
     return 0
 
 

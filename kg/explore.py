@@ -40,7 +40,7 @@ from kg.catalog import Catalog, load_catalog
 from kg.errors import CatalogError
 from kg.graph import FAMILY_TREE_FIELDS, RELATION_LABELS, build_graph, downstream, find_node, format_lineage, upstream
 from kg.html import render_html, select_view
-from kg.query import prefixed_name, read_query, report_violations, run_checks, run_query, to_store
+from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, prefixed_name, read_query, report_violations, run_checks, run_query, to_store
 from kg.rdf import to_rdf
 from kg.vocab import ID, LICENSE, SPDX
 
@@ -179,7 +179,7 @@ class KnowledgeGraph:
         ]
         return pandas.DataFrame(rows, columns=list(EDGE_COLUMNS)).convert_dtypes()
 
-    def query(self, sparql: str) -> pandas.DataFrame:
+    def query(self, sparql: str, timeout: float = DEFAULT_TIMEOUT, max_rows: int = DEFAULT_MAX_ROWS) -> pandas.DataFrame:
         """Run SPARQL over the graph and return the rows as a DataFrame, one column per variable.
 
         `sparql` is the name of a shipped query (`01-llama-descendants` or
@@ -191,21 +191,21 @@ class KnowledgeGraph:
         numbers and booleans, other literals strings. An ASK query gives one
         column `answer`; a CONSTRUCT or DESCRIBE gives subject, predicate, object.
         Raises QueryError (a RequestError) naming the line and column of a
-        syntax error. The first query loads `.rdf` into an Oxigraph store
+        syntax error, a refused SERVICE, a query still running after
+        `timeout` seconds or an answer of more than `max_rows` rows. The first query loads `.rdf` into an Oxigraph store
         that later queries reuse, so changes made to `.rdf` afterwards are
         not seen by `query` (load again instead).
         """
         pandas = _import("pandas")
         text, where = read_query(sparql)
-        result = run_query(self._store, text, where)
-        if isinstance(result, ox.QueryBoolean):
-            return pandas.DataFrame({"answer": [bool(result)]})
-        if isinstance(result, ox.QueryTriples):
-            rows = [[_value(t.subject), _value(t.predicate), _value(t.object)] for t in result]
+        result = run_query(self._store, text, where, timeout=timeout, max_rows=max_rows)
+        if result.boolean is not None:
+            return pandas.DataFrame({"answer": [result.boolean]})
+        if result.triples is not None:
+            rows = [[_value(t.subject), _value(t.predicate), _value(t.object)] for t in result.triples]
             return pandas.DataFrame(rows, columns=["subject", "predicate", "object"]).convert_dtypes()
-        columns = [variable.value for variable in result.variables]
-        rows = [[_value(row[column]) for column in columns] for row in result]
-        return pandas.DataFrame(rows, columns=columns).convert_dtypes()
+        rows = [[_value(term) for term in row] for row in result.rows]
+        return pandas.DataFrame(rows, columns=result.variables).convert_dtypes()
 
     @cached_property
     def _store(self) -> ox.Store:

@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import multiprocessing
+import os
 import re
-from dataclasses import dataclass
+import signal
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -36,10 +40,34 @@ SYNTAX_ERROR = re.compile(r"^error at (\d+):(\d+): (.*)$", re.DOTALL)
 # A comment line that goes on with the English question (not the Chinese one, not a blank comment).
 QUESTION_LINE = re.compile(r"^# [^\s\u3000-\u9fff]")
 SINGLE_WORD = re.compile(r"^[\w-]+$")
+# What a query may not contain however it is written: strings, IRIs and comments
+# are blanked first, so that only keywords remain (SERVICE is federated: it
+# makes the engine send requests elsewhere).
+LEXICAL_NOISE = re.compile(
+    r'"""[\s\S]*?"""' r"|'''[\s\S]*?'''"  # long strings
+    r'|"(?:[^"\\\n]|\\.)*"' r"|'(?:[^'\\\n]|\\.)*'"  # short strings
+    r'|<[^<>"{}|^`\\\s]*>'  # IRIs
+    r"|#[^\n]*"  # comments
+)
+REMOTE_KEYWORD = re.compile(r"(?<![\w:?$])SERVICE(?![\w:-])", re.IGNORECASE)
+DEFAULT_TIMEOUT = 30.0  # seconds
+DEFAULT_MAX_ROWS = 100_000
 
 
 class QueryError(RequestError):
     """A query or graph that cannot be read or run."""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """A query's whole answer, read to the end: `boolean` for ASK, `triples`
+    for CONSTRUCT and DESCRIBE, else `variables` and `rows` (one term or None
+    per variable)."""
+
+    boolean: bool | None = None
+    triples: list[ox.Triple] | None = None
+    variables: list[str] = field(default_factory=list)
+    rows: list[tuple] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -117,33 +145,118 @@ def read_query(text_or_path: str) -> tuple[str, str]:
         raise QueryError(f"cannot read {path}: {reason}", _queries_hint()) from exc
 
 
-def run_query(store: ox.Store, text: str, where: str = "query"):  # noqa: ANN201 (pyoxigraph's result types)
-    """Run SPARQL on `store`; raise QueryError naming the line and column of a syntax error."""
+def run_query(
+    store: ox.Store,
+    text: str,
+    where: str = "query",
+    timeout: float = DEFAULT_TIMEOUT,
+    max_rows: int = DEFAULT_MAX_ROWS,
+) -> QueryResult:
+    """Run SPARQL on `store`, sandboxed and bounded, and return the whole answer.
+
+    A query that could reach another machine (SERVICE) is refused before it
+    runs. Oxigraph cannot be interrupted from Python, so the query runs in a
+    forked copy of this process that is killed when `timeout` seconds pass,
+    when the answer passes `max_rows` rows, or on Ctrl-C (KeyboardInterrupt
+    is raised here once the copy is gone). Raises QueryError naming the line
+    and column of a syntax error, or what bound was hit.
+    """
+    _refuse_remote(text, where)
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    worker = context.Process(target=_answer, args=(store, text, max_rows, sender), daemon=True)
+    worker.start()
+    sender.close()
     try:
-        return store.query(text, prefixes=PREFIX_IRIS)
-    except SyntaxError as exc:
-        match = SYNTAX_ERROR.match(str(exc))
-        line, column, reason = match.groups() if match else ("1", "1", str(exc))
-        if "Prefix not found" in reason:
-            reason = "unknown prefix"
-            hint = f"declare it with PREFIX; these need no declaration: {', '.join(PREFIXES)}"
+        if not receiver.poll(timeout):
+            raise QueryError(f"{where}: stopped after {timeout:g} s without an answer", "narrow the query, or give more time with --timeout")
+        outcome, payload = receiver.recv()
+    except EOFError:
+        raise QueryError(f"{where}: the query engine stopped without an answer", "the query may need more memory than there is") from None
+    finally:
+        receiver.close()
+        if worker.is_alive():
+            worker.kill()
+        worker.join()
+    if outcome == "syntax":
+        raise _syntax_error(payload, where)
+    if outcome == "too-many-rows":
+        raise QueryError(f"{where}: the answer has more than {max_rows:,} rows", "add LIMIT or narrow the query, or raise --max-rows")
+    if outcome == "failed":
+        raise QueryError(f"{where}: the query failed: {payload}", "")
+    return payload
+
+
+def _refuse_remote(text: str, where: str) -> None:
+    bare = LEXICAL_NOISE.sub(lambda m: " " * len(m.group(0)) if not m.group(0).startswith("#") else "", text)
+    match = REMOTE_KEYWORD.search(bare)
+    if match:
+        line = bare.count("\n", 0, match.start()) + 1
+        column = match.start() - (bare.rfind("\n", 0, match.start()) + 1) + 1
+        raise QueryError(
+            f"{where}:{line}:{column}: SERVICE is refused: queries here never reach another machine",
+            "query the local graph only; to federate, load build/kg.nt into an endpoint of your own",
+        )
+
+
+def _answer(store: ox.Store, text: str, max_rows: int, sender) -> None:  # noqa: ANN001
+    """In the forked worker: evaluate, read the answer whole, send it back, exit."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and kills us
+    try:
+        result = store.query(text, prefixes=PREFIX_IRIS)
+        if isinstance(result, ox.QueryBoolean):
+            message = ("ok", QueryResult(boolean=bool(result)))
+        elif isinstance(result, ox.QueryTriples):
+            triples = _bounded(result, max_rows)
+            message = ("too-many-rows", None) if triples is None else ("ok", QueryResult(triples=triples))
         else:
-            reason = reason.splitlines()[0][:120]
-            hint = "see https://www.w3.org/TR/sparql11-query/ for the grammar"
-        raise QueryError(f"{where}:{line}:{column}: SPARQL syntax error: {reason}", hint) from exc
+            variables = [variable.value for variable in result.variables]
+            rows = _bounded((tuple(row[name] for name in variables) for row in result), max_rows)
+            message = ("too-many-rows", None) if rows is None else ("ok", QueryResult(variables=variables, rows=rows))
+    except SyntaxError as exc:
+        message = ("syntax", str(exc))
+    except Exception as exc:  # noqa: BLE001 (anything the engine raises goes back as a message)
+        message = ("failed", str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+    try:
+        sender.send(message)
+    finally:
+        os._exit(0)  # no atexit handlers or buffers of the parent's copy
 
 
-def format_result(result, form: str) -> str:  # noqa: ANN001
+def _bounded(items, max_rows: int) -> list | None:  # noqa: ANN001
+    out = []
+    for item in items:
+        if len(out) == max_rows:
+            return None
+        out.append(item)
+    return out
+
+
+def _syntax_error(message: str, where: str) -> QueryError:
+    match = SYNTAX_ERROR.match(message)
+    line, column, reason = match.groups() if match else ("1", "1", message)
+    if "Prefix not found" in reason:
+        reason = "unknown prefix"
+        hint = f"declare it with PREFIX; these need no declaration: {', '.join(PREFIXES)}"
+    else:
+        reason = reason.splitlines()[0][:120]
+        hint = "see https://www.w3.org/TR/sparql11-query/ for the grammar"
+    return QueryError(f"{where}:{line}:{column}: SPARQL syntax error: {reason}", hint)
+
+
+def format_result(result: QueryResult, form: str) -> str:
     """The rows as an aligned text table (prefixed names), CSV or SPARQL JSON (full IRIs)."""
-    if isinstance(result, ox.QueryBoolean):
-        return f"{'yes' if result else 'no'}\n"
-    if isinstance(result, ox.QueryTriples):
-        return "".join(f"{triple.subject} {triple.predicate} {triple.object} .\n" for triple in result)
+    if result.boolean is not None:
+        if form == "json":
+            return json.dumps({"head": {}, "boolean": result.boolean}) + "\n"
+        return f"{'yes' if result.boolean else 'no'}\n"
+    if result.triples is not None:
+        return "".join(f"{triple.subject} {triple.predicate} {triple.object} .\n" for triple in result.triples)
+    names = result.variables
     if form == "json":
-        return result.serialize(format=ox.QueryResultsFormat.JSON).decode("utf-8") + "\n"
-    names = [variable.value for variable in result.variables]
+        return _results_json(result) + "\n"
     shorten = form == "table"
-    rows = [[_cell(row[name], shorten) for name in names] for row in result]
+    rows = [[_cell(term, shorten) for term in row] for row in result.rows]
     if form == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
@@ -155,6 +268,26 @@ def format_result(result, form: str) -> str:  # noqa: ANN001
     lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.append(f"({len(rows)} row{'' if len(rows) == 1 else 's'})")
     return "\n".join(lines) + "\n"
+
+
+def _results_json(result: QueryResult) -> str:
+    """SPARQL 1.1 Query Results JSON (https://www.w3.org/TR/sparql11-results-json/)."""
+    bindings = []
+    for row in result.rows:
+        binding = {}
+        for name, term in zip(result.variables, row):
+            if isinstance(term, ox.NamedNode):
+                binding[name] = {"type": "uri", "value": term.value}
+            elif isinstance(term, ox.BlankNode):
+                binding[name] = {"type": "bnode", "value": term.value}
+            elif isinstance(term, ox.Literal):
+                binding[name] = {"type": "literal", "value": term.value}
+                if term.language:
+                    binding[name]["xml:lang"] = term.language
+                elif term.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
+                    binding[name]["datatype"] = term.datatype.value
+        bindings.append(binding)
+    return json.dumps({"head": {"vars": result.variables}, "results": {"bindings": bindings}}, ensure_ascii=False)
 
 
 def _cell(term: ox.NamedNode | ox.Literal | ox.BlankNode | None, shorten: bool) -> str:
@@ -183,9 +316,11 @@ def run_checks(rdf: Graph) -> list[Violation]:
     violations = []
     for path in sorted(CHECKS_DIR.glob("*-violation.rq")):
         check = path.name.removesuffix("-violation.rq")
-        for row in run_query(store, path.read_text(encoding="utf-8"), str(path)):
-            entity = row["entity"].value.removeprefix(str(ID))
-            violations.append(Violation(check, entity, row["problem"].value))
+        result = run_query(store, path.read_text(encoding="utf-8"), str(path))
+        column = {name: i for i, name in enumerate(result.variables)}
+        for row in result.rows:
+            entity = row[column["entity"]].value.removeprefix(str(ID))
+            violations.append(Violation(check, entity, row[column["problem"]].value))
     return sorted(violations, key=lambda v: (v.check, v.entity, v.problem))
 
 

@@ -47,9 +47,7 @@ def normalize(term: object) -> tuple | None:
 
 
 def rows_in_oxigraph(store: ox.Store, text: str) -> list[tuple]:
-    result = run_query(store, text)
-    names = [v.value for v in result.variables]
-    return [tuple(normalize(row[name]) for name in names) for row in result]
+    return [tuple(normalize(term) for term in row) for row in run_query(store, text).rows]
 
 
 def rows_in_rdflib(rdf: Graph, text: str) -> list[tuple]:
