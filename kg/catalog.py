@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from kg.entities import FOLDERS, SCHEMAS, TARGET_KINDS, Entity, License, LicenseTable
 from kg.errors import CatalogError, Problem, closest, suggest
 from kg.reader import Document, dotted, read_yaml
+from kg.vocab import bundled
 
 LICENSES_FILE = "licenses.yaml"
 # Edges whose cycles make no sense: a thing cannot descend from, belong to or
@@ -48,8 +49,8 @@ class Catalog:
 
 
 def default_data_dir() -> Path:
-    """The bundled catalog: `data/` beside the `kg` package in a checkout."""
-    return Path(__file__).resolve().parent.parent / "data"
+    """The bundled catalog: `data/` of the checkout, or the copy an installed wheel ships."""
+    return bundled("data")
 
 
 def load_catalog(root: Path | str | None = None, today: dt.date | None = None) -> Catalog:

@@ -26,7 +26,18 @@ FAIR4ML = Namespace("https://w3id.org/fair4ml#")
 SPDX = Namespace("http://spdx.org/licenses/")
 LICENSE = Namespace(BASE + "id/license/")  # our own LicenseRef-… licences
 
-ONTOLOGY_DIR = Path(__file__).resolve().parent.parent / "ontology"
+
+
+def bundled(folder: str) -> Path:
+    """A folder shipped with the package: `kg/<folder>` in an installed wheel
+    (pyproject.toml maps data/ and ontology/ there), else `<folder>` beside
+    `kg/` in a checkout or an editable install."""
+    package = Path(__file__).resolve().parent
+    installed = package / folder
+    return installed if installed.is_dir() else package.parent / folder
+
+
+ONTOLOGY_DIR = bundled("ontology")
 ONTOLOGY_FILE = ONTOLOGY_DIR / "lkg.ttl"
 
 KINDS = ("model", "dataset", "organization", "person", "method", "software")
