@@ -42,7 +42,7 @@ DATASET_RELATIONS = ("translation", "subset", "regeneration", "conversion", "fil
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]|\.(?=[a-z0-9]))*$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-(?:[A-Z]{2}|[0-9]{3}))?$")
-DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+DATE = re.compile(r"^([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?$")  # ASCII digits only: \d takes ２ and ٠ too
 COUNTRY = re.compile(r"^[A-Z]{2}$")
 COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
 URL_FORBIDDEN = re.compile(r"[\s\"'<>\\^`{|}]")
@@ -103,6 +103,8 @@ def _check_date(value: str) -> str:
     if not match:
         raise PydanticCustomError("bad_date", "'{value}' is not a date: write YYYY-MM-DD, YYYY-MM or YYYY", {"value": value})
     year, month, day = (int(g) if g else None for g in match.groups())
+    if year < 1:
+        raise PydanticCustomError("bad_date", "'{value}' has no year 0: the calendar starts at year 1", {"value": value})
     if month is not None and not 1 <= month <= 12:
         raise PydanticCustomError("bad_date", "'{value}' has no month {month}", {"value": value, "month": month})
     if day is not None and not 1 <= day <= calendar.monthrange(year, month)[1]:

@@ -158,19 +158,34 @@ def format_lineage(graph: nx.MultiDiGraph, node: str, depth: int | None = None) 
 
 
 def _walk(graph, node, forward, prefix, depth, shown, out) -> None:  # noqa: ANN001
+    """Append the tree below `node` to `out`, depth first, with an explicit stack
+    (a chain of thousands of steps would overflow Python's recursion limit)."""
     if depth is not None and depth <= 0:
         return
-    edges = graph.out_edges(node, data=True) if forward else graph.in_edges(node, data=True)
-    steps = sorted(((v if forward else u), data["relation"]) for u, v, data in edges if data["field"] in LINEAGE_FIELDS)
-    for i, (other, relation) in enumerate(steps):
-        last = i == len(steps) - 1
+    stack = [(iter(_steps(graph, node, forward)), prefix, depth)]
+    while stack:
+        steps, prefix, left = stack[-1]
+        step = next(steps, None)
+        if step is None:
+            stack.pop()
+            continue
+        other, relation, last = step
         label = RELATION_LABELS[relation]
         text = f"{label} {_describe(graph, other)}" if forward else f"{_describe(graph, other)} ({label} it)"
         seen = other in shown
         out.append(f"{prefix}{'└── ' if last else '├── '}{text}{' (see above)' if seen else ''}")
+        below = None if left is None else left - 1
         if not seen:
             shown.add(other)
-            _walk(graph, other, forward, prefix + ("    " if last else "│   "), None if depth is None else depth - 1, shown, out)
+            if below is None or below > 0:
+                stack.append((iter(_steps(graph, other, forward)), prefix + ("    " if last else "│   "), below))
+
+
+def _steps(graph: nx.MultiDiGraph, node: str, forward: bool) -> list[tuple[str, str, bool]]:
+    """(neighbour, relation, is last) for each lineage edge of `node`, sorted."""
+    edges = graph.out_edges(node, data=True) if forward else graph.in_edges(node, data=True)
+    steps = sorted(((v if forward else u), data["relation"]) for u, v, data in edges if data["field"] in LINEAGE_FIELDS)
+    return [(other, relation, i == len(steps) - 1) for i, (other, relation) in enumerate(steps)]
 
 
 def _describe(graph: nx.MultiDiGraph, node: str) -> str:

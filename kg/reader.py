@@ -28,6 +28,9 @@ import yaml
 from kg.errors import Problem
 
 MAX_FILE_BYTES = 1_000_000
+# Characters YAML refuses unescaped (its reader raises without a line): C0 and
+# C1 controls other than tab, newline and carriage return, and DEL.
+RAW_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")
 # libyaml when PyYAML was built with it (its PyPI wheels are); else the Python parser.
 _PARSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -70,14 +73,20 @@ def read_yaml(path: Path, shown: str) -> tuple[Document | None, list[Problem]]:
     `shown` is the path as it should appear in messages.
     """
     try:
+        size = path.stat().st_size  # before reading: a 2 GiB file is refused unread
+        if size > MAX_FILE_BYTES:
+            return None, [Problem(shown, 1, "", f"file is {size:,} bytes; an entry may be at most {MAX_FILE_BYTES:,}")]
         data = path.read_bytes()
     except OSError as exc:
         return None, [Problem(shown, 1, "", f"cannot read file: {exc.strerror}")]
-    if len(data) > MAX_FILE_BYTES:
-        return None, [Problem(shown, 1, "", f"file is {len(data):,} bytes; an entry may be at most {MAX_FILE_BYTES:,}")]
     text, problem = _decode(data, shown)
     if problem:
         return None, [problem]
+    raw = RAW_CONTROL.search(text)
+    if raw:
+        line = text.count("\n", 0, raw.start()) + 1
+        hint = "write it as an escape in a double-quoted string if it is really meant, or remove it"
+        return None, [Problem(shown, line, "", f"raw control character U+{ord(raw.group()):04X} in the file", hint)]
     doc = Document()
     problems: list[Problem] = []
     try:
@@ -151,7 +160,11 @@ def _read_value(events: Iterator[yaml.Event], event: yaml.Event, path: Path_, do
     bad = _bad_character(event.value)
     if bad:
         problems.append(Problem(shown, line, dotted(path), f"contains the invisible or control character {bad}"))
-    value = _resolve(event.value) if event.style in (None, "") else event.value
+    try:
+        value = _resolve(event.value) if event.style in (None, "") else event.value
+    except ValueError:  # an integer past Python's 4,300-digit conversion limit
+        problems.append(Problem(shown, line, dotted(path), f"a number of {len(event.value):,} digits is too long to read"))
+        return event.value
     if value is None:
         problems.append(Problem(shown, line, dotted(path), "empty value", "leave the field out when it is unknown"))
     return value
