@@ -120,6 +120,25 @@ EXPECTED = {
         "data/models/nested-typo.yaml:6: sources[0].supports: required field is missing",
         "data/models/nested-typo.yaml:7: sources[0].suports: unknown field 'suports' (did you mean 'supports'?)",
     ],
+    "year-zero": [
+        "data/models/year-zero.yaml:4: released: '0000-06-01' has no year 0: the calendar starts at year 1",
+    ],
+    "fullwidth-digits": [
+        "data/models/fullwidth.yaml:4: released: '２０２３-03-14' is not a date: write YYYY-MM-DD, YYYY-MM or YYYY",
+    ],
+    "raw-control-character": [
+        "data/models/raw-control.yaml:3: raw control character U+0007 in the file "
+        "(write it as an escape in a double-quoted string if it is really meant, or remove it)",
+    ],
+    "huge-integer": [
+        "data/models/huge-number.yaml:4: parameters: a number of 4,500 digits is too long to read",
+    ],
+    "statements-disagree": [
+        "data/models/two-tags.yaml:5: license_basis: missing: the statements disagree (Apache-2.0, CC-BY-NC-4.0); say which governs and why",
+    ],
+    "governing-not-stated": [
+        "data/models/elsewhere.yaml:4: license: 'CC-BY-NC-4.0' is not among the licences its statements name (one of Apache-2.0)",
+    ],
     "placeholder-value": [
         "data/models/placeholder.yaml:4: license: must not be empty or blank",
     ],
@@ -139,10 +158,11 @@ def test_bad_input_is_reported_exactly(case: str, tiny: Path) -> None:
 
 
 def test_all_problems_are_reported_at_once(tiny: Path) -> None:
-    for case in ("typo-field", "unknown-reference", "invalid-date", "empty-file"):
+    for case in ("typo-field", "unknown-reference", "invalid-date", "empty-file", "raw-control-character"):
         lay_over(tiny, case)
     with pytest.raises(CatalogError) as caught:
         load_catalog("data")
     reported = [str(p) for p in caught.value.problems]
     expected = EXPECTED["empty-file"] + EXPECTED["invalid-date"] + EXPECTED["unknown-reference"] + EXPECTED["typo-field"]
+    expected += EXPECTED["raw-control-character"]
     assert reported == sorted(expected)
