@@ -17,7 +17,7 @@ from kg.errors import CatalogError, OutputError, Problem, RequestError
 from kg.entities import FOLDERS
 from kg.graph import build_graph, count_by_kind_and_relation, find_node, format_lineage
 from kg.html import render_html, select_view
-from kg.publish import graph_to_json, locked, sweep_temporaries, write_atomically
+from kg.publish import graph_to_json, locked, publish_folder, sweep_temporaries, write_atomically
 from kg.explore import build_knowledge_graph
 from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, FORMATS, format_result, load_store, read_query, run_query, to_store
 from kg.rdf import serialize, to_rdf
@@ -124,10 +124,9 @@ def _build(args: argparse.Namespace) -> int:
         **serialize(rdf),
         "lineage.html": render_html(graph, licenses=catalog.licenses),
     }
-    with locked(args.out):
-        sweep_temporaries(args.out)
-        for name, data in outputs.items():
-            write_atomically(args.out / name, data)
+    with locked(args.out.parent):
+        sweep_temporaries(args.out.parent)
+        publish_folder(args.out, outputs)
     print(f"wrote {args.out / 'graph.json'}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
     print(f"wrote {args.out / 'kg.ttl'}, kg.nt, kg.jsonld: {len(rdf)} triples")
     print(f"wrote {args.out / 'lineage.html'}")
@@ -156,8 +155,10 @@ def _html(args: argparse.Namespace) -> int:
         raise RequestError("--depth needs --focus", "add --focus ENTITY, e.g. --focus model/llama")
     catalog = _load(args)
     graph, title = select_view(build_graph(catalog), args.focus, args.depth, args.kind, args.relation)
-    sweep_temporaries(args.out.parent)
-    write_atomically(args.out, render_html(graph, title=title, licenses=catalog.licenses))
+    page = render_html(graph, title=title, licenses=catalog.licenses)
+    with locked(args.out.parent.parent):  # the lock `kg build` takes when args.out is in its output folder
+        sweep_temporaries(args.out.parent)
+        write_atomically(args.out, page)
     print(f"wrote {args.out}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
     return 0
 

@@ -1,18 +1,30 @@
-"""Write build outputs so that a reader never sees a half-written file.
+"""Write build outputs so that a reader never sees a half-written or mixed set.
 
-Each output is written to a temporary file in its own folder, flushed to disk
-and renamed over the target: the target is either the old file or the new
-one, never a mix. Temporaries left by a killed build are swept on the next.
+`publish_folder` writes every output of one build into a fresh folder beside
+the output folder, then swaps the two folders in one atomic rename
+(renameat2 with RENAME_EXCHANGE): readers see either the whole old set or the
+whole new one, whatever is killed or fails when. Files in the output folder
+that the build did not write (a user's notes) are carried into the new folder
+as hard links, never deleted. `write_atomically` does the same for a single
+file with a temporary and a rename.
+
+Temporaries are named `.<target>.kg-new-<pid>-<token>` (and `kg-old-` for the
+set being replaced), beside their target: names no user picks, carrying their
+writer's process id, so that only those of dead writers are swept, and
+nothing else is ever touched.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import json
 import os
-import tempfile
-from collections.abc import Iterator
+import re
+import secrets
+import shutil
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,40 +32,124 @@ import networkx as nx
 
 from kg.errors import OutputError
 
-TEMP_PREFIX = ".tmp-"
+TEMPORARY = re.compile(r"^\.(?P<target>.+)\.kg-(?P<stage>new|old)-(?P<pid>[0-9]+)-[0-9a-f]{8}$")
+RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def temporary_name(target: Path, stage: str = "new") -> Path:
+    return target.parent / f".{target.name}.kg-{stage}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def publish_folder(out: Path, outputs: Mapping[str, bytes]) -> None:
+    """Make `out` hold `outputs` (file name -> bytes) and nothing else of ours, in one swap.
+
+    Raises OutputError, with `out` exactly as it was, if anything fails
+    before the swap.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"cannot write to {out}: it is a file, not a folder")
+    for name in outputs:
+        if (out / name).is_dir():
+            raise OutputError(f"cannot write {out / name}: a folder of that name is in the way")
+    staging = temporary_name(out)
+    try:
+        staging.mkdir()
+    except OSError as exc:
+        raise OutputError(f"cannot write to {out.parent}: {exc.strerror}") from exc
+    try:
+        for name, data in outputs.items():
+            _write_file(staging / name, data, shown=out / name)
+        if out.is_dir():
+            _carry_over(out, staging, skip=set(outputs))
+            _fsync_folder(staging)
+            _exchange(staging, out)
+            shutil.rmtree(staging, ignore_errors=True)  # now the old set; a failure here leaves it to the next sweep
+        else:
+            os.rename(staging, out)
+        _fsync_folder(out.parent)
+    except BaseException:
+        if staging.exists() and (not out.exists() or not os.path.samefile(staging, out)):
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def write_atomically(target: Path, data: bytes) -> None:
     """Replace `target` with `data` in one rename; raise OutputError on failure."""
     target = Path(target)
+    if target.is_dir():
+        raise OutputError(f"cannot write {target}: a folder of that name is in the way")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=target.parent)
     except OSError as exc:
         raise OutputError(f"cannot write to {target.parent}: {exc.strerror}") from exc
+    temp = temporary_name(target)
     try:
-        with os.fdopen(handle, "wb") as out:
+        _write_file(temp, data, shown=target)
+        os.replace(temp, target)
+    except OSError as exc:
+        raise OutputError(f"{_reason(exc)} while writing {target}") from exc
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _write_file(path: Path, data: bytes, shown: Path) -> None:
+    try:
+        with open(path, "xb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, target)
+        os.chmod(path, 0o644)
     except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
-        reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
-        raise OutputError(f"{reason} while writing {target}") from exc
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+        path.unlink(missing_ok=True)
+        raise OutputError(f"{_reason(exc)} while writing {shown}") from exc
+
+
+def _reason(exc: OSError) -> str:
+    return "disk full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+
+
+def _carry_over(old: Path, new: Path, skip: set[str]) -> None:
+    """Hard-link into `new` every entry of `old` that this build does not write."""
+    for entry in sorted(old.iterdir()):
+        if entry.name in skip:
+            continue
+        try:
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry), new / entry.name)
+            elif entry.is_dir():
+                shutil.copytree(entry, new / entry.name, symlinks=True, copy_function=os.link)
+            else:
+                os.link(entry, new / entry.name)
+        except OSError as exc:
+            raise OutputError(f"cannot keep {entry} in the new build folder: {exc.strerror or exc}") from exc
+
+
+def _exchange(a: Path, b: Path) -> None:
+    """Swap two folders in one atomic step (Linux renameat2); raise OutputError where it is not possible."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    at_fdcwd = -100
+    if renameat2 is None or renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), RENAME_EXCHANGE) != 0:
+        code = ctypes.get_errno() if renameat2 is not None else errno.ENOSYS
+        raise OutputError(f"cannot replace {b} in one step: {os.strerror(code)} (the file system must support renameat2)")
+
+
+def _fsync_folder(folder: Path) -> None:
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 @contextmanager
 def locked(folder: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `folder` (created if missing) while a build writes into it.
+    """Hold an exclusive lock on `folder` (created if missing) while a build publishes beside it.
 
-    Builds running at once then write their outputs one build after the
-    other, so the Turtle, the page and the JSON in a folder always come from
-    the same build. The lock is on the folder itself: no lock file is left.
+    Lock the folder that holds the output folder: builds running at once
+    then publish one after the other. The lock is on the folder itself: no
+    lock file is left.
     """
     try:
         Path(folder).mkdir(parents=True, exist_ok=True)
@@ -68,17 +164,22 @@ def locked(folder: Path) -> Iterator[None]:
 
 
 def sweep_temporaries(folder: Path) -> None:
-    """Remove temporaries left by builds that were killed.
+    """Remove the temporaries that builds killed before finishing left in `folder`.
 
-    A temporary's name carries its writer's process id; one whose writer is
-    still running belongs to a concurrent build and is left alone.
+    Only names of the form `TEMPORARY` are looked at, and only those whose
+    writer is no longer running are removed: a user's `.tmp-draft.txt` and a
+    concurrent build's temporaries are left alone.
     """
     if not Path(folder).is_dir():
         return
-    for stale in Path(folder).glob(f"{TEMP_PREFIX}*"):
-        pid = stale.name[len(TEMP_PREFIX) :].partition("-")[0]
-        if not (pid.isdigit() and _is_running(int(pid))):
-            stale.unlink(missing_ok=True)
+    for entry in Path(folder).iterdir():
+        match = TEMPORARY.match(entry.name)
+        if not match or _is_running(int(match["pid"])):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def _is_running(pid: int) -> bool:

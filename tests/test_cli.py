@@ -136,6 +136,7 @@ def test_failed_write_leaves_previous_output_and_no_temporaries(
     )
     assert Path("out/graph.json").read_bytes() == before
     assert sorted(p.name for p in Path("out").iterdir()) == OUTPUTS
+    assert not [p for p in Path(".").iterdir() if ".kg-" in p.name]  # the half-made folder is gone
 
 
 def test_unwritable_output_folder(tiny: Path, capsys: pytest.CaptureFixture) -> None:
@@ -145,14 +146,29 @@ def test_unwritable_output_folder(tiny: Path, capsys: pytest.CaptureFixture) -> 
     assert err.startswith("Error: cannot write to out: ")
 
 
-def test_stale_temporaries_are_swept(tiny: Path, capsys: pytest.CaptureFixture) -> None:
-    Path("out").mkdir()
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
-    Path(f"out/.tmp-{dead}-killed").write_bytes(b"half")
-    Path("out/.tmp-garbled").write_bytes(b"half")
-    Path(f"out/.tmp-{os.getpid()}-in-flight").write_bytes(b"a concurrent build is writing this")
+def test_only_the_builders_own_dead_temporaries_are_swept(tiny: Path, capsys: pytest.CaptureFixture) -> None:
     run(capsys, "build", "--data", "data", "--out", "out")
-    assert sorted(p.name for p in Path("out").iterdir()) == [f".tmp-{os.getpid()}-in-flight", *OUTPUTS]
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    Path(f".out.kg-new-{dead}-0badf00d").mkdir()  # a killed build's half-made folder
+    Path(f".out.kg-new-{dead}-0badf00d/kg.ttl").write_bytes(b"half")
+    Path(f".lineage.html.kg-new-{dead}-12345678").write_bytes(b"half")
+    Path(f".out.kg-new-{os.getpid()}-cafecafe").mkdir()  # a concurrent build is writing this
+    Path("out/.tmp-draft.txt").write_text("a user's own notes", encoding="utf-8")
+    Path(".tmp-draft.txt").write_text("a user's own notes", encoding="utf-8")
+    run(capsys, "build", "--data", "data", "--out", "out")
+    assert sorted(p.name for p in Path(".").iterdir() if p.name.startswith(".")) == [f".out.kg-new-{os.getpid()}-cafecafe", ".tmp-draft.txt"]
+    assert sorted(p.name for p in Path("out").iterdir()) == [".tmp-draft.txt", *OUTPUTS]
+    assert Path("out/.tmp-draft.txt").read_text(encoding="utf-8") == "a user's own notes"
+
+
+def test_a_folder_in_the_way_of_an_output_is_an_error(tiny: Path, capsys: pytest.CaptureFixture) -> None:
+    Path("out/kg.ttl").mkdir(parents=True)
+    assert run(capsys, "build", "--data", "data", "--out", "out") == (
+        2,
+        "",
+        "Error: cannot write out/kg.ttl: a folder of that name is in the way\nHint: the previous output was left as it was\n",
+    )
+    assert [p.name for p in Path("out").iterdir()] == ["kg.ttl"]
 
 
 def test_module_runs_as_a_script_with_the_same_errors_under_python_O(tiny: Path) -> None:
@@ -206,9 +222,9 @@ def test_concurrent_builds_leave_one_whole_output(tiny: Path, capsys: pytest.Cap
 # A build whose files take a random moment each to write, so that builds running at once overtake each other.
 SLOW_WRITES = """
 import random, sys, time
-from kg import cli
-write = cli.write_atomically
-cli.write_atomically = lambda target, data: (time.sleep(random.random() * 0.5), write(target, data))
+from kg import cli, publish
+write = publish._write_file
+publish._write_file = lambda path, data, shown: (time.sleep(random.random() * 0.2), write(path, data, shown))
 sys.exit(cli.main(sys.argv[1:]))
 """
 

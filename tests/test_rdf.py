@@ -8,6 +8,7 @@ intended change to the export, refresh it with:
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -246,32 +247,36 @@ def test_a_serializer_failure_writes_nothing(tiny: Path, capsys, monkeypatch) ->
     assert {p.name: p.read_bytes() for p in Path("out").iterdir()} == before
 
 
-KILL_WHILE_WRITING_TURTLE = """
+# Killed just before or just after the one step that swaps the old outputs for the new.
+KILL_AT_THE_SWAP = """
 import os, signal, sys
 from kg import publish
-real_replace = os.replace
-def replace(source, target):
-    if str(target).endswith("kg.ttl"):
-        os.kill(os.getpid(), signal.SIGKILL)  # killed with the new Turtle written but not yet in place
-    real_replace(source, target)
-publish.os.replace = replace
+real_exchange = publish._exchange
+def exchange(a, b):
+    if sys.argv[1] == "after":
+        real_exchange(a, b)
+    os.kill(os.getpid(), signal.SIGKILL)
+publish._exchange = exchange
 from kg.cli import main
-sys.exit(main(sys.argv[1:]))
+sys.exit(main(sys.argv[2:]))
 """
 
 
-def test_a_build_killed_while_writing_leaves_the_previous_turtle(tiny: Path) -> None:
-    assert main(["build", "--data", "data", "--out", "out"]) == 0
-    before = Path("out/kg.ttl").read_bytes()
+@pytest.mark.parametrize("moment, survivor", [("before", "old"), ("after", "new")])
+def test_a_build_killed_at_the_swap_leaves_one_whole_set(tiny: Path, moment: str, survivor: str) -> None:
+    assert main(["build", "--data", "data", "--out", "old"]) == 0
     path = tiny / "models" / "llama-7b.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("description: ", "description: Changed. "), encoding="utf-8")
-    done = subprocess.run([sys.executable, "-c", KILL_WHILE_WRITING_TURTLE, "build", "--data", "data", "--out", "out"])
+    assert main(["build", "--data", "data", "--out", "new"]) == 0
+    shutil.copytree("old", "out")
+    done = subprocess.run([sys.executable, "-c", KILL_AT_THE_SWAP, moment, "build", "--data", "data", "--out", "out"])
     assert done.returncode == -signal.SIGKILL
-    assert Path("out/kg.ttl").read_bytes() == before
-    assert [p.name for p in Path("out").glob(".tmp-*")]  # the killed build's temporary is left...
+    read = lambda folder: {p.name: p.read_bytes() for p in Path(folder).iterdir()}  # noqa: E731
+    assert read("out") == read(survivor)
+    assert [p.name for p in Path(".").glob(".out.kg-new-*")]  # the killed build's folder is left...
     assert main(["build", "--data", "data", "--out", "out"]) == 0
-    assert not list(Path("out").glob(".tmp-*"))  # ...and swept by the next build
-    assert b"Changed." in Path("out/kg.ttl").read_bytes()
+    assert not list(Path(".").glob(".out.kg-*"))  # ...and swept by the next build
+    assert read("out") == read("new")
 
 
 if __name__ == "__main__":
