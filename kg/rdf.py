@@ -25,7 +25,7 @@ from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS, XSD
 
 from kg.entities import License
 from kg.errors import OutputError
-from kg.vocab import CLASSES, DERIVATIONS, ID, LICENSE, LINKS, LKG, ONTOLOGY_FILE, PREFIXES, REFERENCES, SCHEMA, SPDX
+from kg.vocab import CLASSES, DERIVATIONS, ID, LICENSE, LINKS, LKG, ONTOLOGY_FILE, PREFIXES, REFERENCES, SCHEMA, SPDX, fits
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 DATE_TYPES = {3: XSD.date, 2: XSD.gYearMonth, 1: XSD.gYear}
@@ -82,7 +82,7 @@ def _add_entity(rdf: Graph, node: str, data: dict) -> None:
     subject = entity_iri(node)
     kind = data["kind"]
     classes = [CLASSES[kind]] + ([LKG.BaseModel] if data.get("foundation") else [])
-    _add_closed(rdf, subject, RDF.type, classes)
+    _add_closed(rdf, subject, RDF.type, classes, kind)
     rdf.add((subject, DCTERMS.identifier, Literal(node)))
     for field, language in (("name", "en"), ("name_zh", "zh")):
         if field in data:
@@ -97,8 +97,10 @@ def _add_entity(rdf: Graph, node: str, data: dict) -> None:
         if field in data:
             rdf.add((subject, SCHEMA.description, Literal(data[field], lang=language)))
     if "released" in data:
-        released = data["released"]
-        rdf.add((subject, SCHEMA.datePublished, Literal(released, datatype=DATE_TYPES[released.count("-") + 1])))
+        released = Literal(data["released"], datatype=DATE_TYPES[data["released"].count("-") + 1])
+        rdf.add((subject, DCTERMS.issued, released))
+        if fits(SCHEMA.datePublished, kind):
+            rdf.add((subject, SCHEMA.datePublished, released))
     if "license" in data:
         rdf.add((subject, SCHEMA.license, license_iri(data["license"])))
     for index, statement in enumerate(data.get("license_statements", ()), start=1):
@@ -112,10 +114,13 @@ def _add_entity(rdf: Graph, node: str, data: dict) -> None:
             rdf.add((subject, predicate, Literal(data[field], datatype=XSD.integer)))
     if "open_weights" in data:
         rdf.add((subject, LKG.openWeights, Literal(data["open_weights"])))
-    if "country" in data:
-        rdf.add((subject, SCHEMA.addressCountry, Literal(data["country"])))
+    if "country" in data:  # schema:addressCountry belongs on a PostalAddress, not on the organization
+        address = URIRef(f"{subject}#address")
+        rdf.add((subject, SCHEMA.address, address))
+        rdf.add((address, RDF.type, SCHEMA.PostalAddress))
+        rdf.add((address, SCHEMA.addressCountry, Literal(data["country"])))
     for field, url in sorted(data.get("links", {}).items()):
-        _add_closed(rdf, subject, LINKS[field], [_iri(url, f"{node} links.{field}")])
+        _add_closed(rdf, subject, LINKS[field], [_iri(url, f"{node} links.{field}")], kind)
     for index, source in enumerate(data["sources"]):
         rdf.add((subject, DCTERMS.source, _iri(source["url"], f"{node} sources[{index}]")))
     for index, correction in enumerate(data.get("corrections", ()), start=1):
@@ -158,7 +163,7 @@ def _add_edge(rdf: Graph, source: str, target: str, data: dict) -> None:
     field, relation = data["field"], data["relation"]
     predicate = DERIVATIONS[relation] if field == "derived_from" else REFERENCES[field]
     subject, obj = entity_iri(source), entity_iri(target)
-    _add_closed(rdf, subject, predicate, [obj])
+    _add_closed(rdf, subject, predicate, [obj], source.partition("/")[0])
     # The statement's IRI names the edge, so it is stable and unique per edge.
     statement = URIRef(f"{subject}#{predicate.fragment}-{target.replace('/', '-')}")
     rdf.add((statement, RDF.type, RDF.Statement))
@@ -188,11 +193,12 @@ def _add_license(rdf: Graph, license: License) -> None:
         rdf.add((iri, DCTERMS.source, _iri(source.url, f"licence {license.id} sources[{index}]")))
 
 
-def _add_closed(rdf: Graph, subject: URIRef, predicate: URIRef, objects: Iterable[URIRef]) -> None:
+def _add_closed(rdf: Graph, subject: URIRef, predicate: URIRef, objects: Iterable[URIRef], kind: str) -> None:
     """Add the triples, and again with every standard super-term the ontology gives.
 
     For rdf:type the objects are classes and their super-classes are added;
-    otherwise the predicate's super-properties are.
+    otherwise the predicate's super-properties are, those whose published
+    domain admits the subject's `kind` (see vocab.STANDARD_DOMAINS).
     """
     supers = super_terms()
     for obj in objects:
@@ -201,7 +207,8 @@ def _add_closed(rdf: Graph, subject: URIRef, predicate: URIRef, objects: Iterabl
                 rdf.add((subject, RDF.type, cls))
         else:
             for prop in (predicate, *supers.get(predicate, ())):
-                rdf.add((subject, prop, obj))
+                if fits(prop, kind):
+                    rdf.add((subject, prop, obj))
 
 
 @cache

@@ -100,10 +100,37 @@ REFERENCES = {
     "broader": SKOS.broader,
 }
 
+# Standard terms whose vocabulary gives them a domain, and the kinds of ours that
+# fall inside it (schema.org: https://schema.org/<term>; FAIR4ML:
+# https://w3id.org/fair4ml). The export writes such a term, as a super-term of
+# ours or directly, only on those kinds: schema:creator is for CreativeWorks,
+# so a method's developer is written with lkg:developedBy and prov only.
+CREATIVE_WORKS = ("model", "dataset", "software")  # fair4ml:MLModel, schema:Dataset, schema:SoftwareSourceCode
+STANDARD_DOMAINS = {
+    SCHEMA.creator: CREATIVE_WORKS,
+    SCHEMA.isPartOf: CREATIVE_WORKS,
+    SCHEMA.datePublished: CREATIVE_WORKS,
+    SCHEMA.citation: CREATIVE_WORKS,
+    SCHEMA.license: CREATIVE_WORKS,
+    SCHEMA.inLanguage: CREATIVE_WORKS,
+    SCHEMA.translationOfWork: CREATIVE_WORKS,
+    SCHEMA.codeRepository: ("software",),
+    SCHEMA.parentOrganization: ("organization",),
+    SCHEMA.affiliation: ("person",),
+    FAIR4ML.trainedOn: ("model",),
+    FAIR4ML.fineTunedFrom: ("model",),
+}
+
+
+def fits(term, kind: str) -> bool:  # noqa: ANN001
+    """Whether a standard term's published domain admits entities of `kind`."""
+    return kind in STANDARD_DOMAINS.get(term, (kind,))
+
+
 LINKS = {
-    "repository": SCHEMA.codeRepository,
+    "repository": LKG.repository,
     "homepage": SCHEMA.url,
-    "paper": SCHEMA.citation,
+    "paper": LKG.paper,
     "huggingface": LKG.huggingFacePage,
     "demo": LKG.demoPage,
     "blog": LKG.announcement,
