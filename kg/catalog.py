@@ -97,6 +97,7 @@ def load_catalog(root: Path | str | None = None, today: dt.date | None = None) -
     problems += _check_cycles(catalog)
     problems += _check_dates(catalog, today or dt.date.today())
     problems += _check_names(catalog)
+    problems += _check_missing_licenses(catalog)
     problems += _check_orphans(catalog)
     if any(p.level == "error" for p in problems):
         raise CatalogError(problems)
@@ -120,8 +121,8 @@ def _fold(text: str) -> str:
 def _entry_files(root: Path, problems: list[Problem]) -> list[tuple[str, Path]]:
     kind_of = {folder: kind for kind, folder in FOLDERS.items()}
     found: list[tuple[str, Path]] = []
-    for child in sorted(root.iterdir()):
-        if child.name.startswith((".", "_")) or child.name == LICENSES_FILE or child.name == "README.md":
+    for child in _list(root, problems):
+        if child.name.startswith((".", "_")) or child.name == LICENSES_FILE or child.suffix == ".md":  # README, AUDIT
             continue
         if not child.is_dir():
             problems.append(Problem(_show(child), 1, "", "unexpected file in the catalog folder"))
@@ -131,7 +132,7 @@ def _entry_files(root: Path, problems: list[Problem]) -> list[tuple[str, Path]]:
                 Problem(_show(child), 1, "", f"unknown folder '{child.name}'", suggest(child.name, kind_of) or f"folders are {', '.join(kind_of)}")
             )
             continue
-        for path in sorted(child.iterdir()):
+        for path in _list(child, problems):
             if path.name.startswith("."):
                 continue
             if path.suffix != ".yaml" or not path.is_file():
@@ -140,6 +141,15 @@ def _entry_files(root: Path, problems: list[Problem]) -> list[tuple[str, Path]]:
                 continue
             found.append((kind_of[child.name], path))
     return found
+
+
+def _list(folder: Path, problems: list[Problem]) -> list[Path]:
+    """The entries of `folder`, sorted; a folder that cannot be read is a problem, not a crash."""
+    try:
+        return sorted(folder.iterdir())
+    except OSError as exc:
+        problems.append(Problem(_show(folder), 1, "", f"cannot read folder: {exc.strerror or exc}"))
+        return []
 
 
 def _validate(kind: str, doc: Document, shown: str, problems: list[Problem]) -> Entity | None:
@@ -397,17 +407,34 @@ def _check_dates(catalog: Catalog, today: dt.date) -> list[Problem]:
 
 
 def _check_names(catalog: Catalog) -> list[Problem]:
-    """Two entities of one kind with the same English name confuse every reader."""
+    """Two entities of one kind with the same English or Chinese name confuse every reader."""
     problems = []
-    by_name: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for entity_id, entity in sorted(catalog.entities.items()):
-        by_name[(entity.kind, _fold(entity.name))].append(entity_id)
-    for holders in by_name.values():
-        for entity_id in holders[1:]:
-            entity = catalog.entities[entity_id]
-            line = catalog.line_of(entity_id, ("name",))
+    for field in ("name", "name_zh"):
+        by_name: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for entity_id, entity in sorted(catalog.entities.items()):
+            if getattr(entity, field) is not None:
+                by_name[(entity.kind, _fold(getattr(entity, field)))].append(entity_id)
+        for holders in by_name.values():
+            for entity_id in holders[1:]:
+                value = getattr(catalog.entities[entity_id], field)
+                line = catalog.line_of(entity_id, (field,))
+                problems.append(Problem(catalog.paths[entity_id], line, field, f"'{value}' is also the {field} of '{holders[0]}'", level="warning"))
+    return problems
+
+
+def _check_missing_licenses(catalog: Catalog) -> list[Problem]:
+    """Published weights and code without a licence leave users unable to tell what they may do.
+
+    Datasets are left out: many are scraped or mixed collections whose
+    publishers state no single licence, and absent is then the truth.
+    """
+    problems = []
+    for entity_id, entity in catalog.entities.items():
+        published = entity.kind == "software" or getattr(entity, "open_weights", None) is True
+        if published and getattr(entity, "license", None) is None:
             problems.append(
-                Problem(catalog.paths[entity_id], line, "name", f"'{entity.name}' is also the name of '{holders[0]}'", level="warning")
+                Problem(catalog.paths[entity_id], catalog.line_of(entity_id, ("id",)), "license", "missing: no licence is recorded for it",
+                        f"add the licence a source states, with license_statements; see {LICENSES_FILE}", level="warning")
             )
     return problems
 

@@ -70,6 +70,24 @@ def test_duplicate_english_name_is_a_warning(tiny: Path) -> None:
     ]
 
 
+def test_duplicate_chinese_name_is_a_warning(tiny: Path) -> None:
+    add_model(tiny, "second-alpaca", "name_zh: 羊驼")
+    catalog = load_catalog("data")
+    assert [str(w) for w in catalog.warnings] == [
+        "data/models/stanford-alpaca-7b.yaml:3: warning: name_zh: '羊驼' is also the name_zh of 'model/second-alpaca'"
+    ]
+
+
+def test_published_weights_without_a_licence_are_a_warning(tiny: Path) -> None:
+    add_model(tiny, "unlicensed", "open_weights: true")
+    add_model(tiny, "closed", "open_weights: false")
+    catalog = load_catalog("data")
+    assert [str(w) for w in catalog.warnings] == [
+        "data/models/unlicensed.yaml:1: warning: license: missing: no licence is recorded for it "
+        "(add the licence a source states, with license_statements; see licenses.yaml)"
+    ]
+
+
 def test_unreferenced_organization_is_a_warning(tiny: Path) -> None:
     write(tiny, "organizations/lonely.yaml", ENTRY.replace("model/", "organization/").format(slug="lonely", name="Lonely", extra=""))
     catalog = load_catalog("data")

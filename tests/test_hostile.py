@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from kg.catalog import load_catalog
+from kg.errors import CatalogError
 from kg.explore import build_knowledge_graph
 from kg.graph import build_graph, format_lineage
 from kg.query import QueryError, run_query, to_store
@@ -102,3 +103,20 @@ def test_a_closed_pipe_ends_kg_lineage_quietly(chain: Path) -> None:
         shell=True, capture_output=True, text=True, timeout=120,
     )
     assert (done.stdout, done.stderr) == ("model/m999 (M999)\n", "")
+
+
+def test_an_unreadable_kind_folder_is_reported_and_the_rest_checked(tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The tests run as root, whom chmod does not stop: refuse the folder where it is listed instead.
+    real_iterdir = Path.iterdir
+
+    def iterdir(self: Path):
+        if self.name == "datasets":
+            raise PermissionError(13, "Permission denied")
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    with pytest.raises(CatalogError) as caught:
+        load_catalog("data")
+    problems = [str(p) for p in caught.value.problems]
+    assert problems[0] == "data/datasets:1: cannot read folder: Permission denied"
+    assert any("unknown id 'dataset/" in p for p in problems[1:])  # the models were still read and checked
