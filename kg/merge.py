@@ -1,0 +1,207 @@
+"""Merge records read from other trackers into the catalog, keeping every claim beside its source.
+
+Identity: a record is a curated entity when an explicit link says so (the
+entity's `links.huggingface` repo id or one of its `same_as` ids equals one of
+the record's external ids), else when its normalised name or alias equals
+the entity's name or an alias, among entities of the right kind. Two or more
+candidates make the match ambiguous: reported, never merged. An unmatched
+record becomes a new entity whose id is made from its source id (records of
+later sources with the same name or external id join it).
+
+Mentions (free-text references) are resolved the same way, against curated
+and new entities; what stays unresolved is kept by name and counted.
+
+Claims: for each entity and scalar field, the curated value is claim zero and
+accepted; without one, the first source in `order` wins. Values that differ
+(a partial date agrees with the full date it contains) make a conflict.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from kg.catalog import Catalog
+from kg.sources import Claim, Mention, Origin, Record
+
+SCALAR_FIELDS = ("license", "released", "parameters", "records", "uploaded")
+CURATED = "catalog"
+DEFAULT_ORDER = ("huggingface", "open-llms", "ecosystem-graphs", "dpc")
+
+
+def normalise(name: str) -> str:
+    """A name for matching: NFKC, case-folded, letters and digits only ('LLaMa-7B' = 'llama 7b')."""
+    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", name).casefold())
+
+
+def huggingface_id(url: str) -> str | None:
+    """'huggingface:<owner>/<name>' (datasets too) for a huggingface.co URL."""
+    match = re.match(r"https?://huggingface\.co/(?:datasets/|spaces/)?([^/#?]+/[^/#?]+)", url)
+    return f"huggingface:{match.group(1)}" if match else None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9.]+", "-", unicodedata.normalize("NFKD", text).casefold())).strip("-.") or "x"
+
+
+@dataclass
+class Reference:
+    """A mention from an entity, resolved to a target id or left unresolved (target None)."""
+
+    entity: str
+    mention: Mention
+    target: str | None
+    candidates: tuple[str, ...] = ()
+
+
+@dataclass
+class Merged:
+    records: list[Record]
+    matched: list[tuple[Record, str, str]] = field(default_factory=list)  # record, entity id, how
+    new: dict[str, list[Record]] = field(default_factory=dict)  # new entity id -> its records
+    ambiguous: list[tuple[Record, tuple[str, ...]]] = field(default_factory=list)
+    references: list[Reference] = field(default_factory=list)
+    claims: dict[tuple[str, str], list[tuple[Claim, bool]]] = field(default_factory=dict)  # (entity, field) -> (claim, accepted)
+
+    @property
+    def unresolved(self) -> list[Reference]:
+        return [r for r in self.references if r.target is None]
+
+    @property
+    def conflicts(self) -> dict[tuple[str, str], list[tuple[Claim, bool]]]:
+        return {key: claims for key, claims in self.claims.items() if not _agree([c.value for c, _ in claims])}
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "read": len(self.records),
+            "matched": len(self.matched),
+            "new": len(self.new),
+            "ambiguous": len(self.ambiguous),
+            "references": len(self.references),
+            "resolved": len(self.references) - len(self.unresolved),
+            "unresolved": len(self.unresolved),
+            "conflicting": len(self.conflicts),
+        }
+
+
+def _agree(values: list[Any]) -> bool:
+    texts = sorted({str(v) for v in values}, key=len)
+    # A shorter value agrees with a longer one it starts (2023-03 and 2023-03-30).
+    return all(t.startswith(texts[0]) for t in texts) and all(
+        texts[i + 1].startswith(texts[i]) for i in range(len(texts) - 1)
+    ) if texts and all(re.fullmatch(r"\d{4}(-\d\d){0,2}", t) for t in texts) else len(texts) <= 1
+
+
+class _Index:
+    """Ids by explicit external id, and by (kind, normalised name)."""
+
+    def __init__(self) -> None:
+        self.explicit: dict[str, set[str]] = defaultdict(set)
+        self.names: dict[tuple[str, str], set[str]] = defaultdict(set)
+
+    def add(self, entity_id: str, kind: str, names: Iterable[str], external: Iterable[str]) -> None:
+        for name in names:
+            if normalise(name):
+                self.names[(kind, normalise(name))].add(entity_id)
+        for ext in external:
+            self.explicit[ext.casefold()].add(entity_id)
+
+    def find(self, kind: str, names: Iterable[str], external: Iterable[str]) -> tuple[set[str], str]:
+        for ext in external:
+            found = self.explicit.get(ext.casefold())
+            if found:
+                return found, f"explicit link {ext}"
+        kinds = ("model", "dataset", "software", "organization", "person", "method") if kind == "any" else (kind,)
+        for name in names:
+            found = {i for k in kinds for i in self.names.get((k, normalise(name)), ())}
+            if found:
+                return found, f"name '{name}'"
+        return set(), ""
+
+
+def _curated_index(catalog: Catalog) -> _Index:
+    index = _Index()
+    for entity_id, entity in catalog.entities.items():
+        external = list(getattr(entity, "same_as", None) or [])
+        if entity.links and entity.links.huggingface and huggingface_id(entity.links.huggingface):
+            external.append(huggingface_id(entity.links.huggingface))
+        index.add(entity_id, entity.kind, [entity.name, *entity.aliases, *([entity.name_zh] if entity.name_zh else [])], external)
+    return index
+
+
+def merge(catalog: Catalog, records: list[Record], order: Iterable[str] = DEFAULT_ORDER) -> Merged:
+    """Resolve every record and mention against the catalog and each other; collect claims."""
+    merged = Merged(records)
+    curated = _curated_index(catalog)
+    imported = _Index()
+    owner: dict[int, str] = {}
+    for position, record in enumerate(records):
+        names = [record.name, *record.aliases]
+        found, how = curated.find(record.kind, names, record.external_ids)
+        if len(found) > 1:
+            merged.ambiguous.append((record, tuple(sorted(found))))
+            continue
+        if found:
+            owner[position] = next(iter(found))
+            merged.matched.append((record, owner[position], how))
+            continue
+        found, _ = imported.find(record.kind, names, record.external_ids)
+        if len(found) == 1:
+            entity_id = next(iter(found))
+        else:
+            entity_id = _new_id(record, merged.new, catalog)
+            merged.new[entity_id] = []
+        merged.new[entity_id].append(record)
+        imported.add(entity_id, record.kind, names, record.external_ids)
+        owner[position] = entity_id
+    for position, record in enumerate(records):
+        if position not in owner:
+            continue
+        for mention in record.mentions:
+            merged.references.append(_resolve(owner[position], mention, curated, imported))
+    _collect_claims(catalog, records, owner, list(order), merged)
+    return merged
+
+
+def _new_id(record: Record, taken: dict, catalog: Catalog) -> str:
+    base = f"{record.kind}/{_slug(record.source)}-{_slug(record.source_id)}"
+    entity_id, n = base, 2
+    while entity_id in taken or entity_id in catalog.entities:
+        entity_id, n = f"{base}-{n}", n + 1
+    return entity_id
+
+
+def _resolve(entity_id: str, mention: Mention, curated: _Index, imported: _Index) -> Reference:
+    text = mention.text
+    external = [text] if text.startswith("huggingface:") else []
+    if "huggingface.co/" in text:
+        external.append("huggingface:" + re.sub(r"^.*huggingface\.co/(datasets/)?", "", text).strip("/"))
+    names = [text.removeprefix("huggingface:").split("/")[-1]] if external else [text]
+    for index in (curated, imported):
+        found, _ = index.find(mention.kind, names, external)
+        found.discard(entity_id)
+        if len(found) == 1:
+            return Reference(entity_id, mention, next(iter(found)))
+        if len(found) > 1:
+            return Reference(entity_id, mention, None, tuple(sorted(found)))
+    return Reference(entity_id, mention, None)
+
+
+def _collect_claims(catalog: Catalog, records: list[Record], owner: dict[int, str], order: list[str], merged: Merged) -> None:
+    rank = {name: i for i, name in enumerate(order)}
+    gathered: dict[tuple[str, str], list[Claim]] = defaultdict(list)
+    for position, record in enumerate(records):
+        for claim in record.claims:
+            if position in owner and claim.field in SCALAR_FIELDS:
+                gathered[(owner[position], claim.field)].append(claim)
+    for (entity_id, name), claims in sorted(gathered.items()):
+        claims.sort(key=lambda c: rank.get(c.origin.source, len(rank)))
+        entity = catalog.entities.get(entity_id)
+        value = getattr(entity, name, None) if entity is not None else None
+        if value is not None:
+            where = f"{catalog.paths[entity_id]}:{catalog.line_of(entity_id, (name,))}"
+            claims.insert(0, Claim(name, value, Origin(CURATED, where, entity.sources[0].url)))
+        merged.claims[(entity_id, name)] = [(claim, i == 0) for i, claim in enumerate(claims)]
