@@ -22,10 +22,14 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from kg.catalog import Catalog
 from kg.sources import Claim, Mention, Origin, Record
+
+if TYPE_CHECKING:
+    import networkx as nx
+    from rdflib import Graph
 
 SCALAR_FIELDS = ("license", "released", "parameters", "records", "uploaded")
 CURATED = "catalog"
@@ -205,3 +209,144 @@ def _collect_claims(catalog: Catalog, records: list[Record], owner: dict[int, st
             where = f"{catalog.paths[entity_id]}:{catalog.line_of(entity_id, (name,))}"
             claims.insert(0, Claim(name, value, Origin(CURATED, where, entity.sources[0].url)))
         merged.claims[(entity_id, name)] = [(claim, i == 0) for i, claim in enumerate(claims)]
+
+
+def _origin_dict(origin: Origin) -> dict:
+    return {k: v for k, v in vars(origin).items() if v is not None}
+
+
+def add_to_graph(graph: "nx.MultiDiGraph", merged: Merged) -> None:
+    """Curated nodes get `claims` (every source's value, the accepted one marked) and `imported_references`.
+
+    New entities are not added to the networkx graph (the page would drown
+    in them); they are in the RDF export (`claims_to_rdf`).
+    """
+    for (entity_id, name), claims in merged.claims.items():
+        if entity_id in graph:
+            graph.nodes[entity_id].setdefault("claims", []).extend(
+                {"field": name, "value": c.value, "accepted": accepted, **_origin_dict(c.origin)} for c, accepted in claims
+            )
+    for ref in merged.references:
+        if ref.entity in graph:
+            row = {"field": ref.mention.field, "text": ref.mention.text, **_origin_dict(ref.mention.origin)}
+            row.update({"target": ref.target} if ref.target else {"unresolved": True})
+            graph.nodes[ref.entity].setdefault("imported_references", []).append(row)
+
+
+PREDICATES = {"license": "license", "released": "datePublished", "parameters": "parameterCount", "records": "recordCount", "uploaded": "uploaded"}
+
+
+def claims_to_rdf(rdf: "Graph", merged: Merged, licenses: Iterable[str]) -> None:
+    """Each claim as an rdf:Statement with dcterms:source and lkg:accepted; new entities and imported references too."""
+    from rdflib import Literal, URIRef
+    from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
+
+    from kg.rdf import entity_iri, license_iri
+    from kg.vocab import CLASSES, DERIVATIONS, LKG, REFERENCES, SCHEMA
+
+    licenses = set(licenses)
+
+    def predicate(name: str) -> URIRef:
+        return SCHEMA[PREDICATES[name]] if name in ("license", "released") else LKG[PREDICATES[name]]
+
+    def value_node(name: str, value: Any):  # noqa: ANN202
+        if name == "license" and value in licenses:
+            return license_iri(value)
+        return Literal(value, datatype=XSD.integer) if isinstance(value, int) else Literal(str(value))
+
+    def describe(statement: URIRef, origin: Origin) -> None:
+        rdf.add((statement, RDF.type, RDF.Statement))
+        if origin.url:
+            rdf.add((statement, DCTERMS.source, URIRef(origin.url.replace(" ", "%20"))))
+        rdf.add((statement, LKG.claimSource, Literal(origin.source)))
+        rdf.add((statement, LKG.claimLocation, Literal(origin.where)))
+        if origin.retrieved:
+            rdf.add((statement, LKG.retrieved, Literal(origin.retrieved, datatype=XSD.date)))
+        if origin.commit:
+            rdf.add((statement, LKG.sourceCommit, Literal(origin.commit)))
+
+    for entity_id, records in merged.new.items():
+        subject = entity_iri(entity_id)
+        rdf.add((subject, RDF.type, CLASSES[records[0].kind]))
+        rdf.add((subject, RDFS.label, Literal(records[0].name)))
+        rdf.add((subject, DCTERMS.identifier, Literal(entity_id)))
+        for record in records:
+            rdf.add((subject, LKG.importedFrom, Literal(f"{record.source}:{record.source_id}")))
+            if record.origin.url:
+                rdf.add((subject, DCTERMS.source, URIRef(record.origin.url.replace(" ", "%20"))))
+    for (entity_id, name), claims in merged.claims.items():
+        subject = entity_iri(entity_id)
+        for n, (claim, accepted) in enumerate(claims):
+            statement = URIRef(f"{subject}#claim-{name}-{n}")
+            describe(statement, claim.origin)
+            rdf.add((statement, RDF.subject, subject))
+            rdf.add((statement, RDF.predicate, predicate(name)))
+            rdf.add((statement, RDF.object, value_node(name, claim.value)))
+            rdf.add((statement, LKG.accepted, Literal(accepted)))
+    counters: dict[str, int] = defaultdict(int)
+    for ref in merged.references:
+        subject = entity_iri(ref.entity)
+        n = counters[ref.entity] = counters[ref.entity] + 1
+        statement = URIRef(f"{subject}#import-{n}")
+        describe(statement, ref.mention.origin)
+        rdf.add((statement, RDF.subject, subject))
+        if ref.mention.field == "derived_from":
+            prop = DERIVATIONS.get(ref.mention.relation or "", PROV.wasDerivedFrom)
+        else:
+            prop = REFERENCES.get(ref.mention.field, LKG.dependsOn)
+        rdf.add((statement, RDF.predicate, prop))
+        if ref.target:
+            rdf.add((statement, RDF.object, entity_iri(ref.target)))
+        else:
+            rdf.add((statement, RDF.object, Literal(ref.mention.text)))
+            rdf.add((statement, RDF.type, LKG.UnresolvedReference))
+
+
+def read_sources(sources: Iterable[tuple[str, str]] | dict, commit: str | None = None) -> list[Record]:
+    """Read every (name, path); raise CatalogError listing all bad input of all sources at once."""
+    from kg.errors import CatalogError, Problem
+    from kg.sources import read_source
+
+    pairs = list(sources.items()) if isinstance(sources, dict) else list(sources)
+    problems: list[Problem] = []
+    records: list[Record] = []
+    for name, path in pairs:
+        records += read_source(name, path, problems)
+    if any(p.level == "error" for p in problems):
+        raise CatalogError(problems)
+    return records
+
+
+def apply_sources(lkg, sources, order: Iterable[str] = DEFAULT_ORDER) -> Merged:  # noqa: ANN001
+    """Merge `sources` into a built knowledge graph in place: claims on its graph, claims and new entities in its RDF."""
+    merged = merge(lkg.catalog, read_sources(sources), order)
+    add_to_graph(lkg.graph, merged)
+    claims_to_rdf(lkg.rdf, merged, lkg.catalog.licenses)
+    return merged
+
+
+def format_report(merged: Merged, limit: int = 20) -> str:
+    """The merge report: counts, then the matches, ambiguities, conflicts and unresolved names (most frequent first)."""
+    lines = [f"{key}: {value}" for key, value in merged.counts().items()]
+    lines.append("\nmatched:")
+    lines += [f"  {r.source} '{r.name}' -> {entity_id} ({how})" for r, entity_id, how in merged.matched]
+    lines.append("\nambiguous (not merged):")
+    lines += [f"  {r.source} '{r.name}' ({r.origin.where}): {', '.join(c)}" for r, c in merged.ambiguous]
+    lines.append("\nconflicting:")
+    lines += format_conflicts(merged).splitlines()
+    unresolved: dict[str, int] = defaultdict(int)
+    for ref in merged.unresolved:
+        unresolved[ref.mention.text] += 1
+    lines.append(f"\nunresolved ({len(unresolved)} distinct names; the {min(limit, len(unresolved))} most frequent):")
+    lines += [f"  {n:>4}  {text}" for text, n in sorted(unresolved.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
+    return "\n".join(lines) + "\n"
+
+
+def format_conflicts(merged: Merged, curated_only: bool = False) -> str:
+    lines = []
+    for (entity_id, name), claims in sorted(merged.conflicts.items()):
+        if curated_only and claims[0][0].origin.source != CURATED:
+            continue
+        lines.append(f"  {entity_id} {name}:")
+        lines += [f"    {'*' if accepted else ' '} {c.value!s:<32} {c.origin.source} {c.origin.where}" for c, accepted in claims]
+    return "\n".join(lines) + ("\n" if lines else "")
