@@ -350,3 +350,38 @@ def format_conflicts(merged: Merged, curated_only: bool = False) -> str:
         lines.append(f"  {entity_id} {name}:")
         lines += [f"    {'*' if accepted else ' '} {c.value!s:<32} {c.origin.source} {c.origin.where}" for c, accepted in claims]
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+DRAFT_LIMIT = 200  # above this many new entities a source is not "small": review it with kg conflicts instead
+
+
+def write_drafts(root: "Path", merged: Merged) -> list["Path"]:
+    """Draft entries of the new entities under <root>/_drafts/<folder>/ (the loader skips '_' folders).
+
+    A draft has no description: the reviewer writes one in their own words
+    and moves the file into the catalog. Each file is written whole or not at all.
+    """
+    from pathlib import Path
+
+    import yaml
+
+    from kg.entities import FOLDERS
+    from kg.errors import RequestError
+    from kg.publish import write_atomically
+
+    if len(merged.new) > DRAFT_LIMIT:
+        raise RequestError(f"{len(merged.new)} new entities is too many drafts to review", f"--write is for sources of at most {DRAFT_LIMIT} new entities")
+    written = []
+    for entity_id, records in sorted(merged.new.items()):
+        kind, _, slug = entity_id.partition("/")
+        entry: dict[str, Any] = {"id": entity_id, "name": records[0].name}
+        for (owner_id, name), claims in merged.claims.items():
+            if owner_id == entity_id:
+                entry[name] = next(c.value for c, accepted in claims if accepted)
+        entry["sources"] = [{"url": r.origin.url, "supports": f"{r.source} record {r.source_id} ({r.origin.where})"} for r in records if r.origin.url]
+        text = "# Draft from kg import: check every value, write a description in your own words, then move it into the catalog.\n"
+        path = Path(root) / "_drafts" / FOLDERS[kind] / f"{slug}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, (text + yaml.safe_dump(entry, allow_unicode=True, sort_keys=False)).encode())
+        written.append(path)
+    return written

@@ -99,6 +99,8 @@ _LICENSES = {
     "bigscience-bloom-rail-1.0": "bigscience-bloom-rail-1.0", "bigsciencebloomrail1.0": "bigscience-bloom-rail-1.0",
     "bigscience-openrail-m": "LicenseRef-bigscience-openrail-m", "openrail-m": "LicenseRef-bigscience-openrail-m",
     "openrail-mv1": "LicenseRef-bigscience-openrail-m", "creativeml-openrail-m": "LicenseRef-creativeml-openrail-m",
+    "bigsciencerailv1.0": "bigscience-bloom-rail-1.0", "glm-130blicense": "LicenseRef-glm-130b",
+    "opt-175blicense": "LicenseRef-opt-175b", "modifiedmitlicense": "LicenseRef-openai-gpt-2-modified-mit",
     "llama-license": "LicenseRef-llama-1-noncommercial", "llamalicense": "LicenseRef-llama-1-noncommercial",
 }
 

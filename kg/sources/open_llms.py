@@ -17,7 +17,7 @@ from kg.sources import Origin, Record, is_placeholder, map_license, retrieved_on
 NAME = "open-llms"
 REPOSITORY = "https://github.com/eugeneyan/open-llms"
 LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]+)\)")
-COLUMNS = {"name": ("language model", "model"), "released": ("release date",), "checkpoints": ("checkpoints",),
+COLUMNS = {"name": ("language model", "model", "name"), "released": ("release date",), "checkpoints": ("checkpoints",),
            "parameters": ("params (b)",), "license": ("licence", "license")}
 
 
@@ -27,7 +27,11 @@ def read(path: Path, problems: list[Problem], commit: str | None = None) -> list
     retrieved = retrieved_on(path)
     records: list[Record] = []
     header: dict[str, int] | None = None
+    kind = "model"
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.startswith("#"):
+            # The section says what a table lists: "Open LLM datasets for ..." lists datasets.
+            kind = "dataset" if "dataset" in line.casefold() else "model"
         if not line.lstrip().startswith("|"):
             header = None
             continue
@@ -40,7 +44,7 @@ def read(path: Path, problems: list[Problem], commit: str | None = None) -> list
             continue
         if set("".join(cells)) <= set("-: ") or "name" not in header:
             continue
-        records.append(_row(cells, header, Origin(NAME, f"{shown}:{number}", url, retrieved, commit), problems))
+        records.append(_row(cells, header, kind, Origin(NAME, f"{shown}:{number}", url, retrieved, commit), problems))
     return records
 
 
@@ -53,9 +57,9 @@ def _text(cell: str) -> str:
     return LINK.sub(lambda m: m.group(1), cell).strip()
 
 
-def _row(cells: list[str], header: dict[str, int], origin: Origin, problems: list[Problem]) -> Record:
+def _row(cells: list[str], header: dict[str, int], kind: str, origin: Origin, problems: list[Problem]) -> Record:
     name = _text(_cell(cells, header, "name"))
-    record = Record(NAME, name, "model", name, origin)
+    record = Record(NAME, name, kind, name, origin)
     released = _text(_cell(cells, header, "released")).replace("/", "-")
     if re.fullmatch(r"\d{4}-\d{2}", released):
         record.claim("released", released)
@@ -67,7 +71,7 @@ def _row(cells: list[str], header: dict[str, int], origin: Origin, problems: lis
             repo = "/".join(link.split("huggingface.co/", 1)[1].split("/")[:2]).split("#")[0]
             record.external_ids.append(f"huggingface:{repo}")
     params = _text(_cell(cells, header, "parameters"))
-    if re.fullmatch(r"\d+(\.\d+)?", params):
+    if kind == "model" and re.fullmatch(r"\d+(\.\d+)?", params):
         record.claim("parameters", round(float(params) * 10**9))
     license = _text(_cell(cells, header, "license"))
     if license and not is_placeholder(license):
