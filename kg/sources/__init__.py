@@ -92,7 +92,7 @@ def retrieved_on(path: Path) -> str:
 _LICENSES = {
     "apache2.0": "Apache-2.0", "apache-2.0": "Apache-2.0", "apachelicense2.0": "Apache-2.0", "apache": "Apache-2.0",
     "mit": "MIT", "mitlicense": "MIT", "bsd-3-clause": "BSD-3-Clause", "gpl-3.0": "GPL-3.0-only", "gpl3.0": "GPL-3.0-only",
-    "cc0-1.0": "CC0-1.0", "cc0": "CC0-1.0", "ccby4.0": "CC-BY-4.0", "cc-by-4.0": "CC-BY-4.0",
+    "cc0-1.0": "CC0-1.0", "cc0": "CC0-1.0", "cc01.0": "CC0-1.0", "ccby4.0": "CC-BY-4.0", "cc-by-4.0": "CC-BY-4.0",
     "ccbysa3.0": "CC-BY-SA-3.0", "cc-by-sa-3.0": "CC-BY-SA-3.0", "ccbysa4.0": "CC-BY-SA-4.0", "cc-by-sa-4.0": "CC-BY-SA-4.0",
     "ccbync4.0": "CC-BY-NC-4.0", "cc-by-nc-4.0": "CC-BY-NC-4.0", "ccbyncsa4.0": "CC-BY-NC-SA-4.0", "cc-by-nc-sa-4.0": "CC-BY-NC-SA-4.0",
     "odc-by": "ODC-By-1.0", "odc-by-1.0": "ODC-By-1.0", "odc-by1.0": "ODC-By-1.0",
