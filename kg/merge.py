@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from rdflib import Graph
 
 SCALAR_FIELDS = ("license", "released", "parameters", "records", "uploaded")
+# Reference fields whose targets are compared: an imported target the catalog does not list is a conflict.
+EDGE_FIELDS = ("derived_from", "developers")
 CURATED = "catalog"
 DEFAULT_ORDER = ("huggingface", "open-llms", "ecosystem-graphs", "dpc")
 
@@ -76,7 +78,7 @@ class Merged:
 
     @property
     def conflicts(self) -> dict[tuple[str, str], list[tuple[Claim, bool]]]:
-        return {key: claims for key, claims in self.claims.items() if not _agree([c.value for c, _ in claims])}
+        return {key: claims for key, claims in self.claims.items() if not _agree_on(key[1], claims)}
 
     def counts(self) -> dict[str, int]:
         return {
@@ -89,6 +91,14 @@ class Merged:
             "unresolved": len(self.unresolved),
             "conflicting": len(self.conflicts),
         }
+
+
+def _agree_on(name: str, claims: list[tuple[Claim, bool]]) -> bool:
+    if name not in EDGE_FIELDS:
+        return _agree([c.value for c, _ in claims])
+    curated = {c.value for c, _ in claims if c.origin.source == CURATED}
+    # Without a curated value there is nothing to disagree with; several sources may list several targets.
+    return not curated or {c.value for c, _ in claims} <= curated
 
 
 def _agree(values: list[Any]) -> bool:
@@ -167,7 +177,25 @@ def merge(catalog: Catalog, records: list[Record], order: Iterable[str] = DEFAUL
         for mention in record.mentions:
             merged.references.append(_resolve(owner[position], mention, curated, imported))
     _collect_claims(catalog, records, owner, list(order), merged)
+    _collect_edge_claims(catalog, merged)
     return merged
+
+
+def _collect_edge_claims(catalog: Catalog, merged: Merged) -> None:
+    """Base models and developers of curated entities: the catalog's targets, then every source's resolved ones."""
+    gathered: dict[tuple[str, str], list[Claim]] = defaultdict(list)
+    for ref in merged.references:
+        entity = catalog.entities.get(ref.entity)
+        name = ref.mention.field
+        if ref.target and entity is not None and name == "dependencies" and entity.kind == "model" and ref.target.startswith("model/"):
+            name = "derived_from"  # a model another model depends on is its base model, as far as that source says
+        if ref.target and entity is not None and name in EDGE_FIELDS:
+            gathered[(ref.entity, name)].append(Claim(name, ref.target, ref.mention.origin))
+    for (entity_id, name), claims in sorted(gathered.items()):
+        entity = catalog.entities[entity_id]
+        where = f"{catalog.paths[entity_id]}:{catalog.line_of(entity_id, (name,))}"
+        curated = [Claim(name, ref.id, Origin(CURATED, where, ref.source or entity.sources[0].url)) for field_name, _, ref in entity.edges if field_name == name]
+        merged.claims[(entity_id, name)] = [(claim, claim.origin.source == CURATED) for claim in curated + claims]
 
 
 def _new_id(record: Record, taken: dict, catalog: Catalog) -> str:
@@ -275,6 +303,8 @@ def claims_to_rdf(rdf: "Graph", merged: Merged, licenses: Iterable[str]) -> None
             if record.origin.url:
                 rdf.add((subject, DCTERMS.source, URIRef(record.origin.url.replace(" ", "%20"))))
     for (entity_id, name), claims in merged.claims.items():
+        if name in EDGE_FIELDS:
+            continue  # written below as the imported references' statements; the curated edges have their own
         subject = entity_iri(entity_id)
         for n, (claim, accepted) in enumerate(claims):
             statement = URIRef(f"{subject}#claim-{name}-{n}")
