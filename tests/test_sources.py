@@ -246,3 +246,20 @@ def test_the_real_open_llms_table_reads_every_table() -> None:
     records = read_sources([("open-llms", SHARED / "open-llms" / "README.md")])
     assert {r.kind for r in records} == {"model", "dataset"}
     assert all(r.origin.where.startswith(str(SHARED / "open-llms" / "README.md") + ":") for r in records)
+
+
+def test_an_export_with_every_source_uses_only_declared_terms_and_conforms_to_the_shapes(catalog_dir: Path) -> None:
+    import pyshacl
+    from rdflib import Graph
+    from rdflib.namespace import OWL
+
+    import kg
+    from kg.vocab import ONTOLOGY_FILE
+
+    sources = [("huggingface", SOURCES / "huggingface" / "cards"), ("dpc", SOURCES / "dpc"), ("ecosystem-graphs", SOURCES / "ecosystem-graphs"), ("open-llms", SOURCES / "open-llms" / "README.md")]
+    rdf = kg.load(catalog_dir, sources=sources).rdf
+    ontology = Graph().parse(ONTOLOGY_FILE)
+    declared = {t for kind in (OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty, RDF.Property) for t in ontology.subjects(RDF.type, kind)}
+    assert (set(rdf.predicates()) - {RDF.type} | set(rdf.objects(None, RDF.type))) - declared == set()
+    conforms, _, text = pyshacl.validate(rdf, shacl_graph=Graph().parse(ONTOLOGY_FILE.parent / "shapes.ttl"), inference="none")
+    assert conforms, text
