@@ -120,7 +120,7 @@ def _entry_files(root: Path, problems: list[Problem]) -> list[tuple[str, Path]]:
     kind_of = {folder: kind for kind, folder in FOLDERS.items()}
     found: list[tuple[str, Path]] = []
     for child in sorted(root.iterdir()):
-        if child.name.startswith((".", "_")) or child.name == LICENSES_FILE or child.name == "README.md":
+        if child.name.startswith((".", "_")) or child.name in (LICENSES_FILE, "README.md", "sources.yaml"):
             continue
         if not child.is_dir():
             problems.append(Problem(_show(child), 1, "", "unexpected file in the catalog folder"))

@@ -143,10 +143,13 @@ def _build(args: argparse.Namespace) -> int:
     catalog = _load(args)
     lkg = build_knowledge_graph(catalog)
     merged = None
-    if args.source:
-        from kg.merge import apply_sources
+    from kg.merge import apply_sources, sources_from_file
 
+    listed = sources_from_file(catalog.root) if not args.source else None
+    if args.source:
         merged = apply_sources(lkg, _sources(args), _order(args))
+    elif listed:
+        merged = apply_sources(lkg, *listed)
     graph, rdf = lkg.graph, lkg.rdf
     # Everything is serialized before anything is written: a failure leaves every old file.
     outputs = {

@@ -419,3 +419,49 @@ def write_drafts(root: "Path", merged: Merged) -> list["Path"]:
         write_atomically(path, (text + yaml.safe_dump(entry, allow_unicode=True, sort_keys=False)).encode())
         written.append(path)
     return written
+
+
+SOURCES_FILE = "sources.yaml"
+
+
+def sources_from_file(root: "Path") -> tuple[list[tuple[str, "Path"]], tuple[str, ...]] | None:
+    """The sources listed in <root>/sources.yaml (paths relative to it), and their order; None without the file.
+
+        sources:
+          dpc: ../../shared/data/data-provenance-collection/data_summaries
+        order: [huggingface, dpc]      # optional
+    """
+    from pathlib import Path
+
+    from kg.errors import CatalogError, Problem
+    from kg.reader import read_yaml
+    from kg.sources import SOURCE_NAMES
+
+    path = Path(root) / SOURCES_FILE
+    if not path.is_file():
+        return None
+    doc, problems = read_yaml(path, str(path))
+    value = doc.value if doc is not None else None
+    if doc is not None and not (isinstance(value, dict) and isinstance(value.get("sources"), dict)):
+        problems.append(Problem(str(path), 1, "sources", "expected a mapping 'sources' of source name -> path"))
+    if problems:
+        raise CatalogError(problems)
+    from kg.errors import suggest
+
+    for key in value:
+        if key not in ("sources", "order"):
+            problems.append(Problem(str(path), doc.line_of((key,)), key, f"unknown field '{key}'", suggest(key, ("sources", "order"))))
+    pairs = []
+    for name, where in value["sources"].items():
+        if name not in SOURCE_NAMES:
+            problems.append(Problem(str(path), doc.line_of(("sources", name)), f"sources.{name}", f"unknown source '{name}'", suggest(name, SOURCE_NAMES)))
+        elif not isinstance(where, str):
+            problems.append(Problem(str(path), doc.line_of(("sources", name)), f"sources.{name}", "expected a path"))
+        else:
+            pairs.append((name, path.parent / where))
+    order = value.get("order", list(DEFAULT_ORDER))
+    if not (isinstance(order, list) and all(isinstance(n, str) for n in order)):
+        problems.append(Problem(str(path), doc.line_of(("order",)), "order", "expected a list of source names"))
+    if problems:
+        raise CatalogError(problems)
+    return pairs, tuple(order)

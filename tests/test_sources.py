@@ -263,3 +263,16 @@ def test_an_export_with_every_source_uses_only_declared_terms_and_conforms_to_th
     assert (set(rdf.predicates()) - {RDF.type} | set(rdf.objects(None, RDF.type))) - declared == set()
     conforms, _, text = pyshacl.validate(rdf, shacl_graph=Graph().parse(ONTOLOGY_FILE.parent / "shapes.ttl"), inference="none")
     assert conforms, text
+
+
+def test_a_sources_file_in_the_data_folder_is_used_when_no_source_is_given(catalog_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    (catalog_dir / "sources.yaml").write_text("sources:\n  open-llms: ../sources/open-llms/README.md\norder: [open-llms]\n", encoding="utf-8")
+    assert main(["build", "--data", str(catalog_dir), "--out", "out"]) == 0
+    assert "sources: read 3, matched 3" in capsys.readouterr().out
+
+
+def test_a_bad_sources_file_names_the_line_and_suggests_the_source(catalog_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    (catalog_dir / "sources.yaml").write_text("sources:\n  open-llm: ../sources/open-llms/README.md\n", encoding="utf-8")
+    assert main(["build", "--data", str(catalog_dir), "--out", "out"]) == 1
+    assert "data/sources.yaml:2: sources.open-llm: unknown source 'open-llm' (did you mean 'open-llms'?)" in capsys.readouterr().err
+    assert not Path("out").exists()
