@@ -103,10 +103,10 @@ def _agree_on(name: str, claims: list[tuple[Claim, bool]]) -> bool:
 
 def _agree(values: list[Any]) -> bool:
     texts = sorted({str(v) for v in values}, key=len)
-    # A shorter value agrees with a longer one it starts (2023-03 and 2023-03-30).
-    return all(t.startswith(texts[0]) for t in texts) and all(
-        texts[i + 1].startswith(texts[i]) for i in range(len(texts) - 1)
-    ) if texts and all(re.fullmatch(r"\d{4}(-\d\d){0,2}", t) for t in texts) else len(texts) <= 1
+    if not all(re.fullmatch(r"\d{4}(-\d\d){0,2}", t) for t in texts):
+        return len(texts) <= 1
+    # Dates agree when each is a prefix of the next longer one (2023, 2023-03 and 2023-03-30).
+    return all(longer.startswith(shorter) for shorter, longer in zip(texts, texts[1:]))
 
 
 class _Index:
@@ -214,7 +214,7 @@ def _resolve(entity_id: str, mention: Mention, curated: _Index, imported: _Index
     names = [text.removeprefix("huggingface:").split("/")[-1]] if external else [text]
     for index in (curated, imported):
         found, _ = index.find(mention.kind, names, external)
-        found.discard(entity_id)
+        found = found - {entity_id}  # a copy: the index's own set must not change
         if len(found) == 1:
             return Reference(entity_id, mention, next(iter(found)))
         if len(found) > 1:
