@@ -157,6 +157,10 @@ def _build(args: argparse.Namespace) -> int:
         **serialize(rdf),
         "lineage.html": render_html(graph, licenses=catalog.licenses),
     }
+    if merged is not None:
+        from kg.merge import format_report
+
+        outputs["sources-report.txt"] = format_report(merged, limit=None).encode()
     with locked(args.out):
         sweep_temporaries(args.out)
         for name, data in outputs.items():
@@ -165,7 +169,8 @@ def _build(args: argparse.Namespace) -> int:
     print(f"wrote {args.out / 'kg.ttl'}, kg.nt, kg.jsonld: {len(rdf)} triples")
     print(f"wrote {args.out / 'lineage.html'}")
     if merged is not None:
-        print("sources: " + ", ".join(f"{key} {value}" for key, value in merged.counts().items()) + " (kg import or kg conflicts for details)")
+        print("sources: " + ", ".join(f"{key} {value}" for key, value in merged.counts().items()))
+        print(f"wrote {args.out / 'sources-report.txt'}: what matched, what is ambiguous, conflicting and unresolved")
     return 0
 
 

@@ -359,7 +359,7 @@ def apply_sources(lkg, sources, order: Iterable[str] = DEFAULT_ORDER) -> Merged:
     return merged
 
 
-def format_report(merged: Merged, limit: int = 20) -> str:
+def format_report(merged: Merged, limit: int | None = 20) -> str:
     """The merge report: counts, then the matches, ambiguities, conflicts and unresolved names (most frequent first)."""
     lines = [f"{key}: {value}" for key, value in merged.counts().items()]
     lines.append("\nmatched:")
@@ -371,8 +371,9 @@ def format_report(merged: Merged, limit: int = 20) -> str:
     unresolved: dict[str, int] = defaultdict(int)
     for ref in merged.unresolved:
         unresolved[ref.mention.text] += 1
-    lines.append(f"\nunresolved ({len(unresolved)} distinct names; the {min(limit, len(unresolved))} most frequent):")
-    lines += [f"  {n:>4}  {text}" for text, n in sorted(unresolved.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
+    shown = len(unresolved) if limit is None else min(limit, len(unresolved))
+    lines.append(f"\nunresolved ({len(unresolved)} distinct names; the {shown} most frequent):")
+    lines += [f"  {n:>4}  {text}" for text, n in sorted(unresolved.items(), key=lambda kv: (-kv[1], kv[0]))[:shown]]
     return "\n".join(lines) + "\n"
 
 

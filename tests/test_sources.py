@@ -185,6 +185,7 @@ def test_kg_build_with_sources_writes_each_claim_as_a_statement_with_its_source_
 
     assert main(["build", "--data", str(catalog_dir), "--out", "out", "--source", "open-llms=sources/open-llms/README.md"]) == 0
     assert "sources: read 3, matched 3" in capsys.readouterr().out
+    assert Path("out/sources-report.txt").read_text(encoding="utf-8").startswith("read: 3\nmatched: 3\n")
     rdf = Graph().parse("out/kg.ttl")
     statements = {
         (str(rdf.value(s, LKG.claimSource)), str(rdf.value(s, RDF.object)), rdf.value(s, LKG.accepted).toPython(), str(rdf.value(s, DCTERMS.source)))
