@@ -107,8 +107,12 @@ _LICENSES = {
 
 def map_license(text: str) -> str:
     """Our licence id for a tracker's licence name; an unmapped name is kept as written (it is still a claim)."""
-    key = re.sub(r"[\s_]+", "", text.strip().casefold())
-    return _LICENSES.get(key, _LICENSES.get(key.replace("-", ""), text.strip()))
+    for candidate in (text, re.sub(r"\([^)]*\)", "", text)):  # 'CC BY NC 4.0 (model weights)' is CC BY NC 4.0
+        key = re.sub(r"[\s_]+", "", candidate.strip().casefold())
+        found = _LICENSES.get(key) or _LICENSES.get(key.replace("-", ""))
+        if found:
+            return found
+    return text.strip()
 
 
 def _readers() -> dict[str, Callable[[Path, list[Problem]], list[Record]]]:
