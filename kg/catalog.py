@@ -122,7 +122,7 @@ def _entry_files(root: Path, problems: list[Problem]) -> list[tuple[str, Path]]:
     kind_of = {folder: kind for kind, folder in FOLDERS.items()}
     found: list[tuple[str, Path]] = []
     for child in _list(root, problems):
-        if child.name.startswith((".", "_")) or child.name == LICENSES_FILE or child.suffix == ".md":  # README, AUDIT
+        if child.name.startswith((".", "_")) or child.name in (LICENSES_FILE, "sources.yaml") or child.suffix == ".md":  # README, AUDIT
             continue
         if not child.is_dir():
             problems.append(Problem(_show(child), 1, "", "unexpected file in the catalog folder"))

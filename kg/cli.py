@@ -65,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--strict", action="store_true", help="fail on warnings too")
     build = command("build", _build, "Validate the catalog and write the graph to the output folder.")
     build.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build/)")
+    _source_options(build)
     lineage = command("lineage", _lineage, "Print what an entity comes from and what comes from it.")
     lineage.add_argument("entity", help="an id (model/alpaca-lora-7b), or a name or alias ('Alpaca-LoRA', '骆驼')")
     lineage.add_argument("--depth", type=int, default=None, help="levels to show each way (default: all)")
@@ -81,6 +82,14 @@ def _parser() -> argparse.ArgumentParser:
     page.add_argument("--depth", type=int, default=None, help="lineage steps each way from --focus (default: all)")
     page.add_argument("--kind", action="append", metavar="KIND", help=f"keep only this kind; repeatable ({', '.join(FOLDERS)})")
     page.add_argument("--relation", action="append", metavar="REL", help="keep only edges of this relation; repeatable (see kg stats)")
+    imports = command("import", _import, "Read another tracker's data and report how it merges with the catalog.")
+    imports.add_argument("source", help="huggingface, dpc, ecosystem-graphs or open-llms")
+    imports.add_argument("path", type=Path, help="the source's file or folder")
+    imports.add_argument("--write", action="store_true", help="write draft entries of new records to <data>/_drafts/ for review")
+    imports.add_argument("--order", help="source precedence after the catalog, comma-separated")
+    conflicts = command("conflicts", _conflicts, "List where the sources disagree with the catalog or each other.")
+    _source_options(conflicts)
+    conflicts.add_argument("--all", action="store_true", help="also disagreements between sources on imported entities")
     return parser
 
 
@@ -100,6 +109,49 @@ def _positive(kind: type) -> object:
     return parse
 
 
+def _source_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--source", action="append", default=[], metavar="NAME=PATH", help="merge another tracker's data; repeatable")
+    sub.add_argument("--order", help="source precedence after the catalog, comma-separated (default: huggingface,open-llms,ecosystem-graphs,dpc)")
+
+
+def _sources(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    pairs = []
+    for spec in args.source:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise RequestError(f"--source '{spec}' is not NAME=PATH", "e.g. --source dpc=../shared/data/data-provenance-collection/data_summaries")
+        pairs.append((name, Path(path)))
+    return pairs
+
+
+def _order(args: argparse.Namespace) -> tuple[str, ...]:
+    from kg.merge import DEFAULT_ORDER
+
+    return tuple(n.strip() for n in args.order.split(",")) if args.order else DEFAULT_ORDER
+
+
+def _import(args: argparse.Namespace) -> int:
+    from kg.merge import format_report, merge, read_sources, write_drafts
+
+    catalog = _load(args)
+    merged = merge(catalog, read_sources([(args.source, args.path)]), _order(args))
+    sys.stdout.write(format_report(merged))
+    if args.write:
+        for path in write_drafts(catalog.root, merged):
+            print(f"wrote {path}")
+    return 0
+
+
+def _conflicts(args: argparse.Namespace) -> int:
+    from kg.merge import format_conflicts, merge, read_sources
+
+    if not args.source:
+        raise RequestError("no source to compare with", "add --source NAME=PATH, e.g. --source dpc=../shared/data/data-provenance-collection/data_summaries")
+    catalog = _load(args)
+    sys.stdout.write(format_conflicts(merge(catalog, read_sources(_sources(args)), _order(args)), curated_only=not args.all))
+    return 0
+
+
 def _load(args: argparse.Namespace) -> Catalog:
     catalog = load_catalog(args.data)
     if catalog.warnings:
@@ -117,6 +169,14 @@ def _validate(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     catalog = _load(args)
     lkg = build_knowledge_graph(catalog)
+    merged = None
+    from kg.merge import apply_sources, sources_from_file
+
+    listed = sources_from_file(catalog.root) if not args.source else None
+    if args.source:
+        merged = apply_sources(lkg, _sources(args), _order(args))
+    elif listed:
+        merged = apply_sources(lkg, *listed)
     graph, rdf = lkg.graph, lkg.rdf
     # Everything is serialized before anything is written: a failure leaves every old file.
     outputs = {
@@ -124,12 +184,19 @@ def _build(args: argparse.Namespace) -> int:
         **serialize(rdf),
         "lineage.html": render_html(graph, licenses=catalog.licenses),
     }
+    if merged is not None:
+        from kg.merge import format_report
+
+        outputs["sources-report.txt"] = format_report(merged, limit=None).encode()
     with locked(args.out.parent):
         sweep_temporaries(args.out.parent)
         publish_folder(args.out, outputs)
     print(f"wrote {args.out / 'graph.json'}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
     print(f"wrote {args.out / 'kg.ttl'}, kg.nt, kg.jsonld: {len(rdf)} triples")
     print(f"wrote {args.out / 'lineage.html'}")
+    if merged is not None:
+        print("sources: " + ", ".join(f"{key} {value}" for key, value in merged.counts().items()))
+        print(f"wrote {args.out / 'sources-report.txt'}: what matched, what is ambiguous, conflicting and unresolved")
     return 0
 
 

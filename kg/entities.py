@@ -232,6 +232,8 @@ class Entity(Strict):
     description: Text
     description_zh: Text | None = None
     links: Links | None = None
+    # This entity's ids in other trackers (huggingface:<owner>/<name>, ecosystem-graphs:<file>/<name>), for kg.merge.
+    same_as: Annotated[list[Label], AfterValidator(_unique)] = []
     sources: Annotated[list[Source], Field(min_length=1)]
     corrections: list[Correction] = []
 

@@ -64,7 +64,7 @@ class CatalogWarning(UserWarning):
     """Something in the catalog that should be looked at but does not stop the load."""
 
 
-def load(data: str | Path | None = None) -> KnowledgeGraph:
+def load(data: str | Path | None = None, sources: dict | list | None = None, order: list[str] | None = None) -> KnowledgeGraph:
     """Load, check and build the knowledge graph of a catalog folder.
 
     `data` is a folder laid out like `data/` (one folder per kind, one YAML
@@ -72,11 +72,22 @@ def load(data: str | Path | None = None) -> KnowledgeGraph:
     Raises CatalogError listing every problem, with file and line, when the
     catalog has errors (its `str()` is the whole report); warnings are
     issued as CatalogWarning and kept on `.catalog.warnings`.
+
+    `sources` maps a source name (huggingface, dpc, ecosystem-graphs,
+    open-llms) to a file or folder, or lists (name, path) pairs: their
+    records are merged in (`kg.merge`), the claims kept beside the curated
+    values, `order` the sources' precedence after the catalog's own values;
+    the merge is on `.merged`.
     """
     catalog = load_catalog(data)
     for problem in catalog.warnings:
         warnings.warn(str(problem), CatalogWarning, stacklevel=2)
-    return build_knowledge_graph(catalog)
+    lkg = build_knowledge_graph(catalog)
+    if sources:
+        from kg.merge import DEFAULT_ORDER, apply_sources
+
+        object.__setattr__(lkg, "merged", apply_sources(lkg, sources, order or DEFAULT_ORDER))  # frozen: set once, here
+    return lkg
 
 
 def build_knowledge_graph(catalog: Catalog) -> KnowledgeGraph:
@@ -109,6 +120,7 @@ class KnowledgeGraph:
     catalog: Catalog
     graph: nx.MultiDiGraph
     rdf: Graph
+    merged: object = None  # the kg.merge.Merged of load(sources=...), else None
 
     def __repr__(self) -> str:
         return f"<KnowledgeGraph of {self.catalog.root}: {self.graph.number_of_nodes()} entities, {self.graph.number_of_edges()} edges, {len(self.rdf)} triples>"

@@ -1,0 +1,468 @@
+"""Merge records read from other trackers into the catalog, keeping every claim beside its source.
+
+Identity: a record is a curated entity when an explicit link says so (the
+entity's `links.huggingface` repo id or one of its `same_as` ids equals one of
+the record's external ids), else when its normalised name or alias equals
+the entity's name or an alias, among entities of the right kind. Two or more
+candidates make the match ambiguous: reported, never merged. An unmatched
+record becomes a new entity whose id is made from its source id (records of
+later sources with the same name or external id join it).
+
+Mentions (free-text references) are resolved the same way, against curated
+and new entities; what stays unresolved is kept by name and counted.
+
+Claims: for each entity and scalar field, the curated value is claim zero and
+accepted; without one, the first source in `order` wins. Values that differ
+(a partial date agrees with the full date it contains) make a conflict.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable
+
+from kg.catalog import Catalog
+from kg.sources import Claim, Mention, Origin, Record
+
+if TYPE_CHECKING:
+    import networkx as nx
+    from rdflib import Graph
+
+SCALAR_FIELDS = ("license", "released", "parameters", "records", "uploaded")
+# Reference fields whose targets are compared: an imported target the catalog does not list is a conflict.
+EDGE_FIELDS = ("derived_from", "developers")
+CURATED = "catalog"
+DEFAULT_ORDER = ("huggingface", "open-llms", "ecosystem-graphs", "dpc")
+
+
+def normalise(name: str) -> str:
+    """A name for matching: NFKC, case-folded, letters and digits only ('LLaMa-7B' = 'llama 7b')."""
+    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", name).casefold())
+
+
+def huggingface_id(url: str) -> str | None:
+    """'huggingface:<owner>/<name>' (datasets too) for a huggingface.co URL."""
+    match = re.match(r"https?://huggingface\.co/(?:datasets/|spaces/)?([^/#?]+/[^/#?]+)", url)
+    return f"huggingface:{match.group(1)}" if match else None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9.]+", "-", unicodedata.normalize("NFKD", text).casefold())).strip("-.") or "x"
+
+
+@dataclass
+class Reference:
+    """A mention from an entity, resolved to a target id or left unresolved (target None)."""
+
+    entity: str
+    mention: Mention
+    target: str | None
+    candidates: tuple[str, ...] = ()
+
+
+@dataclass
+class Merged:
+    records: list[Record]
+    matched: list[tuple[Record, str, str]] = field(default_factory=list)  # record, entity id, how
+    new: dict[str, list[Record]] = field(default_factory=dict)  # new entity id -> its records
+    ambiguous: list[tuple[Record, tuple[str, ...]]] = field(default_factory=list)
+    references: list[Reference] = field(default_factory=list)
+    claims: dict[tuple[str, str], list[tuple[Claim, bool]]] = field(default_factory=dict)  # (entity, field) -> (claim, accepted)
+
+    @property
+    def unresolved(self) -> list[Reference]:
+        return [r for r in self.references if r.target is None]
+
+    @property
+    def conflicts(self) -> dict[tuple[str, str], list[tuple[Claim, bool]]]:
+        return {key: claims for key, claims in self.claims.items() if not _agree_on(key[1], claims)}
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "read": len(self.records),
+            "matched": len(self.matched),
+            "new": len(self.new),
+            "ambiguous": len(self.ambiguous),
+            "references": len(self.references),
+            "resolved": len(self.references) - len(self.unresolved),
+            "unresolved": len(self.unresolved),
+            "conflicting": len(self.conflicts),
+        }
+
+
+def _agree_on(name: str, claims: list[tuple[Claim, bool]]) -> bool:
+    if name not in EDGE_FIELDS:
+        return _agree([c.value for c, _ in claims])
+    curated = {c.value for c, _ in claims if c.origin.source == CURATED}
+    # Without a curated value there is nothing to disagree with; several sources may list several targets.
+    return not curated or {c.value for c, _ in claims} <= curated
+
+
+def _agree(values: list[Any]) -> bool:
+    texts = sorted({str(v) for v in values}, key=len)
+    if not all(re.fullmatch(r"\d{4}(-\d\d){0,2}", t) for t in texts):
+        return len(texts) <= 1
+    # Dates agree when each is a prefix of the next longer one (2023, 2023-03 and 2023-03-30).
+    return all(longer.startswith(shorter) for shorter, longer in zip(texts, texts[1:]))
+
+
+class _Index:
+    """Ids by explicit external id, and by (kind, normalised name)."""
+
+    def __init__(self) -> None:
+        self.explicit: dict[str, set[str]] = defaultdict(set)
+        self.names: dict[tuple[str, str], set[str]] = defaultdict(set)
+
+    def add(self, entity_id: str, kind: str, names: Iterable[str], external: Iterable[str]) -> None:
+        for name in names:
+            if normalise(name):
+                self.names[(kind, normalise(name))].add(entity_id)
+        for ext in external:
+            self.explicit[ext.casefold()].add(entity_id)
+
+    def find(self, kind: str, names: Iterable[str], external: Iterable[str]) -> tuple[set[str], str]:
+        for ext in external:
+            found = self.explicit.get(ext.casefold())
+            if found:
+                return found, f"explicit link {ext}"
+        kinds = ("model", "dataset", "software", "organization", "person", "method") if kind == "any" else (kind,)
+        for name in names:
+            found = {i for k in kinds for i in self.names.get((k, normalise(name)), ())}
+            if found:
+                return found, f"name '{name}'"
+        return set(), ""
+
+
+def _curated_index(catalog: Catalog) -> _Index:
+    index = _Index()
+    for entity_id, entity in catalog.entities.items():
+        external = list(getattr(entity, "same_as", None) or [])
+        if entity.links and entity.links.huggingface and huggingface_id(entity.links.huggingface):
+            external.append(huggingface_id(entity.links.huggingface))
+        index.add(entity_id, entity.kind, [entity.name, *entity.aliases, *([entity.name_zh] if entity.name_zh else [])], external)
+    return index
+
+
+def merge(catalog: Catalog, records: list[Record], order: Iterable[str] = DEFAULT_ORDER) -> Merged:
+    """Resolve every record and mention against the catalog and each other; collect claims."""
+    merged = Merged(records)
+    curated = _curated_index(catalog)
+    imported = _Index()
+    owner: dict[int, str] = {}
+    for position, record in enumerate(records):
+        names = [record.name, *record.aliases]
+        found, how = curated.find(record.kind, names, record.external_ids)
+        if len(found) > 1:
+            merged.ambiguous.append((record, tuple(sorted(found))))
+            continue
+        if found:
+            owner[position] = next(iter(found))
+            merged.matched.append((record, owner[position], how))
+            continue
+        found, _ = imported.find(record.kind, names, record.external_ids)
+        if len(found) == 1:
+            entity_id = next(iter(found))
+        else:
+            entity_id = _new_id(record, merged.new, catalog)
+            merged.new[entity_id] = []
+        merged.new[entity_id].append(record)
+        imported.add(entity_id, record.kind, names, record.external_ids)
+        owner[position] = entity_id
+    for position, record in enumerate(records):
+        if position not in owner:
+            continue
+        for mention in record.mentions:
+            merged.references.append(_resolve(owner[position], mention, curated, imported))
+    _collect_claims(catalog, records, owner, list(order), merged)
+    _collect_edge_claims(catalog, merged)
+    return merged
+
+
+def _collect_edge_claims(catalog: Catalog, merged: Merged) -> None:
+    """Base models and developers of curated entities: the catalog's targets, then every source's resolved ones."""
+    gathered: dict[tuple[str, str], list[Claim]] = defaultdict(list)
+    for ref in merged.references:
+        entity = catalog.entities.get(ref.entity)
+        name = ref.mention.field
+        if ref.target and entity is not None and name == "dependencies" and entity.kind == "model" and ref.target.startswith("model/"):
+            name = "derived_from"  # a model another model depends on is its base model, as far as that source says
+        if ref.target and entity is not None and name in EDGE_FIELDS:
+            gathered[(ref.entity, name)].append(Claim(name, ref.target, ref.mention.origin))
+    for (entity_id, name), claims in sorted(gathered.items()):
+        entity = catalog.entities[entity_id]
+        where = f"{catalog.paths[entity_id]}:{catalog.line_of(entity_id, (name,))}"
+        curated = [Claim(name, ref.id, Origin(CURATED, where, ref.source or entity.sources[0].url)) for field_name, _, ref in entity.edges if field_name == name]
+        merged.claims[(entity_id, name)] = [(claim, claim.origin.source == CURATED) for claim in curated + claims]
+
+
+def _new_id(record: Record, taken: dict, catalog: Catalog) -> str:
+    base = f"{record.kind}/{_slug(record.source)}-{_slug(record.source_id)}"
+    entity_id, n = base, 2
+    while entity_id in taken or entity_id in catalog.entities:
+        entity_id, n = f"{base}-{n}", n + 1
+    return entity_id
+
+
+def _resolve(entity_id: str, mention: Mention, curated: _Index, imported: _Index) -> Reference:
+    text = mention.text
+    external = [text] if text.startswith("huggingface:") else []
+    if "huggingface.co/" in text:
+        external.append("huggingface:" + re.sub(r"^.*huggingface\.co/(datasets/)?", "", text).strip("/"))
+    names = [text.removeprefix("huggingface:").split("/")[-1]] if external else [text]
+    for index in (curated, imported):
+        found, _ = index.find(mention.kind, names, external)
+        found = found - {entity_id}  # a copy: the index's own set must not change
+        if len(found) == 1:
+            return Reference(entity_id, mention, next(iter(found)))
+        if len(found) > 1:
+            return Reference(entity_id, mention, None, tuple(sorted(found)))
+    return Reference(entity_id, mention, None)
+
+
+def _collect_claims(catalog: Catalog, records: list[Record], owner: dict[int, str], order: list[str], merged: Merged) -> None:
+    rank = {name: i for i, name in enumerate(order)}
+    gathered: dict[tuple[str, str], list[Claim]] = defaultdict(list)
+    for position, record in enumerate(records):
+        for claim in record.claims:
+            if position in owner and claim.field in SCALAR_FIELDS:
+                gathered[(owner[position], claim.field)].append(claim)
+    for (entity_id, name), claims in sorted(gathered.items()):
+        claims.sort(key=lambda c: rank.get(c.origin.source, len(rank)))
+        entity = catalog.entities.get(entity_id)
+        value = getattr(entity, name, None) if entity is not None else None
+        if value is not None:
+            where = f"{catalog.paths[entity_id]}:{catalog.line_of(entity_id, (name,))}"
+            claims.insert(0, Claim(name, value, Origin(CURATED, where, entity.sources[0].url)))
+        merged.claims[(entity_id, name)] = [(claim, i == 0) for i, claim in enumerate(claims)]
+
+
+def _origin_dict(origin: Origin) -> dict:
+    return {k: v for k, v in vars(origin).items() if v is not None}
+
+
+def add_to_graph(graph: "nx.MultiDiGraph", merged: Merged) -> None:
+    """Curated nodes get `claims` (every source's value, the accepted one marked) and `imported_references`.
+
+    New entities are not added to the networkx graph (the page would drown
+    in them); they are in the RDF export (`claims_to_rdf`).
+    """
+    for (entity_id, name), claims in merged.claims.items():
+        if entity_id in graph:
+            graph.nodes[entity_id].setdefault("claims", []).extend(
+                {"field": name, "value": c.value, "accepted": accepted, **_origin_dict(c.origin)} for c, accepted in claims
+            )
+    for ref in merged.references:
+        if ref.entity in graph:
+            row = {"field": ref.mention.field, "text": ref.mention.text, **_origin_dict(ref.mention.origin)}
+            row.update({"target": ref.target} if ref.target else {"unresolved": True})
+            graph.nodes[ref.entity].setdefault("imported_references", []).append(row)
+
+
+PREDICATES = {"license": "license", "released": "datePublished", "parameters": "parameterCount", "records": "recordCount", "uploaded": "uploaded"}
+
+
+def claims_to_rdf(rdf: "Graph", merged: Merged, licenses: Iterable[str]) -> None:
+    """Each claim as an rdf:Statement with dcterms:source and lkg:accepted; new entities and imported references too."""
+    from rdflib import Literal, URIRef
+    from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
+
+    from kg.rdf import _add_closed, entity_iri, license_iri
+    from kg.vocab import CLASSES, DERIVATIONS, LKG, REFERENCES, SCHEMA
+
+    licenses = set(licenses)
+
+    def predicate(name: str) -> URIRef:
+        return SCHEMA[PREDICATES[name]] if name in ("license", "released") else LKG[PREDICATES[name]]
+
+    def value_node(name: str, value: Any):  # noqa: ANN202
+        if name == "license" and value in licenses:
+            return license_iri(value)
+        return Literal(value, datatype=XSD.integer) if isinstance(value, int) else Literal(str(value))
+
+    def describe(statement: URIRef, origin: Origin) -> None:
+        rdf.add((statement, RDF.type, RDF.Statement))
+        if origin.url:
+            rdf.add((statement, DCTERMS.source, URIRef(origin.url.replace(" ", "%20"))))
+        rdf.add((statement, LKG.claimSource, Literal(origin.source)))
+        rdf.add((statement, LKG.claimLocation, Literal(origin.where)))
+        if origin.retrieved:
+            rdf.add((statement, LKG.retrieved, Literal(origin.retrieved, datatype=XSD.date)))
+        if origin.commit:
+            rdf.add((statement, LKG.sourceCommit, Literal(origin.commit)))
+
+    for entity_id, records in merged.new.items():
+        subject = entity_iri(entity_id)
+        _add_closed(rdf, subject, RDF.type, [CLASSES[records[0].kind]])
+        rdf.add((subject, RDFS.label, Literal(records[0].name, lang="en")))
+        rdf.add((subject, SCHEMA.name, Literal(records[0].name, lang="en")))
+        # A description the shapes require; it says only what the build knows, in our words.
+        where = ", ".join(sorted({r.source for r in records}))
+        rdf.add((subject, SCHEMA.description, Literal(f"A {records[0].kind} known only from {where}; not reviewed for the catalog.", lang="en")))
+        rdf.add((subject, DCTERMS.identifier, Literal(entity_id)))
+        for record in records:
+            rdf.add((subject, LKG.importedFrom, Literal(f"{record.source}:{record.source_id}")))
+            if record.origin.url:
+                rdf.add((subject, DCTERMS.source, URIRef(record.origin.url.replace(" ", "%20"))))
+    for (entity_id, name), claims in merged.claims.items():
+        if name in EDGE_FIELDS:
+            continue  # written below as the imported references' statements; the curated edges have their own
+        subject = entity_iri(entity_id)
+        for n, (claim, accepted) in enumerate(claims):
+            statement = URIRef(f"{subject}#claim-{name}-{n}")
+            describe(statement, claim.origin)
+            rdf.add((statement, RDF.subject, subject))
+            rdf.add((statement, RDF.predicate, predicate(name)))
+            rdf.add((statement, RDF.object, value_node(name, claim.value)))
+            rdf.add((statement, LKG.accepted, Literal(accepted)))
+    counters: dict[str, int] = defaultdict(int)
+    for ref in merged.references:
+        subject = entity_iri(ref.entity)
+        n = counters[ref.entity] = counters[ref.entity] + 1
+        statement = URIRef(f"{subject}#import-{n}")
+        describe(statement, ref.mention.origin)
+        rdf.add((statement, RDF.subject, subject))
+        if ref.mention.field == "derived_from":
+            prop = DERIVATIONS.get(ref.mention.relation or "", PROV.wasDerivedFrom)
+        else:
+            prop = REFERENCES.get(ref.mention.field, LKG.dependsOn)
+        rdf.add((statement, RDF.predicate, prop))
+        if ref.target:
+            rdf.add((statement, RDF.object, entity_iri(ref.target)))
+        else:
+            rdf.add((statement, RDF.object, Literal(ref.mention.text)))
+            rdf.add((statement, RDF.type, LKG.UnresolvedReference))
+
+
+def read_sources(sources: Iterable[tuple[str, str]] | dict, commit: str | None = None) -> list[Record]:
+    """Read every (name, path); raise CatalogError listing all bad input of all sources at once."""
+    from kg.errors import CatalogError, Problem
+    from kg.sources import read_source
+
+    pairs = list(sources.items()) if isinstance(sources, dict) else list(sources)
+    problems: list[Problem] = []
+    records: list[Record] = []
+    for name, path in pairs:
+        records += read_source(name, path, problems)
+    if any(p.level == "error" for p in problems):
+        raise CatalogError(problems)
+    return records
+
+
+def apply_sources(lkg, sources, order: Iterable[str] = DEFAULT_ORDER) -> Merged:  # noqa: ANN001
+    """Merge `sources` into a built knowledge graph in place: claims on its graph, claims and new entities in its RDF."""
+    merged = merge(lkg.catalog, read_sources(sources), order)
+    add_to_graph(lkg.graph, merged)
+    claims_to_rdf(lkg.rdf, merged, lkg.catalog.licenses)
+    return merged
+
+
+def format_report(merged: Merged, limit: int | None = 20) -> str:
+    """The merge report: counts, then the matches, ambiguities, conflicts and unresolved names (most frequent first)."""
+    lines = [f"{key}: {value}" for key, value in merged.counts().items()]
+    lines.append("\nmatched:")
+    lines += [f"  {r.source} '{r.name}' -> {entity_id} ({how})" for r, entity_id, how in merged.matched]
+    lines.append("\nambiguous (not merged):")
+    lines += [f"  {r.source} '{r.name}' ({r.origin.where}): {', '.join(c)}" for r, c in merged.ambiguous]
+    lines.append("\nconflicting:")
+    lines += format_conflicts(merged).splitlines()
+    unresolved: dict[str, int] = defaultdict(int)
+    for ref in merged.unresolved:
+        unresolved[ref.mention.text] += 1
+    shown = len(unresolved) if limit is None else min(limit, len(unresolved))
+    lines.append(f"\nunresolved ({len(unresolved)} distinct names; the {shown} most frequent):")
+    lines += [f"  {n:>4}  {text}" for text, n in sorted(unresolved.items(), key=lambda kv: (-kv[1], kv[0]))[:shown]]
+    return "\n".join(lines) + "\n"
+
+
+def format_conflicts(merged: Merged, curated_only: bool = False) -> str:
+    lines = []
+    for (entity_id, name), claims in sorted(merged.conflicts.items()):
+        if curated_only and claims[0][0].origin.source != CURATED:
+            continue
+        lines.append(f"  {entity_id} {name}:")
+        lines += [f"    {'*' if accepted else ' '} {c.value!s:<32} {c.origin.source} {c.origin.where}" for c, accepted in claims]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+DRAFT_LIMIT = 200  # above this many new entities a source is not "small": review it with kg conflicts instead
+
+
+def write_drafts(root: "Path", merged: Merged) -> list["Path"]:
+    """Draft entries of the new entities under <root>/_drafts/<folder>/ (the loader skips '_' folders).
+
+    A draft has no description: the reviewer writes one in their own words
+    and moves the file into the catalog. Each file is written whole or not at all.
+    """
+    from pathlib import Path
+
+    import yaml
+
+    from kg.entities import FOLDERS
+    from kg.errors import RequestError
+    from kg.publish import write_atomically
+
+    if len(merged.new) > DRAFT_LIMIT:
+        raise RequestError(f"{len(merged.new)} new entities is too many drafts to review", f"--write is for sources of at most {DRAFT_LIMIT} new entities")
+    written = []
+    for entity_id, records in sorted(merged.new.items()):
+        kind, _, slug = entity_id.partition("/")
+        entry: dict[str, Any] = {"id": entity_id, "name": records[0].name}
+        for (owner_id, name), claims in merged.claims.items():
+            if owner_id == entity_id:
+                entry[name] = next(c.value for c, accepted in claims if accepted)
+        entry["sources"] = [{"url": r.origin.url, "supports": f"{r.source} record {r.source_id} ({r.origin.where})"} for r in records if r.origin.url]
+        text = "# Draft from kg import: check every value, write a description in your own words, then move it into the catalog.\n"
+        path = Path(root) / "_drafts" / FOLDERS[kind] / f"{slug}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, (text + yaml.safe_dump(entry, allow_unicode=True, sort_keys=False)).encode())
+        written.append(path)
+    return written
+
+
+SOURCES_FILE = "sources.yaml"
+
+
+def sources_from_file(root: "Path") -> tuple[list[tuple[str, "Path"]], tuple[str, ...]] | None:
+    """The sources listed in <root>/sources.yaml (paths relative to it), and their order; None without the file.
+
+        sources:
+          dpc: ../../shared/data/data-provenance-collection/data_summaries
+        order: [huggingface, dpc]      # optional
+    """
+    from pathlib import Path
+
+    from kg.errors import CatalogError, Problem
+    from kg.reader import read_yaml
+    from kg.sources import SOURCE_NAMES
+
+    path = Path(root) / SOURCES_FILE
+    if not path.is_file():
+        return None
+    doc, problems = read_yaml(path, str(path))
+    value = doc.value if doc is not None else None
+    if doc is not None and not (isinstance(value, dict) and isinstance(value.get("sources"), dict)):
+        problems.append(Problem(str(path), 1, "sources", "expected a mapping 'sources' of source name -> path"))
+    if problems:
+        raise CatalogError(problems)
+    from kg.errors import suggest
+
+    for key in value:
+        if key not in ("sources", "order"):
+            problems.append(Problem(str(path), doc.line_of((key,)), key, f"unknown field '{key}'", suggest(key, ("sources", "order"))))
+    pairs = []
+    for name, where in value["sources"].items():
+        if name not in SOURCE_NAMES:
+            problems.append(Problem(str(path), doc.line_of(("sources", name)), f"sources.{name}", f"unknown source '{name}'", suggest(name, SOURCE_NAMES)))
+        elif not isinstance(where, str):
+            problems.append(Problem(str(path), doc.line_of(("sources", name)), f"sources.{name}", "expected a path"))
+        else:
+            pairs.append((name, path.parent / where))
+    order = value.get("order", list(DEFAULT_ORDER))
+    if not (isinstance(order, list) and all(isinstance(n, str) for n in order)):
+        problems.append(Problem(str(path), doc.line_of(("order",)), "order", "expected a list of source names"))
+    if problems:
+        raise CatalogError(problems)
+    return pairs, tuple(order)

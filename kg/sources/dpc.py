@@ -1,0 +1,95 @@
+"""The Data Provenance Collection: data_summaries/<collection>.json.
+
+Each file maps a dataset id to its record. Licences are display names
+(`CC BY-NC 4.0`, `OpenAI`), creators are organisation names, "Model
+Generated" names models (`OpenAI GPT-3`) and "Derived from Datasets" names
+datasets or their Hugging Face paths: all of these are mentions, resolved
+later. Places are JSON pointers into the file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from kg.errors import Problem
+from kg.sources import Origin, Record, is_placeholder, map_license, retrieved_on
+
+NAME = "dpc"
+REPOSITORY = "https://github.com/Data-Provenance-Initiative/Data-Provenance-Collection"
+# Language names as the collection writes them -> BCP 47 (only the ones the catalog can use).
+LANGUAGES = {"English": "en", "Chinese": "zh", "Simplified Chinese": "zh-Hans", "Traditional Chinese": "zh-Hant",
+             "Japanese": "ja", "Korean": "ko", "French": "fr", "German": "de", "Spanish": "es", "Russian": "ru"}
+
+
+def read(path: Path, problems: list[Problem], commit: str | None = None) -> list[Record]:
+    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    records: list[Record] = []
+    for file in files:
+        records += _read_file(file, problems, commit)
+    return records
+
+
+def _pointer(*parts: object) -> str:
+    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _read_file(file: Path, problems: list[Problem], commit: str | None) -> list[Record]:
+    shown = str(file)
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        line = getattr(exc, "lineno", 1)
+        problems.append(Problem(shown, line, "", f"not valid JSON: {getattr(exc, 'msg', exc)}"))
+        return []
+    if not isinstance(data, dict):
+        problems.append(Problem(shown, 1, "", "expected a JSON object of dataset id -> record"))
+        return []
+    url = f"{REPOSITORY}/blob/{commit or 'main'}/data_summaries/{file.name}"
+    retrieved = retrieved_on(file)
+    records = []
+    for key, entry in data.items():
+        def origin(*parts: object) -> Origin:
+            return Origin(NAME, f"{shown}#{_pointer(key, *parts)}", url, retrieved, commit)
+
+        if not isinstance(entry, dict):
+            problems.append(Problem(shown, 1, _pointer(key), "expected a dataset record (a JSON object)"))
+            continue
+        name = entry.get("Dataset Name") or entry.get("Unique Dataset Identifier") or key
+        if not isinstance(name, str):
+            problems.append(Problem(shown, 1, _pointer(key, "Dataset Name"), "expected text"))
+            continue
+        record = Record(NAME, str(entry.get("Unique Dataset Identifier") or key), "dataset", name, origin())
+        if entry.get("Unique Dataset Identifier") not in (None, name):
+            record.aliases.append(str(entry["Unique Dataset Identifier"]))
+        hf = entry.get("Hugging Face URL")
+        if isinstance(hf, str) and "huggingface.co/datasets/" in hf:
+            record.external_ids.append("huggingface:" + hf.split("huggingface.co/datasets/", 1)[1].strip("/"))
+        for index, lic in enumerate(_list(entry, "Licenses", shown, key, problems)):
+            text = lic.get("License") if isinstance(lic, dict) else None
+            if isinstance(text, str) and not is_placeholder(text):
+                record.claim("license", map_license(text), origin("Licenses", index, "License"))
+        for index, language in enumerate(_list(entry, "Languages", shown, key, problems)):
+            if language in LANGUAGES:
+                record.claim("languages", LANGUAGES[language], origin("Languages", index))
+        dialogs = (entry.get("Text Metrics") or {}).get("Num Dialogs") if isinstance(entry.get("Text Metrics"), dict) else None
+        if isinstance(dialogs, int) and dialogs > 0:
+            record.claim("records", dialogs, origin("Text Metrics", "Num Dialogs"))
+        for index, creator in enumerate(_list(entry, "Creators", shown, key, problems)):
+            record.mention("developers", creator, "organization", origin("Creators", index))
+        for index, model in enumerate(_list(entry, "Model Generated", shown, key, problems)):
+            record.mention("generated_by", model, "model", origin("Model Generated", index))
+        for index, parent in enumerate(_list(entry, "Derived from Datasets", shown, key, problems)):
+            record.mention("derived_from", parent, "dataset", origin("Derived from Datasets", index))
+        records.append(record)
+    return records
+
+
+def _list(entry: dict, field: str, shown: str, key: str, problems: list[Problem]) -> list:
+    value = entry.get(field)
+    if value is None or value == "":
+        return []
+    if not isinstance(value, list):
+        problems.append(Problem(shown, 1, _pointer(key, field), f"expected a list, got {type(value).__name__}"))
+        return []
+    return value

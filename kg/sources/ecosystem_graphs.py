@@ -1,0 +1,116 @@
+"""Stanford CRFM's Ecosystem Graphs: assets/<organisation>.yaml.
+
+Each file is a list of assets (model, dataset, application). A field is a
+scalar or `{value, explanation}`; `unknown`, `none` and `''` mean no value;
+`created_date` is a date, a string, an int or null; `dependencies` name other
+assets by free text, kept as mentions. The YAML is read as a node tree (not
+with the catalog's strict reader: this format has empty values by design) so
+every value keeps its line.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kg.errors import Problem
+from kg.sources import Origin, Record, is_placeholder, map_license, retrieved_on
+
+NAME = "ecosystem-graphs"
+REPOSITORY = "https://github.com/stanford-crfm/ecosystem-graphs"
+KINDS = {"model": "model", "dataset": "dataset", "application": "software"}
+SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMBT])\b", re.I)
+SCALE = {"k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
+DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+def read(path: Path, problems: list[Problem], commit: str | None = None) -> list[Record]:
+    files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+    records: list[Record] = []
+    for file in files:
+        records += _read_file(file, problems, commit)
+    return records
+
+
+def _plain(node: yaml.Node) -> Any:
+    """The node as plain values with (value, line) at every scalar."""
+    if isinstance(node, yaml.MappingNode):
+        return {k.value: _plain(v) for k, v in node.value}
+    if isinstance(node, yaml.SequenceNode):
+        return [_plain(v) for v in node.value]
+    value = None if node.tag.endswith(":null") else node.value
+    return (value, node.start_mark.line + 1)
+
+
+def _read_file(file: Path, problems: list[Problem], commit: str | None) -> list[Record]:
+    shown = str(file)
+    try:
+        root = yaml.compose(file.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        problems.append(Problem(shown, line, "", f"not valid YAML: {exc.problem}"))
+        return []
+    except UnicodeDecodeError:
+        problems.append(Problem(shown, 1, "", "not UTF-8 text"))
+        return []
+    if root is None:
+        return []
+    if not isinstance(root, yaml.SequenceNode):
+        problems.append(Problem(shown, root.start_mark.line + 1, "", "expected a list of assets"))
+        return []
+    url = f"{REPOSITORY}/blob/{commit or 'main'}/assets/{file.name}"
+    retrieved = retrieved_on(file)
+    records = []
+    for node in root.value:
+        asset = _plain(node)
+        line = node.start_mark.line + 1
+        if not isinstance(asset, dict):
+            problems.append(Problem(shown, line, "", "expected an asset (a mapping)"))
+            continue
+
+        def value(field: str) -> tuple[Any, int]:
+            raw = asset.get(field)
+            if isinstance(raw, dict):  # {value, explanation}
+                raw = raw.get("value", (None, line))
+            if isinstance(raw, tuple) and (raw[0] is None or is_placeholder(raw[0])):
+                return None, raw[1]
+            return raw if raw is not None else (None, line)
+
+        def origin(at: int) -> Origin:
+            return Origin(NAME, f"{shown}:{at}", url, retrieved, commit)
+
+        name, name_line = value("name")
+        kind_text, kind_line = value("type")
+        if not isinstance(name, str):
+            problems.append(Problem(shown, name_line, "name", "asset has no name"))
+            continue
+        kind = KINDS.get(kind_text or "")
+        if kind is None:
+            problems.append(Problem(shown, kind_line, "type", f"'{kind_text}' is not one of: {', '.join(KINDS)}"))
+            continue
+        organization = value("organization")[0]
+        record = Record(NAME, f"{file.stem}/{name}", kind, name.strip(), origin(line))
+        license, at = value("license")
+        if isinstance(license, str):
+            record.claim("license", map_license(license), origin(at))
+        created, at = value("created_date")
+        if isinstance(created, str) and DATE.match(created.strip()):
+            record.claim("released", created.strip(), origin(at))
+        size, at = value("size")
+        match = SIZE.match(size) if isinstance(size, str) and kind == "model" else None
+        if match:
+            record.claim("parameters", int(float(match.group(1)) * SCALE[match.group(2).lower()]), origin(at))
+        if isinstance(organization, str):
+            for part in organization.split(","):
+                record.mention("developers", part, "organization", origin(value("organization")[1]))
+        dependencies = asset.get("dependencies")
+        if isinstance(dependencies, list):
+            for item in dependencies:
+                if isinstance(item, tuple) and isinstance(item[0], str):
+                    # A dependency is any kind; the model's base model and data are both listed here.
+                    record.mention("dependencies", item[0], "any", origin(item[1]))
+        records.append(record)
+    return records
