@@ -160,3 +160,50 @@ SEED_NAMES = {
 @pytest.mark.parametrize(("text", "entity_id"), sorted(SEED_NAMES.items()))
 def test_seed_names_find_their_entity(graph, text: str, entity_id: str) -> None:
     assert find_node(graph, text) == entity_id
+
+
+def test_the_audit_has_one_row_for_every_entity() -> None:
+    rows = re.findall(r"^\| ([a-z]+/[a-z0-9.-]+) \|", (ROOT / "data" / "AUDIT.md").read_text(encoding="utf-8"), re.MULTILINE)
+    assert sorted(rows) == sorted(load_catalog().entities)
+
+
+def test_no_governing_licence_allows_commercial_use_that_a_current_statement_forbids() -> None:
+    """A publisher's restrictive word wins over a permissive tag, unless it is an older, dated
+    version of a text that has since changed (ChatGLM-6B's first model licence)."""
+    catalog = load_catalog()
+    overruled = []
+    for entity_id, entity in sorted(catalog.entities.items()):
+        statements = getattr(entity, "license_statements", [])
+        if not statements or catalog.licenses[entity.license].commercial_use is False:
+            continue
+        governing = [s for s in statements if s.license == entity.license]
+        for statement in statements:
+            superseded = statement.as_of is not None and all(g.as_of is None or g.as_of > statement.as_of for g in governing)
+            if catalog.licenses[statement.license].commercial_use is False and not superseded:
+                overruled.append((entity_id, statement.license))
+    assert overruled == []
+
+
+@pytest.mark.parametrize(
+    "entity, license",
+    [
+        ("dataset/belle-train-0.5m-cn", "LicenseRef-belle-research-only"),
+        ("dataset/belle-train-2m-cn", "LicenseRef-belle-research-only"),
+        ("model/belle-7b-2m", "LicenseRef-belle-research-only"),
+        ("dataset/alpaca-data-zh-51k", "LicenseRef-chinese-llama-alpaca-research-only"),
+        ("model/stanford-alpaca-7b", "LicenseRef-llama-1-noncommercial"),
+        ("model/vicuna-7b-v1.5", "LicenseRef-llama-2-community"),
+        ("model/dolly-v2-12b", "MIT"),
+    ],
+)
+def test_the_licences_the_audit_settled(entity: str, license: str) -> None:
+    assert load_catalog().entities[entity].license == license
+
+
+def test_the_versions_users_look_for_are_in_their_lineage() -> None:
+    graph = build_graph(load_catalog())
+    assert "model/llama-2-7b" in upstream(graph, "model/vicuna-7b-v1.5")
+    assert "model/llama-7b" not in upstream(graph, "model/vicuna-7b-v1.5")
+    assert {"model/vicuna-7b-v1.1", "model/vicuna-13b-v1.3", "model/vicuna-33b-v1.3"} <= downstream(graph, "model/llama", fields=("derived_from", "family"))
+    assert "dataset/belle-train-2m-cn" in upstream(graph, "model/belle-7b-2m")
+    assert {"model/baize-v2-7b", "model/chinese-alpaca-7b", "model/pythia-chat-base-7b"} <= set(graph)
