@@ -118,7 +118,8 @@ def test_alpaca_data_traces_to_text_davinci_003(answers) -> None:
 def test_models_per_organization(answers) -> None:
     counts = {row[0][1].removeprefix(str(ID)): int(row[2][1]) for row in answers["04-models-per-organization"]}
     assert counts["organization/databricks"] == 4  # dolly-v1-6b and three sizes of Dolly 2.0
-    assert counts["organization/meta-ai"] == 5  # four LLaMA sizes (not the series entry) and OPT, which has no sizes here
+    # four LLaMA sizes, three Llama 2 sizes and their three chat models (not the series entries), and OPT, which has no sizes here
+    assert counts["organization/meta-ai"] == 11
 
 
 def test_chinese_models(answers) -> None:
