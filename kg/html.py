@@ -14,9 +14,11 @@ sit in bands below, so they do not clutter the family tree.
 
 from __future__ import annotations
 
+import bisect
 import html
 import json
 import math
+import random
 import re
 from collections import defaultdict
 from importlib import resources
@@ -34,19 +36,20 @@ BAND_KINDS = ("organization", "person", "software", "method")
 
 FONT_SIZE = 14  # label text, in pixels at zoom 1; the page draws labels at this size
 LABEL_HEIGHT = 18  # a label's line box at FONT_SIZE
-LABEL_GAP = 6  # between a node's shape and its label, which sits to its right
+LABEL_GAP = 4  # between a node's shape and its label, which sits to its right
 COLUMN_GAP = 70  # pixels between the end of a generation's widest label and the next generation
-ROW_MARGIN = 6  # pixels between the boxes of neighbouring rows of one generation
+ROW_MARGIN = 9  # pixels between the boxes of neighbouring rows of one generation
 ROW_GAP = 2 * LABEL_HEIGHT  # pixels between rows of a band
 BEND_HALF = 3  # half the height a long edge takes where it passes a generation
 BEND_INSET = 10  # a long edge enters a generation's column this far left of its nodes
 LOOP_OFFSET = 24  # an edge inside one generation loops this far left of it
 SHORTEN_PASSES = 8  # passes that move nodes to shorten long edges
-SWEEPS = 24  # ordering sweeps, alternating right and left
+SWEEPS = 12  # ordering sweeps, alternating right and left
+RESTARTS = 8  # orders the sweeps start from on a small graph
 COMPACTNESS = 0.7  # how much each row is pulled toward a tight column rather than toward its neighbours
 ROW_SWEEPS = 12  # sweeps that pull each row toward its neighbours
 LABEL_CHARS = 26  # longer names are cut on the graph
-TRANSPOSE_LIMIT = 6000  # above this many nodes and bends, sweeps only, no transpositions (too slow in Python)
+TRANSPOSE_LIMIT = 1500  # above this many nodes and bends, sweeps only, no transpositions (too slow in Python)
 BAND_GAP = 160  # pixels between the family tree and each band below it
 BAND_SPACING = 190  # pixels between entities of a band
 
@@ -336,16 +339,33 @@ def _neighbours(tree: nx.DiGraph, chains: Mapping[tuple[str, str], list[str]]) -
 
 
 def _order_layers(layers: list[list[str]], neighbours: tuple[dict, dict]) -> None:
-    """Order each layer to cut crossings, in place: Sugiyama's median sweeps with transpositions.
+    """Order each layer to cut crossings, in place: Sugiyama's median sweeps with transpositions and sifting.
 
-    Sweeps alternate right and left; after each, neighbouring pairs are swapped
-    while that removes crossings; the best order seen is kept.
+    The result depends much on where the sweeps start, so a small graph is
+    ordered from its sorted order and from a few seeded shuffles (the same
+    every run), and the order with the fewest crossings is kept.
     """
     left, right = neighbours
+    small = sum(map(len, layers)) <= TRANSPOSE_LIMIT
+    best, best_order = math.inf, layers
+    for start in range(RESTARTS if small else 1):
+        trial = [list(layer) for layer in layers]
+        if start:
+            shuffle = random.Random(start).shuffle
+            for layer in trial:
+                shuffle(layer)
+        count = _sweep(trial, left, right, small)
+        if count < best:
+            best, best_order = count, trial
+    layers[:] = best_order
+
+
+def _sweep(layers: list[list[str]], left: Mapping, right: Mapping, small: bool) -> int:
+    """Median sweeps, alternating right and left, each followed on a small graph by
+    transpositions and sifting; leaves the best order seen in `layers` and returns its crossings."""
     rank = {node: i for layer in layers for i, node in enumerate(layer)}
     total = lambda: sum(_crossings(layers[i], layers[i + 1], right, rank) for i in range(len(layers) - 1))  # noqa: E731
     best, best_order = total(), [list(layer) for layer in layers]
-    small = sum(map(len, layers)) <= TRANSPOSE_LIMIT
     for sweep in range(SWEEPS if small else 4):
         forward = sweep % 2 == 0
         indices = range(1, len(layers)) if forward else range(len(layers) - 2, -1, -1)
@@ -363,6 +383,7 @@ def _order_layers(layers: list[list[str]], neighbours: tuple[dict, dict]) -> Non
         if count < best:
             best, best_order = count, [list(layer) for layer in layers]
     layers[:] = best_order
+    return best
 
 
 def _median(values: list[float], default: float) -> float:
@@ -407,16 +428,21 @@ def _pair_crossings(u: str, v: str, left: Mapping, right: Mapping, rank: Mapping
 
 def _sift(layer: list[str], left: Mapping, right: Mapping, rank: dict) -> None:
     """Move each node of `layer`, busiest first, to the place in it where its edges cross fewest others."""
+    ends = {n: (sorted(rank[m] for m in left[n]), sorted(rank[m] for m in right[n])) for n in layer}
+
+    def crossings(u: str, v: str) -> int:  # u above v
+        return sum(bisect.bisect_left(ends[v][side], a) for side in (0, 1) for a in ends[u][side])
+
     for node in sorted(layer, key=lambda n: -(len(left[n]) + len(right[n]))):
         others = [n for n in layer if n != node]
-        cost = best_cost = sum(_pair_crossings(node, other, left, right, rank) for other in others)
+        cost = best_cost = sum(crossings(node, other) for other in others)
         best = 0
         for j, other in enumerate(others):
-            cost += _pair_crossings(other, node, left, right, rank) - _pair_crossings(node, other, left, right, rank)
+            cost += crossings(other, node) - crossings(node, other)
             if cost < best_cost:
                 best, best_cost = j + 1, cost
         layer[:] = others[:best] + [node] + others[best:]
-        rank.update((n, j) for j, n in enumerate(layer))
+    rank.update((n, j) for j, n in enumerate(layer))
 
 
 def _transpose(layers: list[list[str]], left: Mapping, right: Mapping, rank: dict, ties: bool) -> None:
