@@ -64,32 +64,37 @@ KIND_STYLES = {
     "method": {"color": "#8a8a8a", "shape": "star", "label": "method", "lineage": False},
 }
 
-# Edge style per relation: colour, dash pattern (None: solid).
-_WEIGHTS = ("#1f4e9c", None)
+# Edge style per relation: colour, dash pattern (None: solid). Colours from Okabe and Ito's
+# palette for colour-blind readers; no two relations share both colour and dashes, and
+# relations with the same dashes have colours that stay apart under deuteranopia.
+_BLUE, _PURPLE, _GREEN, _ORANGE, _VERMILLION, _SKY, _GREY, _BLACK = (
+    "#0072b2", "#cc79a7", "#009e73", "#e69f00", "#d55e00", "#56b4e9", "#8a8a8a", "#000000",
+)  # fmt: skip
+_DASHED, _DOTTED, _DASH_DOT, _LONG = [8, 5], [2, 4], [10, 4, 2, 4], [16, 5]
 RELATION_STYLES = {
-    "finetune": _WEIGHTS,
-    "adapter": ("#1f4e9c", [8, 5]),
-    "continued-pretraining": _WEIGHTS,
-    "merge": _WEIGHTS,
-    "quantized": ("#1f4e9c", [2, 4]),
-    "reproduction": ("#6f8fc4", [8, 5]),
-    "component": ("#6f8fc4", [2, 4]),
-    "architecture": ("#6f8fc4", [2, 4]),
-    "trained_on": ("#2e9e5b", None),
-    "generated_by": ("#d9482b", [6, 4]),
-    "translation": ("#2e9e5b", [10, 4, 2, 4]),
-    "subset": ("#2e9e5b", [2, 4]),
-    "regeneration": ("#d9482b", [10, 4, 2, 4]),
-    "conversion": ("#2e9e5b", [2, 4]),
-    "filtering": ("#2e9e5b", [2, 4]),
-    "family": ("#9aa7b8", [2, 3]),
-    "developers": ("#e08a1e", None),
-    "affiliations": ("#c9a227", None),
-    "part_of": ("#e08a1e", [2, 4]),
-    "methods": ("#8a8a8a", [4, 4]),
-    "broader": ("#8a8a8a", [2, 4]),
-    "built_with": ("#8e5cc2", [4, 4]),
-    "supports": ("#8e5cc2", [2, 4]),
+    "finetune": (_BLUE, None),
+    "adapter": (_BLUE, _DASHED),
+    "continued-pretraining": (_BLUE, _DASH_DOT),
+    "merge": (_BLUE, _LONG),
+    "quantized": (_BLUE, _DOTTED),
+    "reproduction": (_PURPLE, None),
+    "component": (_PURPLE, _DASHED),
+    "architecture": (_PURPLE, _DOTTED),
+    "trained_on": (_GREEN, None),
+    "generated_by": (_VERMILLION, _DASHED),
+    "translation": (_ORANGE, None),
+    "subset": (_ORANGE, _DOTTED),
+    "regeneration": (_VERMILLION, _DASH_DOT),
+    "conversion": (_ORANGE, _LONG),
+    "filtering": (_GREEN, _DASH_DOT),
+    "family": (_GREY, _DOTTED),
+    "developers": (_SKY, None),
+    "affiliations": (_SKY, _DASHED),
+    "part_of": (_SKY, _DOTTED),
+    "methods": (_GREY, _LONG),
+    "broader": (_GREY, _DASHED),
+    "built_with": (_BLACK, _DASHED),
+    "supports": (_BLACK, _DOTTED),
 }
 
 _PAGE = resources.files("kg") / "page"
@@ -357,7 +362,25 @@ def _order_layers(layers: list[list[str]], neighbours: tuple[dict, dict]) -> Non
         count = _sweep(trial, left, right, small)
         if count < best:
             best, best_order = count, trial
+    if small:
+        _polish(best_order, left, right, best)
     layers[:] = best_order
+
+
+def _polish(layers: list[list[str]], left: Mapping, right: Mapping, count: int) -> None:
+    """Sift every layer down and up, then transpose, while that removes crossings (sweeps undo part of what sifting finds)."""
+    rank = {node: i for layer in layers for i, node in enumerate(layer)}
+    while True:
+        before = [list(layer) for layer in layers]
+        for layer in [*layers, *reversed(layers)]:
+            _sift(layer, left, right, rank)
+        _transpose(layers, left, right, rank, ties=False)
+        now = sum(_crossings(layers[i], layers[i + 1], right, rank) for i in range(len(layers) - 1))
+        if now >= count:
+            if now > count:
+                layers[:] = before
+            return
+        count = now
 
 
 def _sweep(layers: list[list[str]], left: Mapping, right: Mapping, small: bool) -> int:

@@ -14,7 +14,7 @@ from kg import publish
 from kg.catalog import load_catalog
 from kg.cli import main
 from kg.graph import build_graph
-from kg.html import LABEL_GAP, LABEL_HEIGHT, focus_graph, json_for_script, label_width, lay_out, render_html
+from kg.html import LABEL_GAP, RELATION_STYLES, LABEL_HEIGHT, focus_graph, json_for_script, label_width, lay_out, render_html
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PAGE_FILES = sorted((Path(__file__).resolve().parent.parent / "kg" / "page").iterdir())
@@ -265,3 +265,21 @@ def test_focus_keeps_only_given_kinds_and_relations(tiny_graph) -> None:
     focused = focus_graph(tiny_graph, "model/llama-7b", kinds=["model"], relations=["finetune"])
     assert sorted(focused.edges(keys=True)) == [("model/stanford-alpaca-7b", "model/llama-7b", "finetune")]
     assert sorted(focused) == ["model/llama-7b", "model/stanford-alpaca-7b"]
+
+
+def _deuteranope(colour: str) -> tuple[float, float, float]:
+    """`colour` as a deuteranope sees it (Machado, Oliveira and Fernandes 2009, full severity), linear RGB."""
+    rgb = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    matrix = [(0.367322, 0.860646, -0.227968), (0.280085, 0.672501, 0.047413), (-0.011820, 0.042940, 0.968881)]
+    return tuple(sum(m * c for m, c in zip(row, linear)) for row in matrix)
+
+
+def test_no_two_relations_look_alike_even_to_deuteranopes() -> None:
+    looks = [(colour, tuple(dashes or ())) for colour, dashes in RELATION_STYLES.values()]
+    assert len(set(looks)) == len(looks)
+    for a, (colour_a, dashes_a) in enumerate(looks):
+        for colour_b, dashes_b in looks[a + 1 :]:
+            if dashes_a == dashes_b:
+                seen_a, seen_b = _deuteranope(colour_a), _deuteranope(colour_b)
+                assert sum((x - y) ** 2 for x, y in zip(seen_a, seen_b)) ** 0.5 > 0.08, (colour_a, colour_b, dashes_a)

@@ -343,7 +343,7 @@ def test_no_edge_passes_through_another_node(first_view: dict) -> None:
     assert through == []
 
 
-@pytest.mark.xfail(strict=True, reason="not met yet: 381 crossings against dot's 326 on the bundled catalog (benchmarks/RESULTS.md)")
+@pytest.mark.xfail(strict=True, reason="not met yet: 355 crossings against dot's 326 on the bundled catalog (benchmarks/RESULTS.md)")
 def test_lineage_crosses_no_more_than_graphviz_dot(first_view: dict, real) -> None:  # noqa: ANN001
     import sys
 
