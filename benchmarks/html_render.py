@@ -178,6 +178,27 @@ PYVIS = """(() => {
 })()"""
 
 
+def measure_first_view(browser, path: Path, graph: nx.MultiDiGraph) -> dict:  # noqa: ANN001
+    """Legibility of the first view at 1600 x 1000: text size, label clashes, lineage crossings, ours and dot's."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.goto(path.as_uri())
+    page.wait_for_function("window.lineageReady === true", timeout=60000)
+    layout = page.evaluate("window.lineage.layout()")
+    page.close()
+    drawn = [(e["from"], e["to"], [tuple(p) for p in e["points"]]) for e in layout["edges"]]
+    lineage = {n: graph.nodes[n]["name"] for n, kind in graph.nodes(data="kind") if kind in ("model", "dataset")}
+    dot = dot_edges(lineage, [(b, a) for a, b, _ in drawn])
+    nodes = layout["nodes"]
+    overlap = lambda a, b: min(a["right"], b["right"]) - max(a["left"], b["left"]) > 0.5 and min(a["bottom"], b["bottom"]) - max(a["top"], b["top"]) > 0.5  # noqa: E731
+    return {
+        "font px": round(layout["fontPx"], 1),
+        "labels on another node or label": sum(1 for a in nodes for b in nodes if a is not b and (overlap(a["label"], b["shape"]) or overlap(a["label"], b["label"]))),
+        "lineage edges": len(drawn),
+        "crossings (ours)": count_crossings(drawn),
+        "crossings (dot)": None if dot is None else count_crossings(dot),
+    }
+
+
 def main(argv: list[str]) -> None:
     baseline = "--no-baseline" not in argv
     sizes: list = [int(a) for a in argv if a.isdigit()] or ["real", 1000, 5000, 20000]
@@ -196,6 +217,8 @@ def main(argv: list[str]) -> None:
             times = [time_page(browser, path, OURS, 120) for _ in range(RUNS)]
             ready = statistics.median(t for t in times if t is not None)
             row = [size, graph.number_of_nodes(), graph.number_of_edges(), render, ready, len(page), None, None]
+            if size == "real":
+                print(measure_first_view(browser, path, graph), flush=True)
             if baseline and size in BASELINE_SIZES:
                 plain = pyvis_page(graph)
                 (Path(tmp) / f"pyvis-{size}.html").write_bytes(plain)

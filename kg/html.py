@@ -388,7 +388,7 @@ def _sweep(layers: list[list[str]], left: Mapping, right: Mapping, small: bool) 
     transpositions and sifting; leaves the best order seen in `layers` and returns its crossings."""
     rank = {node: i for layer in layers for i, node in enumerate(layer)}
     total = lambda: sum(_crossings(layers[i], layers[i + 1], right, rank) for i in range(len(layers) - 1))  # noqa: E731
-    best, best_order = total(), [list(layer) for layer in layers]
+    best, best_order = (total() if small else 0), [list(layer) for layer in layers]
     for sweep in range(SWEEPS if small else 4):
         forward = sweep % 2 == 0
         indices = range(1, len(layers)) if forward else range(len(layers) - 2, -1, -1)
@@ -402,9 +402,13 @@ def _sweep(layers: list[list[str]], left: Mapping, right: Mapping, small: bool) 
             _transpose(layers, left, right, rank, ties=sweep % 4 >= 2)
             for layer in layers:
                 _sift(layer, left, right, rank)
+        if not small:
+            continue  # counting crossings costs as much as a sweep: a big graph keeps its last order
         count = total()
         if count < best:
             best, best_order = count, [list(layer) for layer in layers]
+    if not small:
+        return 0
     layers[:] = best_order
     return best
 
@@ -498,39 +502,40 @@ def _column_xs(graph: nx.MultiDiGraph, layers: list[list[str]], sizes: Mapping[s
 def _place_rows(layers: list[list[str]], neighbours: tuple[dict, dict], sizes: Mapping[str, int]) -> dict[str, float]:
     """The y of every node and bend: near the mean of its neighbours, in its layer's order, rows never closer than their half-heights."""
     left, right = neighbours
-    half = lambda n: BEND_HALF if _is_bend(n) else max(sizes[n], LABEL_HEIGHT / 2)  # noqa: E731
+    half = {n: BEND_HALF if _is_bend(n) else max(sizes[n], LABEL_HEIGHT / 2) for layer in layers for n in layer}
+    stacks = [_stack(layer, half) for layer in layers]
+    both = {n: [*left[n], *right[n]] for layer in layers for n in layer}
     y: dict[str, float] = {}
-    for layer in layers:
+    for layer, stacked in zip(layers, stacks):
         wanted = [_mean(y, left[n], None) for n in layer]
         known = [w for w in wanted if w is not None]
         fill = sum(known) / len(known) if known else 0
-        _project(layer, [fill if w is None else w for w in wanted], half, y)
+        _project(layer, [fill if w is None else w for w in wanted], stacked, y)
     middle = _mean(y, y, 0)
-    for sweep in range(ROW_SWEEPS):
-        order = layers if sweep % 2 else layers[::-1]
-        for layer in order:
+    small = len(half) <= TRANSPOSE_LIMIT
+    for sweep in range(ROW_SWEEPS if small else 2):
+        order = list(zip(layers, stacks))
+        for layer, stacked in order if sweep % 2 else order[::-1]:
             # Half toward the neighbours, half toward the layer stacked tight round the middle: straight edges, short columns.
-            stacked = _stack(layer, half)
             shift = middle - (stacked[0] + stacked[-1]) / 2 if stacked else 0
-            wanted = [(1 - COMPACTNESS) * _mean(y, [*left[n], *right[n]], y[n]) + COMPACTNESS * (s + shift) for n, s in zip(layer, stacked)]
-            _project(layer, wanted, half, y)
+            wanted = [(1 - COMPACTNESS) * _mean(y, both[n], y[n]) + COMPACTNESS * (s + shift) for n, s in zip(layer, stacked)]
+            _project(layer, wanted, stacked, y)
     top = min(y.values(), default=0)
     return {node: value - top for node, value in y.items()}
 
 
-def _stack(layer: list[str], half) -> list[float]:  # noqa: ANN001
+def _stack(layer: list[str], half: Mapping[str, float]) -> list[float]:
     """The heights of the layer's rows packed as tight as they may be, from 0."""
     offsets, total = [], 0.0
     for j, node in enumerate(layer):
         if j:
-            total += half(layer[j - 1]) + half(node) + ROW_MARGIN
+            total += half[layer[j - 1]] + half[node] + ROW_MARGIN
         offsets.append(total)
     return offsets
 
 
-def _project(layer: list[str], wanted: list[float], half, y: dict) -> None:  # noqa: ANN001
-    """The heights nearest `wanted` (least squares) that keep the layer's order and spacing: pool adjacent violators."""
-    offsets = _stack(layer, half)
+def _project(layer: list[str], wanted: list[float], offsets: list[float], y: dict) -> None:
+    """The heights nearest `wanted` (least squares) that keep the layer's order and its spacing `offsets`: pool adjacent violators."""
     blocks: list[list[float]] = []  # [sum, count]
     for w, offset in zip(wanted, offsets):
         blocks.append([w - offset, 1])

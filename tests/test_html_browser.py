@@ -68,7 +68,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory):
 class Visit:
     """One page opened offline, with what it tried to fetch and what it complained about."""
 
-    def __init__(self, browser, path: Path, size: tuple[int, int] = (1600, 1000)):  # noqa: ANN001
+    def __init__(self, browser, path: Path, size: tuple[int, int] = (1600, 1000), fragment: str = ""):  # noqa: ANN001
         self.requests: list[str] = []
         self.errors: list[str] = []
         self.dialogs: list[str] = []
@@ -78,7 +78,7 @@ class Visit:
         self.page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
-        self.page.goto(url)
+        self.page.goto(url + fragment)
         self.page.wait_for_function("window.lineageReady === true", timeout=30000)
 
     def _block(self, route) -> None:  # noqa: ANN001
@@ -405,3 +405,54 @@ def test_physics_off_puts_the_layout_back(visit_real: Visit) -> None:
     after = visit_real.layout()
     assert [n["shape"] for n in after["nodes"]] == [n["shape"] for n in before["nodes"]]
     assert [e["points"] for e in after["edges"]] == [e["points"] for e in before["edges"]]
+
+
+def test_the_url_fragment_reopens_a_selection(browser, real) -> None:  # noqa: ANN001
+    visit = Visit(browser, real[0])
+    visit.search("Vicuna-13B")
+    fragment = visit.page.evaluate("location.hash")
+    assert fragment == "#select=model%2Fvicuna-13b"
+    visit.page.close()
+    again = Visit(browser, real[0], fragment=fragment)
+    assert again.selected() == "model/vicuna-13b"
+    assert again.page.locator("#panel h2").text_content() == real[1].nodes["model/vicuna-13b"]["name"]
+    assert (again.requests, again.errors) == ([], [])
+    again.page.close()
+
+
+def test_arrow_keys_pick_a_result_and_brackets_walk_the_lineage(visit_real: Visit, real) -> None:  # noqa: ANN001
+    page = visit_real.page
+    page.fill("#search", "羊驼")
+    results = page.locator("#results .id").all_text_contents()
+    page.press("#search", "ArrowDown")
+    page.press("#search", "ArrowDown")
+    page.press("#search", "Enter")
+    assert visit_real.selected() == results[1]
+    assert page.evaluate("document.activeElement.id") == "search"
+    graph = real[1]
+    lineage_kinds = ("model", "dataset")
+    sources = sorted(
+        (graph.nodes[v]["name"], v)
+        for _, v, data in graph.out_edges(results[1], data=True)
+        if data["field"] in ("derived_from", "trained_on", "generated_by", "family") and graph.nodes[v]["kind"] in lineage_kinds
+    )
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("[")
+    assert visit_real.selected() == sources[0][1]
+
+
+def test_a_phone_gets_the_whole_width_and_a_bottom_sheet(browser, real) -> None:  # noqa: ANN001
+    visit = Visit(browser, real[0], (390, 844))
+    page = visit.page
+    assert page.locator("#legend").is_hidden()
+    graph_box = page.locator("#graph").bounding_box()
+    assert graph_box["width"] == 390 and graph_box["height"] > 600
+    assert visit.layout()["fontPx"] >= 11
+    visit.search("LLaMA-7B")
+    panel = page.locator("#panel").bounding_box()
+    assert (panel["x"], panel["width"]) == (0, 390) and panel["y"] + panel["height"] == pytest.approx(844, abs=1)
+    page.click("#legend-toggle")
+    assert page.locator("#legend").is_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "lineage-phone.png")
+    page.close()

@@ -449,6 +449,33 @@
     // The whole lineage if it can be read at once, else as much of it as fits around the entity.
     if (moveTo) frame([...lineage].filter((i) => !hiddenNodes.has(i)), index);
     document.body.dataset.selected = id;
+    writeHash();
+  }
+
+  // The URL's #fragment records the selection and the organization filter, so a view can be
+  // shared and reloaded: #select=model/llama-7b&organization=organization/meta-ai.
+  function writeHash() {
+    const parts = [];
+    if (state.selected !== null) parts.push(`select=${encodeURIComponent(entities[state.selected].id)}`);
+    if (state.organization) parts.push(`organization=${encodeURIComponent(state.organization)}`);
+    try {
+      history.replaceState(null, "", parts.length ? `#${parts.join("&")}` : location.pathname + location.search);
+    } catch (error) {
+      // A sandboxed frame (the notebook view) may not change its URL: nothing to record then.
+    }
+  }
+
+  function readHash() {
+    const values = new Map(location.hash.replace(/^#/, "").split("&").filter(Boolean).map((part) => {
+      const [key, ...rest] = part.split("=");
+      return [key, decodeURIComponent(rest.join("="))];
+    }));
+    if (values.has("organization") && indexOf.has(values.get("organization"))) {
+      state.organization = values.get("organization");
+      $("organization").value = state.organization;
+      applyFilters();
+    }
+    if (values.has("select")) select(values.get("select"), true);
   }
 
   // Back to the whole graph, keeping the view where it is (a click on the background).
@@ -462,6 +489,7 @@
     restyle(new Set(), new Set(), new Set());
     applyFilters();
     delete document.body.dataset.selected;
+    writeHash();
   }
 
   // Back to the whole graph as first drawn: no selection, search or organization filter.
@@ -664,11 +692,31 @@
   }
 
   $("search").addEventListener("input", (event) => showResults(search(event.target.value)));
+  // Arrow keys move through the results, Enter picks the marked one (else the best match);
+  // the search box keeps the focus, so the next search needs no click.
+  let marked = -1;
+  function mark(step) {
+    const buttons = [...$("results").querySelectorAll("button")];
+    if (!buttons.length) return;
+    marked = (marked + step + buttons.length) % buttons.length;
+    buttons.forEach((button, i) => button.classList.toggle("marked", i === marked));
+    buttons[marked].scrollIntoView({ block: "nearest" });
+  }
+  $("search").addEventListener("input", () => {
+    marked = -1;
+  });
   $("search").addEventListener("keydown", (event) => {
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      mark(event.key === "ArrowDown" ? 1 : -1);
+      return;
+    }
     if (event.key !== "Enter") return;
     const found = search(event.target.value);
+    const pick = marked >= 0 && marked < found.length ? found[marked] : found[0];
     showResults([]);
-    if (found.length) select(entities[found[0]].id, true);
+    marked = -1;
+    if (pick !== undefined) select(entities[pick].id, true);
   });
 
   // ---- legend with filters ----
@@ -745,6 +793,7 @@
   $("organization").addEventListener("change", (event) => {
     state.organization = event.target.value;
     applyFilters();
+    writeHash();
   });
 
   // ---- hover tip, clicks, keys ----
@@ -772,6 +821,7 @@
     if (params.nodes.length) state.moved = true;
   });
   $("reset").addEventListener("click", reset);
+  $("legend-toggle").addEventListener("click", () => document.body.classList.toggle("legend-open"));
   // Physics lets the nodes move along the edges; turning it off puts every node back where the layout put it.
   function setPhysics(on) {
     state.physics = on;
@@ -789,8 +839,15 @@
     }
   }
   $("physics").addEventListener("change", (event) => setPhysics(event.target.checked));
+  // Outside the search box, [ and ] move to the selected entity's first source or first
+  // offspring (by name), so the lineage can be walked from the keyboard.
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") reset();
+    if (event.key === "Escape") return reset();
+    if (event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement || state.selected === null) return;
+    const next = event.key === "[" ? up[state.selected] : event.key === "]" ? down[state.selected] : null;
+    if (!next || !next.length) return;
+    const sorted = next.filter((i) => !hiddenNodes.has(i)).sort((a, b) => entities[a].name.localeCompare(entities[b].name));
+    if (sorted.length) select(entities[sorted[0]].id, true);
   });
 
   applyFilters();
@@ -812,5 +869,6 @@
       }
     });
   }
+  readHash();
   window.lineage = { nodes, edges, network, select, search, reset, layout, setPhysics, showEdge };
 })();
