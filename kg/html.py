@@ -107,14 +107,15 @@ _SCRIPT_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"
 
 def render_html(graph: nx.MultiDiGraph, *, title: str = "LLM lineage", licenses: Mapping[str, License] | None = None) -> bytes:
     """The lineage page of `graph` as UTF-8 bytes: deterministic, offline, one file."""
-    positions, routes = _layered(graph)
+    sizes = _sizes(graph)
+    positions, routes = _layered(graph, sizes)
     data = {
         "title": title,
         "font": FONT_SIZE,
         "labelGap": LABEL_GAP,
         "kinds": [{"key": key, **style} for key, style in KIND_STYLES.items()],
         "relations": [_relation_entry(relation) for relation in _relations_in(graph)],
-        "nodes": _page_nodes(graph, positions),
+        "nodes": _page_nodes(graph, positions, sizes),
         "edges": _page_edges(graph),
         "routes": _page_routes(graph, routes),
         "licenses": _licenses_used(graph, licenses or {}),
@@ -161,8 +162,7 @@ def _legend_kind(attributes: Mapping) -> str:
     return "base model" if attributes.get("foundation") else attributes["kind"]
 
 
-def _page_nodes(graph: nx.MultiDiGraph, positions: Mapping[str, tuple[int, int]]) -> list[dict]:
-    sizes = _sizes(graph)
+def _page_nodes(graph: nx.MultiDiGraph, positions: Mapping[str, tuple[int, int]], sizes: Mapping[str, int]) -> list[dict]:
     nodes = []
     for node in sorted(graph):
         attributes = dict(graph.nodes[node])
@@ -207,15 +207,16 @@ def lay_out(graph: nx.MultiDiGraph) -> dict[str, tuple[int, int]]:
     return _layered(graph)[0]
 
 
-def _layered(graph: nx.MultiDiGraph) -> tuple[dict[str, tuple[int, int]], dict[tuple[str, str], list[list[int]]]]:
+def _layered(graph: nx.MultiDiGraph, sizes: Mapping[str, int] | None = None) -> tuple[dict[str, tuple[int, int]], dict[tuple[str, str], list[list[int]]]]:
     """Positions of every node, and for each lineage edge (source, derived) the bends of its drawn line."""
     tree = _lineage_dag(graph)
     columns = _generations(tree)
-    sizes = _sizes(graph)
+    sizes = sizes or _sizes(graph, tree)
     layers, chains = _add_bends(tree, columns)
-    _order_layers(layers, _neighbours(tree, chains))
+    neighbours = _neighbours(tree, chains)
+    _order_layers(layers, neighbours)
     xs, zones = _column_xs(graph, layers, sizes)
-    heights = _place_rows(layers, _neighbours(tree, chains), sizes)
+    heights = _place_rows(layers, neighbours, sizes)
     positions = {node: (xs[i], round(heights[node])) for i, layer in enumerate(layers) for node in layer if not _is_bend(node)}
     routes = {}
     layer_of = {node: i for i, layer in enumerate(layers) for node in layer}
@@ -570,9 +571,9 @@ def _place_band(graph: nx.MultiDiGraph, band: list[str], positions: dict, top: i
     return y
 
 
-def _sizes(graph: nx.MultiDiGraph) -> dict[str, int]:
+def _sizes(graph: nx.MultiDiGraph, tree: nx.DiGraph | None = None) -> dict[str, int]:
     """Node size: grows with the log of the number of descendants (for other kinds, of the entities linked to it)."""
-    counts = _descendant_counts(_lineage_dag(graph))
+    counts = _descendant_counts(tree if tree is not None else _lineage_dag(graph))
     sizes = {}
     for node in graph:
         count = counts[node] if node in counts else graph.in_degree(node)

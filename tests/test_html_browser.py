@@ -448,9 +448,14 @@ def test_a_phone_gets_the_whole_width_and_a_bottom_sheet(browser, real) -> None:
     graph_box = page.locator("#graph").bounding_box()
     assert graph_box["width"] == 390 and graph_box["height"] > 600
     assert visit.layout()["fontPx"] >= 11
-    visit.search("LLaMA-7B")
+    visit.search("Alpaca 7B")
     panel = page.locator("#panel").bounding_box()
     assert (panel["x"], panel["width"]) == (0, 390) and panel["y"] + panel["height"] == pytest.approx(844, abs=1)
+    layout = visit.layout()
+    (node,) = [node for node in layout["nodes"] if node["id"] == "model/stanford-alpaca-7b"]
+    above_sheet = dict(layout["view"], bottom=panel["y"])
+    for box in (node["shape"], node["label"]):  # wholly in view, above the sheet
+        assert box["left"] >= 0 and box["right"] <= 390 and box["top"] >= above_sheet["top"] and box["bottom"] <= above_sheet["bottom"]
     page.click("#legend-toggle")
     assert page.locator("#legend").is_visible()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -416,10 +416,13 @@
       box.bottom = Math.max(box.bottom, y + Math.max(size, LINE / 2));
     }
     const pad = 24;
-    const width = $("graph").clientWidth - 2 * pad, height = $("graph").clientHeight - 2 * pad;
+    // On a narrow screen the panel is a sheet over the bottom of the graph: frame what stays visible.
+    const panel = $("panel");
+    const covered = !panel.hidden && getComputedStyle(panel).position === "absolute" ? panel.offsetHeight : 0;
+    const width = $("graph").clientWidth - 2 * pad, height = $("graph").clientHeight - covered - 2 * pad;
     const fit = Math.min(width / (box.right - box.left || 1), height / (box.bottom - box.top || 1), 1.6);
     if (whole || fit >= READABLE) {
-      network.moveTo({ position: { x: (box.left + box.right) / 2, y: (box.top + box.bottom) / 2 }, scale: fit, animation: false });
+      network.moveTo({ position: { x: (box.left + box.right) / 2, y: (box.top + box.bottom) / 2 + covered / 2 / fit }, scale: fit, animation: false });
       return;
     }
     const scale = Math.max(READABLE, Math.min(width / (box.right - box.left || 1), 1.6));
@@ -427,10 +430,11 @@
     if (keep !== undefined) {
       const [kx, ky] = position(keep);
       const halfWidth = width / 2 / scale, halfHeight = height / 2 / scale;
-      x = Math.min(Math.max(x, kx - halfWidth + entities[keep].size + 10), kx + halfWidth - labelWidth[keep] - 30);
-      y = Math.min(Math.max(y, ky - halfHeight + 30), ky + halfHeight - 30);
+      // Keep the entity and its label inside the view.
+      x = Math.min(Math.max(x, kx + labelWidth[keep] + 30 - halfWidth), kx - entities[keep].size - 10 + halfWidth);
+      y = Math.min(Math.max(y, ky + 30 - halfHeight), ky - 30 + halfHeight);
     }
-    network.moveTo({ position: { x, y }, scale, animation: false });
+    network.moveTo({ position: { x, y: y + covered / 2 / scale }, scale, animation: false });
   }
 
   function fitVisible(whole) {
