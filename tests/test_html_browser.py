@@ -461,3 +461,33 @@ def test_a_phone_gets_the_whole_width_and_a_bottom_sheet(browser, real) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "lineage-phone.png")
     page.close()
+
+
+def test_the_table_view_sorts_filters_and_exports_what_is_shown(visit_real: Visit, real) -> None:  # noqa: ANN001
+    import csv
+    import io
+
+    page = visit_real.page
+    graph = real[1]
+    shown = sorted(graph.nodes[n]["name"] for n, kind in graph.nodes(data="kind") if kind in ("model", "dataset"))
+    page.click("#view-table")
+    assert page.locator("#graph").is_hidden()
+    names = page.locator("#table tbody tr td:first-child").all_text_contents()
+    assert sorted(names) == shown  # one row per entity shown in the graph
+    page.click("#table th:nth-child(3) button")  # Released, ascending
+    released = [d for d in page.locator("#table tbody tr td:nth-child(3)").all_text_contents()]
+    assert released == sorted(released)
+    page.fill("#table-filter", "alpaca")
+    filtered = page.locator("#table tbody tr td:first-child").all_text_contents()
+    assert filtered and all(
+        "alpaca" in " ".join(str(v) for v in row).lower()
+        for row in page.locator("#table tbody tr").evaluate_all("rows => rows.map(r => [...r.cells].map(c => c.textContent))")
+    )
+    with page.expect_download() as download:
+        page.click("#table-csv")
+    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
+    assert rows[0] == ["Name", "Kind", "Released", "Developers", "Licence", "Comes from"]
+    assert sorted(row[0] for row in rows[1:]) == sorted(filtered)
+    page.locator("#table tbody button", has_text="Alpaca 7B").first.click()
+    assert visit_real.selected() == "model/stanford-alpaca-7b" and page.locator("#graph").is_visible()
+    assert (visit_real.requests, visit_real.errors) == ([], [])

@@ -323,7 +323,10 @@
     const button = element("button", entities[index].name, "entity");
     button.type = "button";
     button.title = entities[index].id;
-    button.addEventListener("click", () => select(entities[index].id, true));
+    button.addEventListener("click", () => {
+      if (!$("table-view").hidden) showTable(false);
+      select(entities[index].id, true);
+    });
     return button;
   }
 
@@ -399,6 +402,7 @@
     nodes.update(nodeChanges);
     edges.update(edgeChanges);
     network.redraw();
+    if (!$("table-view").hidden) drawTable();
     $("counts").textContent = `${entities.length - hiddenNodes.size} of ${entities.length} entities, ${data.edges.length - hiddenEdges.size} of ${data.edges.length} links shown`;
   }
 
@@ -873,6 +877,80 @@
       }
     });
   }
+  // ---- the table view: the same entities as rows, also the text alternative to the graph ----
+  const COLUMNS = [
+    ["name", "Name"], ["kind", "Kind"], ["released", "Released"], ["developers", "Developers"], ["license", "Licence"], ["parents", "Comes from"],
+  ];  // prettier-ignore
+  const table = { sort: "name", descending: false, rows: null };
+
+  function tableRows() {
+    return entities.map((entity, i) => {
+      const names = (relations) => touching[i].map((e) => data.edges[e]).filter((edge) => edge[0] === i && relations(edge[2])).map((edge) => entities[edge[1]].name).sort();
+      const license = entity.license && data.licenses[entity.license];
+      return {
+        index: i,
+        name: entity.name,
+        kind: kindStyle.get(entity.legend).label,
+        released: entity.released || "",
+        developers: names((r) => r === "developers").join("; "),
+        license: license ? license.name : entity.license || "",
+        parents: names((r) => relationStyle.get(r).lineage).join("; "),
+      };
+    });
+  }
+
+  function shownRows() {
+    const query = fold($("table-filter").value.trim());
+    const rows = table.rows.filter((row) => !hiddenNodes.has(row.index) && (!query || COLUMNS.some(([key]) => fold(row[key]).includes(query))));
+    const sign = table.descending ? -1 : 1;
+    return rows.sort((a, b) => sign * (a[table.sort].localeCompare(b[table.sort]) || a.name.localeCompare(b.name)));
+  }
+
+  function csvField(value) {
+    return /[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+  }
+
+  function drawTable() {
+    table.rows = table.rows || tableRows();
+    const head = $("table").tHead.rows[0];
+    head.replaceChildren(...COLUMNS.map(([key, title]) => {
+      const cell = element("th");
+      const button = element("button", key === table.sort ? `${title} ${table.descending ? "▼" : "▲"}` : title);
+      button.type = "button";
+      button.addEventListener("click", () => {
+        table.descending = table.sort === key ? !table.descending : false;
+        table.sort = key;
+        drawTable();
+      });
+      cell.setAttribute("aria-sort", key === table.sort ? (table.descending ? "descending" : "ascending") : "none");
+      cell.append(button);
+      return cell;
+    }));
+    const rows = shownRows();
+    $("table").tBodies[0].replaceChildren(...rows.map((row) => {
+      const line = element("tr");
+      COLUMNS.forEach(([key]) => {
+        const cell = element("td");
+        if (key === "name") cell.append(entityButton(row.index));
+        else cell.textContent = row[key];
+        line.append(cell);
+      });
+      return line;
+    }));
+    $("table-count").textContent = `${rows.length} rows`;
+    const csv = [COLUMNS.map(([, title]) => title), ...rows.map((row) => COLUMNS.map(([key]) => row[key]))].map((line) => line.map(csvField).join(",")).join("\r\n");
+    $("table-csv").href = `data:text/csv;charset=utf-8,${encodeURIComponent(`${csv}\r\n`)}`;
+  }
+
+  function showTable(on) {
+    $("table-view").hidden = !on;
+    $("graph").hidden = on;
+    $("view-table").setAttribute("aria-pressed", String(on));
+    if (on) drawTable();
+  }
+  $("view-table").addEventListener("click", () => showTable($("table-view").hidden));
+  $("table-filter").addEventListener("input", drawTable);
+
   readHash();
   window.lineage = { nodes, edges, network, select, search, reset, layout, setPhysics, showEdge };
 })();
