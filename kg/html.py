@@ -199,7 +199,12 @@ def _page_routes(graph: nx.MultiDiGraph, routes: Mapping[tuple[str, str], list[l
 
 def _licenses_used(graph: nx.MultiDiGraph, licenses: Mapping[str, License]) -> dict:
     used = {license for _, license in graph.nodes(data="license") if license in licenses}
-    return {key: {"name": licenses[key].name, "url": licenses[key].url} for key in sorted(used)}
+    found = {}
+    for key in sorted(used):
+        found[key] = {"name": licenses[key].name, "url": licenses[key].url}
+        if licenses[key].commercial_use is not None:
+            found[key]["commercial"] = licenses[key].commercial_use
+    return found
 
 
 def lay_out(graph: nx.MultiDiGraph) -> dict[str, tuple[int, int]]:

@@ -72,10 +72,11 @@ def test_licences_used_are_named_with_their_url() -> None:
     catalog = load_catalog(FIXTURES / "tiny")
     page = render_html(build_graph(catalog), licenses=catalog.licenses).decode("utf-8")
     assert json.loads(BLOB.search(page).group(1))["licenses"] == {
-        "Apache-2.0": {"name": "Apache License 2.0", "url": "https://spdx.org/licenses/Apache-2.0.html"},
+        "Apache-2.0": {"name": "Apache License 2.0", "url": "https://spdx.org/licenses/Apache-2.0.html", "commercial": True},
         "CC-BY-NC-4.0": {
             "name": "Creative Commons Attribution Non Commercial 4.0 International",
             "url": "https://spdx.org/licenses/CC-BY-NC-4.0.html",
+            "commercial": False,
         },
     }
 

@@ -491,3 +491,27 @@ def test_the_table_view_sorts_filters_and_exports_what_is_shown(visit_real: Visi
     page.locator("#table tbody button", has_text="Alpaca 7B").first.click()
     assert visit_real.selected() == "model/stanford-alpaca-7b" and page.locator("#graph").is_visible()
     assert (visit_real.requests, visit_real.errors) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("control", "value", "matches"),
+    [
+        ("#commercial", "yes", lambda node, licenses: node.get("license") in licenses and licenses[node["license"]].commercial_use is True),
+        ("#commercial", "no", lambda node, licenses: node.get("license") in licenses and licenses[node["license"]].commercial_use is False),
+        ("#open-weights", "no", lambda node, licenses: node.get("open_weights") is False),
+        ("#language", "zh", lambda node, licenses: "zh" in node.get("languages", ())),
+    ],
+)
+def test_facet_filters_keep_exactly_the_matching_entities_and_are_shareable(browser, real, control, value, matches) -> None:  # noqa: ANN001
+    graph = real[1]
+    licenses = load_catalog().licenses
+    expected = sorted(n for n, data in graph.nodes(data=True) if data["kind"] in ("model", "dataset") and matches(data, licenses))
+    visit = Visit(browser, real[0])
+    visit.page.select_option(control, value)
+    shown = visit.page.evaluate("window.lineage.nodes.get({filter: (n) => !n.hidden}).map((n) => n.id)")
+    assert sorted(shown) == expected and expected
+    fragment = visit.page.evaluate("location.hash")
+    visit.page.close()
+    again = Visit(browser, real[0], fragment=fragment)
+    assert sorted(again.page.evaluate("window.lineage.nodes.get({filter: (n) => !n.hidden}).map((n) => n.id)")) == expected
+    again.page.close()

@@ -40,6 +40,8 @@
     kinds: new Set(data.kinds.filter((kind) => kind.lineage).map((kind) => kind.key)),
     relations: new Set(data.relations.filter((r) => r.lineage).map((r) => r.key)),
     organization: "",
+    // Facets of models and datasets; "" is any. An entity without the fact does not match a chosen value.
+    facets: { commercial: "", "open-weights": "", language: "" },
     physics: false,
     moved: false, // a node was dragged or physics ran: edges are drawn straight from where nodes are now
     arrows: !big,
@@ -381,7 +383,7 @@
     const around = new Set(selected < 0 ? [] : [selected, ...touching[selected].flatMap((e) => data.edges[e].slice(0, 2))]);
     const nextNodes = new Set();
     entities.forEach((entity, i) => {
-      const shown = org < 0 ? state.kinds.has(entity.legend) : i === org || (orgNeighbours.has(i) && state.kinds.has(entity.legend));
+      const shown = (org < 0 ? state.kinds.has(entity.legend) : i === org || (orgNeighbours.has(i) && state.kinds.has(entity.legend))) && (!isLineage[i] || matchesFacets(entity));
       if (!shown && !around.has(i)) nextNodes.add(i);
     });
     const nextEdges = new Set();
@@ -441,6 +443,15 @@
     network.moveTo({ position: { x, y: y + covered / 2 / scale }, scale, animation: false });
   }
 
+  function matchesFacets(entity) {
+    const { commercial, language } = state.facets;
+    const license = entity.license && data.licenses[entity.license];
+    if (commercial && !(license && license.commercial !== undefined && license.commercial === (commercial === "yes"))) return false;
+    const open = state.facets["open-weights"];
+    if (open && entity.open_weights !== (open === "yes")) return false;
+    return !language || (entity.languages || []).includes(language);
+  }
+
   function fitVisible(whole) {
     frame(entities.map((_, i) => i).filter((i) => !hiddenNodes.has(i)), undefined, whole);
   }
@@ -466,6 +477,7 @@
     const parts = [];
     if (state.selected !== null) parts.push(`select=${encodeURIComponent(entities[state.selected].id)}`);
     if (state.organization) parts.push(`organization=${encodeURIComponent(state.organization)}`);
+    Object.entries(state.facets).forEach(([key, value]) => value && parts.push(`${key}=${encodeURIComponent(value)}`));
     try {
       history.replaceState(null, "", parts.length ? `#${parts.join("&")}` : location.pathname + location.search);
     } catch (error) {
@@ -482,6 +494,18 @@
       state.organization = values.get("organization");
       $("organization").value = state.organization;
       applyFilters();
+    }
+    let facets = false;
+    Object.keys(state.facets).forEach((key) => {
+      const value = values.get(key);
+      if (value && [...$(key).options].some((option) => option.value === value)) {
+        state.facets[key] = $(key).value = value;
+        facets = true;
+      }
+    });
+    if (facets) {
+      applyFilters();
+      fitVisible();
     }
     if (values.has("select")) select(values.get("select"), true);
   }
@@ -504,6 +528,9 @@
   function reset() {
     state.organization = "";
     $("organization").value = "";
+    Object.keys(state.facets).forEach((key) => {
+      state.facets[key] = $(key).value = "";
+    });
     $("search").value = "";
     showResults([]);
     clearSelection();
@@ -798,6 +825,19 @@
       option.value = entity.id;
       $("organization").append(option);
     });
+  [...new Set(entities.flatMap((entity) => entity.languages || []))].sort().forEach((language) => {
+    const option = element("option", language);
+    option.value = language;
+    $("language").append(option);
+  });
+  Object.keys(state.facets).forEach((key) => {
+    $(key).addEventListener("change", (event) => {
+      state.facets[key] = event.target.value;
+      applyFilters();
+      fitVisible();
+      writeHash();
+    });
+  });
   $("organization").addEventListener("change", (event) => {
     state.organization = event.target.value;
     applyFilters();
@@ -862,6 +902,7 @@
   // A small graph opens framed whole, or fitted to the width at a readable zoom from its top;
   // a big one at a readable zoom on its most-descended entity (vis-network draws only the
   // nodes in view, and a whole view of thousands is a blur). "Show whole graph" fits everything.
+  network.setSize("100%", "100%"); // the header has its final controls now: take the size left for the graph before framing
   if (big) {
     const hub = entities.reduce((best, entity, i) => (!hiddenNodes.has(i) && entity.size > entities[best].size ? i : best), 0);
     network.moveTo({ position: { x: entities[hub].x, y: entities[hub].y }, scale: OPENING_SCALE, animation: false });
