@@ -515,3 +515,45 @@ def test_facet_filters_keep_exactly_the_matching_entities_and_are_shareable(brow
     again = Visit(browser, real[0], fragment=fragment)
     assert sorted(again.page.evaluate("window.lineage.nodes.get({filter: (n) => !n.hidden}).map((n) => n.id)")) == expected
     again.page.close()
+
+
+def _month(released: str) -> float:
+    """The page's month number for a release date: a year alone is mid-year, a month alone mid-month."""
+    parts = [int(p) for p in released.split("-")]
+    if len(parts) == 1:
+        return parts[0] * 12 + 6
+    return parts[0] * 12 + parts[1] - 1 + ((parts[2] - 1) / 31 if len(parts) == 3 else 0.5)
+
+
+def test_the_time_axis_places_entities_by_date_and_gives_the_layout_back(visit_real: Visit, real) -> None:  # noqa: ANN001
+    graph = real[1]
+    before = visit_real.layout()
+    visit_real.page.check("#time-axis")
+    on_axis = visit_real.layout()
+    dated = [(n["shape"]["left"] + n["shape"]["right"], _month(str(graph.nodes[n["id"]]["released"]))) for n in on_axis["nodes"] if "released" in graph.nodes[n["id"]]]
+    assert len(dated) > 10
+    for x1, m1 in dated:
+        for x2, m2 in dated:
+            if m1 + 1 <= m2:  # a month apart or more: clearly apart on screen
+                assert x1 < x2, (m1, m2)
+    assert all(len(edge["points"]) == 2 for edge in on_axis["edges"])  # lineage still drawn, straight
+    assert len(on_axis["edges"]) >= len([e for e in before["edges"] if e["from"] in {n["id"] for n in on_axis["nodes"]}]) > 0
+    visit_real.page.uncheck("#time-axis")
+    after = visit_real.layout()
+    rounded = lambda layout: [{k: round(v, 2) for k, v in n["shape"].items()} for n in layout["nodes"]]  # noqa: E731
+    assert rounded(after) == rounded(before)
+
+
+def test_the_date_range_keeps_what_was_released_in_it(browser, real) -> None:  # noqa: ANN001
+    graph = real[1]
+    expected = sorted(
+        n for n, data in graph.nodes(data=True)
+        if data["kind"] in ("model", "dataset") and "released" in data and 2023 * 12 + 2 <= _month(str(data["released"])) < 2023 * 12 + 4
+    )  # fmt: skip
+    visit = Visit(browser, real[0])
+    visit.page.fill("#date-from", "2023-03")
+    visit.page.fill("#date-to", "2023-04")
+    shown = visit.page.evaluate("window.lineage.nodes.get({filter: (n) => !n.hidden}).map((n) => n.id)")
+    assert sorted(shown) == expected and expected
+    assert visit.page.evaluate("location.hash") == "#from=2023-03&to=2023-04"
+    visit.page.close()

@@ -20,6 +20,14 @@
   const LABEL_GAP = data.labelGap;
   const LINE = Math.round(FONT * 1.25); // a label's line box
   const isLineage = entities.map((entity) => kindStyle.get(entity.legend).lineage);
+  const MONTH_WIDTH = 60; // pixels per month on the time axis
+  // A release date ("2023", "2023-03" or "2023-03-13") as a month number with a fraction; a year alone sits mid-year.
+  function monthOf(released) {
+    const found = /^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?/.exec(released || "");
+    if (!found) return null;
+    const [, year, month, day] = found;
+    return Number(year) * 12 + (month ? Number(month) - 1 + (day ? (Number(day) - 1) / 31 : 0.5) : 6);
+  }
 
   // Adjacency: `up` toward sources, `down` toward what was made from them.
   const up = entities.map(() => []);
@@ -43,6 +51,9 @@
     // Facets of models and datasets; "" is any. An entity without the fact does not match a chosen value.
     facets: { commercial: "", "open-weights": "", language: "" },
     physics: false,
+    timeAxis: false,
+    dates: { from: null, to: null }, // months (year * 12 + month - 1), both ends included
+
     moved: false, // a node was dragged or physics ran: edges are drawn straight from where nodes are now
     arrows: !big,
   };
@@ -116,6 +127,7 @@
   }
 
   function laidOut(i) {
+    if (state.timeAxis) return false;
     if (!state.moved) return true;
     const drawn = body[entities[i].id];
     return !drawn || (drawn.x === entities[i].x && drawn.y === entities[i].y);
@@ -444,6 +456,12 @@
   }
 
   function matchesFacets(entity) {
+    if (state.dates.from !== null || state.dates.to !== null) {
+      const month = monthOf(entity.released);
+      if (month === null) return false;
+      if (state.dates.from !== null && month < state.dates.from) return false;
+      if (state.dates.to !== null && month >= state.dates.to + 1) return false;
+    }
     const { commercial, language } = state.facets;
     const license = entity.license && data.licenses[entity.license];
     if (commercial && !(license && license.commercial !== undefined && license.commercial === (commercial === "yes"))) return false;
@@ -478,6 +496,8 @@
     if (state.selected !== null) parts.push(`select=${encodeURIComponent(entities[state.selected].id)}`);
     if (state.organization) parts.push(`organization=${encodeURIComponent(state.organization)}`);
     Object.entries(state.facets).forEach(([key, value]) => value && parts.push(`${key}=${encodeURIComponent(value)}`));
+    if (state.timeAxis) parts.push("time=1");
+    ["from", "to"].forEach((end) => $(`date-${end}`).value && parts.push(`${end}=${$(`date-${end}`).value}`));
     try {
       history.replaceState(null, "", parts.length ? `#${parts.join("&")}` : location.pathname + location.search);
     } catch (error) {
@@ -503,10 +523,18 @@
         facets = true;
       }
     });
+    ["from", "to"].forEach((end) => {
+      if (/^\d{4}-\d{2}$/.test(values.get(end) || "")) {
+        $(`date-${end}`).value = values.get(end);
+        state.dates[end] = monthOf(values.get(end)) - 0.5;
+        facets = true;
+      }
+    });
     if (facets) {
       applyFilters();
       fitVisible();
     }
+    if (values.get("time") === "1") setTimeAxis(true);
     if (values.has("select")) select(values.get("select"), true);
   }
 
@@ -530,6 +558,10 @@
     $("organization").value = "";
     Object.keys(state.facets).forEach((key) => {
       state.facets[key] = $(key).value = "";
+    });
+    ["from", "to"].forEach((end) => {
+      state.dates[end] = null;
+      $(`date-${end}`).value = "";
     });
     $("search").value = "";
     showResults([]);
@@ -871,19 +903,86 @@
   $("reset").addEventListener("click", reset);
   $("legend-toggle").addEventListener("click", () => document.body.classList.toggle("legend-open"));
   // Physics lets the nodes move along the edges; turning it off puts every node back where the layout put it.
+  // The time axis moves models and datasets to x by release date (undated ones to a column on
+  // the left), keeping their rows; edges are then drawn straight. Off, the layout comes back.
+  const months = entities.map((entity, i) => (isLineage[i] ? monthOf(entity.released) : null));
+  const firstMonth = Math.floor(Math.min(...months.filter((m) => m !== null)));
+  function timeX(i) {
+    return months[i] === null ? -4 * MONTH_WIDTH : (months[i] - firstMonth) * MONTH_WIDTH;
+  }
+
+  function setTimeAxis(on) {
+    state.timeAxis = on;
+    $("time-axis").checked = on;
+    if (!on) return restoreLayout();
+    state.moved = true;
+    const changes = [];
+    entities.forEach((entity, i) => {
+      if (!isLineage[i]) return;
+      changes.push({ id: entity.id, x: timeX(i), y: entity.y });
+      const drawn = body[entity.id];
+      if (drawn) drawn.x = timeX(i);
+    });
+    nodes.update(changes);
+    fitVisible(true); // an overview of the years: zoom in to read
+    network.redraw();
+  }
+
+  function restoreLayout() {
+    nodes.update(entities.map((entity) => ({ id: entity.id, x: entity.x, y: entity.y })));
+    entities.forEach((entity) => {
+      const drawn = body[entity.id];
+      if (drawn) [drawn.x, drawn.y] = [entity.x, entity.y];
+    });
+    state.moved = false;
+    fitVisible();
+    network.redraw();
+  }
+
+  // Month ticks along the top of the time axis: each January named by its year, other quarters by month.
+  network.on("beforeDrawing", (ctx) => {
+    if (!state.timeAxis) return;
+    const view = viewBox(0);
+    const scale = network.getScale();
+    ctx.save();
+    ctx.font = `${12 / scale}px ${FONT_FACE}`;
+    ctx.textBaseline = "top";
+    ctx.lineWidth = 1 / scale;
+    for (let m = Math.max(firstMonth, Math.floor(view.left / MONTH_WIDTH) + firstMonth - 1); (m - firstMonth) * MONTH_WIDTH < view.right; m++) {
+      if (m % 3) continue;
+      const x = (m - firstMonth) * MONTH_WIDTH;
+      ctx.strokeStyle = m % 12 ? "#eef0f3" : "#d2d7de";
+      ctx.beginPath();
+      ctx.moveTo(x, view.top);
+      ctx.lineTo(x, view.bottom);
+      ctx.stroke();
+      ctx.fillStyle = "#5b6573";
+      ctx.fillText(m % 12 ? `${Math.floor(m / 12)}-${String((m % 12) + 1).padStart(2, "0")}` : String(m / 12), x + 3 / scale, view.top + 4 / scale);
+    }
+    ctx.restore();
+  });
+  $("time-axis").addEventListener("change", (event) => {
+    setTimeAxis(event.target.checked);
+    writeHash();
+  });
+  ["from", "to"].forEach((end) => {
+    $(`date-${end}`).addEventListener("change", (event) => {
+      const month = event.target.value ? monthOf(event.target.value) - 0.5 : null;
+      state.dates[end] = month;
+      applyFilters();
+      fitVisible();
+      writeHash();
+    });
+  });
+
   function setPhysics(on) {
     state.physics = on;
     if (on) state.moved = true;
     edgeView.refresh();
     network.setOptions({ physics: { enabled: on } });
     if (!on) {
-      nodes.update(entities.map((entity) => ({ id: entity.id, x: entity.x, y: entity.y })));
-      entities.forEach((entity) => {
-        const drawn = body[entity.id];
-        if (drawn) [drawn.x, drawn.y] = [entity.x, entity.y];
-      });
-      state.moved = false;
-      network.redraw();
+      if (state.timeAxis) setTimeAxis(true);
+      else restoreLayout();
     }
   }
   $("physics").addEventListener("change", (event) => setPhysics(event.target.checked));
@@ -993,5 +1092,5 @@
   $("table-filter").addEventListener("input", drawTable);
 
   readHash();
-  window.lineage = { nodes, edges, network, select, search, reset, layout, setPhysics, showEdge };
+  window.lineage = { setTimeAxis, nodes, edges, network, select, search, reset, layout, setPhysics, showEdge };
 })();
