@@ -114,7 +114,7 @@ def visit_real(browser, real):  # noqa: ANN001
 def test_page_draws_offline_with_every_node_and_edge(visit_real: Visit, real) -> None:  # noqa: ANN001
     graph = real[1]
     counts = visit_real.page.evaluate("[window.lineage.nodes.length, window.lineage.edges.length]")
-    assert counts == [graph.number_of_nodes(), graph.number_of_edges()] == [188, 565]
+    assert counts == [graph.number_of_nodes(), graph.number_of_edges()]
     assert visit_real.page.locator("#graph canvas").count() == 1
     assert (visit_real.requests, visit_real.errors) == ([], [])
 
