@@ -162,6 +162,7 @@ def _page_edges(graph: nx.MultiDiGraph) -> list[list]:
 
 def _licenses_used(graph: nx.MultiDiGraph, licenses: Mapping[str, License]) -> dict:
     used = {license for _, license in graph.nodes(data="license") if license in licenses}
+    used |= {s["license"] for _, statements in graph.nodes(data="license_statements", default=()) for s in statements if s["license"] in licenses}
     return {key: {"name": licenses[key].name, "url": licenses[key].url} for key in sorted(used)}
 
 

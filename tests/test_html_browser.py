@@ -7,6 +7,7 @@ Every request but the page's own file:// URL is aborted and recorded. Without
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -264,3 +265,33 @@ def test_the_inline_notebook_view_draws_in_its_sandboxed_frame(browser, tmp_path
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "inline-view.png"))
     page.close()
+
+
+def test_the_panel_shows_licence_statements_with_the_governing_one(visit_real: Visit, real) -> None:  # noqa: ANN001
+    visit_real.search("BELLE train_0.5M_CN")
+    assert visit_real.selected() == "dataset/belle-train-0.5m-cn"
+    statements = visit_real.page.locator("#panel ul.statements > li").all_inner_texts()
+    assert [text.splitlines()[0] for text in statements] == [
+        "GNU General Public License v3.0 only — hub-tag, 2023-03-31",
+        "BELLE research-use-only restriction — readme (governs)",
+    ]
+    assert real[1].nodes["dataset/belle-train-0.5m-cn"]["license_basis"] in visit_real.page.locator("#panel").inner_text()
+
+
+def test_the_panel_shows_other_trackers_claims_beside_the_catalogs(browser, tmp_path: Path) -> None:  # noqa: ANN001
+    import kg
+
+    catalog_dir = tmp_path / "data"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "tiny", catalog_dir)
+    shutil.copytree(ROOT / "tests" / "fixtures" / "sources" / "catalog", catalog_dir, dirs_exist_ok=True)
+    lkg = kg.load(catalog_dir, sources={"open-llms": ROOT / "tests" / "fixtures" / "sources" / "open-llms" / "README.md"})
+    page = tmp_path / "lineage.html"
+    page.write_bytes(lkg.render_html())
+    visit = Visit(browser, page)
+    visit.search("model/dolly-v2-12b")
+    expected = [f"{c['value']} — {c['source']}{' (accepted)' if c['accepted'] else ''} {c['where']}" for c in lkg.graph.nodes["model/dolly-v2-12b"]["claims"] if c["field"] == "parameters"]
+    shown = [t for t in visit.page.locator("#panel ul.claims li li").all_inner_texts() if t.startswith(tuple(e.split(" — ")[0] for e in expected))]
+    assert expected and sorted(expected) == sorted(s for s in shown if s in expected)
+    assert visit.page.locator("#panel h3", has_text="What the catalog and other trackers say").count() == 1
+    assert (visit.requests, visit.errors) == ([], [])
+    visit.page.close()

@@ -324,6 +324,49 @@
       .map((edge) => [edge, direction === "out" ? edge[1] : edge[0]]);
   }
 
+  // What each primary source says the licence is, the governing one marked.
+  function licenceStatements(entity) {
+    if (!entity.license_statements || !entity.license_statements.length) return [];
+    const list = element("ul", null, "statements");
+    entity.license_statements.forEach((statement) => {
+      const known = data.licenses[statement.license];
+      const item = element("li", `${known ? known.name : statement.license} — ${statement.where}${statement.as_of ? `, ${statement.as_of}` : ""}`);
+      if (statement.license === entity.license) item.append(element("strong", " (governs)"));
+      item.append(element("br"), link(statement.source));
+      if (statement.note) item.append(element("div", statement.note, "muted"));
+      list.append(item);
+    });
+    const out = [element("h3", "Licence, as each source states it"), list];
+    if (entity.license_basis) out.push(element("p", entity.license_basis, "muted"));
+    return out;
+  }
+
+  // Other trackers' values for this entity (kg build --source), grouped by field, where they disagree.
+  function claimList(entity) {
+    if (!entity.claims || !entity.claims.length) return [];
+    const byField = new Map();
+    entity.claims.forEach((claim) => {
+      if (!byField.has(claim.field)) byField.set(claim.field, []);
+      byField.get(claim.field).push(claim);
+    });
+    const list = element("ul", null, "claims");
+    [...byField.keys()].sort().forEach((field) => {
+      const claims = byField.get(field);
+      const values = new Set(claims.map((claim) => JSON.stringify(claim.value)));
+      const item = element("li", `${field}${values.size > 1 ? " — sources disagree" : ""}`);
+      const inner = element("ul");
+      claims.forEach((claim) => {
+        const row = element("li", `${claim.value} — ${claim.source}${claim.accepted ? " (accepted)" : ""} `);
+        if (claim.url) row.append(link(claim.url, claim.where));
+        else row.append(element("span", claim.where, "muted"));
+        inner.append(row);
+      });
+      item.append(inner);
+      list.append(item);
+    });
+    return [element("h3", "What the catalog and other trackers say"), list];
+  }
+
   function showPanel(index) {
     const entity = entities[index];
     const panel = $("panel");
@@ -375,6 +418,7 @@
       });
       parts.push(element("h3", "Links"), list);
     }
+    parts.push(...licenceStatements(entity), ...claimList(entity));
     const sources = element("ul", null, "sources");
     entity.sources.forEach((source) => {
       const item = element("li");
