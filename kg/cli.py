@@ -1,7 +1,8 @@
 """The `kg` command line.
 
 Exit codes: 0 success; 1 bad catalog or bad request (the message says what
-and where); 2 an output could not be written (the previous output is kept).
+and where); 2 an output could not be written (the previous output is kept);
+3 an internal error (nothing is written); 130 stopped with Ctrl-C.
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:  # noqa: BLE001 (a bug of ours, or of a library: say so plainly, write nothing)
+        if os.environ.get("KG_TRACEBACK"):
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc}", "nothing was written; run again with KG_TRACEBACK=1 to see where, and report it")
+        return 3
 
 
 def _parser() -> argparse.ArgumentParser:

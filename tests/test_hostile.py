@@ -120,3 +120,44 @@ def test_an_unreadable_kind_folder_is_reported_and_the_rest_checked(tiny: Path, 
     problems = [str(p) for p in caught.value.problems]
     assert problems[0] == "data/datasets:1: cannot read folder: Permission denied"
     assert any("unknown id 'dataset/" in p for p in problems[1:])  # the models were still read and checked
+
+
+def test_a_failing_page_render_is_an_internal_error_with_nothing_written(tiny: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kg import cli
+
+    assert cli.main(["build", "--data", "data", "--out", "out"]) == 0
+    before = {p.name: p.read_bytes() for p in Path("out").iterdir()}
+    capsys.readouterr()
+
+    def broken(*args, **kwargs):
+        raise ValueError("a node without a position")
+
+    monkeypatch.setattr(cli, "render_html", broken)
+    assert cli.main(["build", "--data", "data", "--out", "out"]) == 3
+    assert capsys.readouterr().err == (
+        "Error: internal error: ValueError: a node without a position\n"
+        "Hint: nothing was written; run again with KG_TRACEBACK=1 to see where, and report it\n"
+    )
+    assert {p.name: p.read_bytes() for p in Path("out").iterdir()} == before
+
+
+def test_ctrl_c_during_a_build_leaves_the_old_outputs_whole(tiny: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kg import cli, publish
+
+    assert cli.main(["build", "--data", "data", "--out", "out"]) == 0
+    before = {p.name: p.read_bytes() for p in Path("out").iterdir()}
+    capsys.readouterr()
+    written = []
+
+    def interrupted(path, data, shown):  # noqa: ANN001
+        if len(written) == 2:  # two new files are down when Ctrl-C comes
+            raise KeyboardInterrupt
+        written.append(path)
+        real_write(path, data, shown)
+
+    real_write = publish._write_file
+    monkeypatch.setattr(publish, "_write_file", interrupted)
+    assert cli.main(["build", "--data", "data", "--out", "out"]) == 130
+    assert capsys.readouterr().err == "Interrupted: nothing was written or changed\n"
+    assert {p.name: p.read_bytes() for p in Path("out").iterdir()} == before
+    assert not [p for p in Path(".").iterdir() if ".kg-" in p.name]
