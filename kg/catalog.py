@@ -395,7 +395,7 @@ def _check_dates(catalog: Catalog, today: dt.date) -> list[Problem]:
             problems.append(Problem(shown, line, "released", f"{released} is in the future", level="warning"))
         for name, index, ref in entity.edges:
             parent = catalog.entities.get(ref.id)
-            if name not in DATED_FIELDS or parent is None or parent.released_on is None:
+            if name not in DATED_FIELDS or parent is None or parent.released_on is None or ref.date_waiver is not None:
                 continue
             parent_first, _ = date_bounds(parent.released_on)
             if last < parent_first:

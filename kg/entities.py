@@ -194,11 +194,17 @@ class Ref(Strict):
         return {"id": value} if isinstance(value, str) else value
 
 
-class ModelDerivation(Ref):
+class DatedRef(Ref):
+    """An edge whose target must not be released after the entity, unless `date_waiver` says why it may."""
+
+    date_waiver: Text | None = None
+
+
+class ModelDerivation(DatedRef):
     relation: Literal[MODEL_RELATIONS]  # type: ignore[valid-type]
 
 
-class DatasetDerivation(Ref):
+class DatasetDerivation(DatedRef):
     relation: Literal[DATASET_RELATIONS]  # type: ignore[valid-type]
 
 
@@ -284,7 +290,7 @@ class Dataset(Entity):
     records: Annotated[int, Field(gt=0)] | None = None
     developers: list[Ref] = []
     derived_from: list[DatasetDerivation] = []
-    generated_by: list[Ref] = []
+    generated_by: list[DatedRef] = []
     methods: list[Ref] = []
 
 

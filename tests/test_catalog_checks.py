@@ -116,6 +116,14 @@ def test_data_generated_before_its_model_is_an_error(tiny: Path) -> None:
     ]
 
 
+def test_a_date_waiver_with_its_reason_lets_a_child_predate_its_source(tiny: Path) -> None:
+    waived = "{id: model/llama-7b, relation: finetune, date_waiver: the family entry dates from its first member}"
+    add_model(tiny, "waived", f'released: "2022"\nderived_from: [{waived}]')
+    assert load_catalog("data").warnings == []
+    add_model(tiny, "blank-waiver", 'released: "2022"\nderived_from: [{id: model/llama-7b, relation: finetune, date_waiver: ""}]')
+    assert errors_of(tiny) == ["data/models/blank-waiver.yaml:5: derived_from[0].date_waiver: must not be empty or blank"]
+
+
 def test_reference_to_missing_kind_suggests_the_right_kind(tiny: Path) -> None:
     add_model(tiny, "mixed", "trained_on: [model/alpaca-52k]")
     assert errors_of(tiny) == ["data/models/mixed.yaml:4: trained_on[0]: unknown id 'model/alpaca-52k' (did you mean 'dataset/alpaca-52k'?)"]
