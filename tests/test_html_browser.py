@@ -295,3 +295,18 @@ def test_the_panel_shows_other_trackers_claims_beside_the_catalogs(browser, tmp_
     assert visit.page.locator("#panel h3", has_text="What the catalog and other trackers say").count() == 1
     assert (visit.requests, visit.errors) == ([], [])
     visit.page.close()
+
+
+def test_a_huge_name_gets_a_short_label_and_stays_whole_in_the_panel(browser, tmp_path: Path) -> None:  # noqa: ANN001
+    catalog_dir = tmp_path / "data"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "tiny", catalog_dir)
+    entry = catalog_dir / "models" / "llama-7b.yaml"
+    huge = "LLaMA " + "x" * 100_000
+    entry.write_text(entry.read_text(encoding="utf-8").replace("name: LLaMA 7B", f"name: {huge}"), encoding="utf-8")
+    path, _ = _write_page(tmp_path, catalog_dir)
+    visit = Visit(browser, path)
+    label = visit.page.evaluate("window.lineage.network.body.nodes['model/llama-7b'].options.label")
+    assert label == huge[:47] + "…"
+    visit.search("model/llama-7b")
+    assert visit.page.locator("#panel h2").inner_text() == huge
+    visit.page.close()

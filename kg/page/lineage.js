@@ -50,6 +50,13 @@
   }
 
   // Labels only on the lit edges of a selection: on every edge they hide the tree.
+  // A name of any length gets a label of at most LABEL_CHARS; the panel shows it whole.
+  const LABEL_CHARS = 48;
+  function shortName(name) {
+    const chars = Array.from(name);
+    return chars.length > LABEL_CHARS ? `${chars.slice(0, LABEL_CHARS - 1).join("")}…` : name;
+  }
+
   function edgeLook(relation, dimmed, labelled) {
     const style = relationStyle.get(relation);
     return {
@@ -63,7 +70,7 @@
   // edge's from one colour string.
   const nodes = new vis.DataSet(
     entities.map((entity) => ({
-      id: entity.id, label: big ? undefined : entity.name, x: entity.x, y: entity.y, size: entity.size,
+      id: entity.id, label: big ? undefined : shortName(entity.name), x: entity.x, y: entity.y, size: entity.size,
       group: entity.legend, hidden: !state.kinds.has(entity.legend),
     })),
   );
@@ -126,7 +133,7 @@
     for (const i of indices) {
       if (!labelled[i]) {
         labelled[i] = 1;
-        changes.push({ id: entities[i].id, label: entities[i].name });
+        changes.push({ id: entities[i].id, label: shortName(entities[i].name) });
       }
     }
     if (changes.length) nodes.update(changes);
