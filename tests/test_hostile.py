@@ -161,3 +161,10 @@ def test_ctrl_c_during_a_build_leaves_the_old_outputs_whole(tiny: Path, capsys: 
     assert capsys.readouterr().err == "Interrupted: nothing was written or changed\n"
     assert {p.name: p.read_bytes() for p in Path("out").iterdir()} == before
     assert not [p for p in Path(".").iterdir() if ".kg-" in p.name]
+
+
+@pytest.mark.parametrize("command", ["validate", "build", "stats", "query llama-descendants"])
+def test_a_missing_catalog_folder_is_one_line_per_problem(command: str, tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "kg.cli", *command.split(), "--data", "missing"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", "missing:1: catalog folder not found\nError: 1 error(s), 0 warning(s) in the catalog\n")
+    assert list(tmp_path.iterdir()) == []
