@@ -188,7 +188,8 @@ def run_query(
 
 
 def _refuse_remote(text: str, where: str) -> None:
-    bare = LEXICAL_NOISE.sub(lambda m: " " * len(m.group(0)) if not m.group(0).startswith("#") else "", text)
+    # Blank out strings, IRIs and comments but keep their newlines, so that lines and columns still match.
+    bare = LEXICAL_NOISE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
     match = REMOTE_KEYWORD.search(bare)
     if match:
         line = bare.count("\n", 0, match.start()) + 1
