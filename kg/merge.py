@@ -269,7 +269,7 @@ def claims_to_rdf(rdf: "Graph", merged: Merged, licenses: Iterable[str]) -> None
     from rdflib import Literal, URIRef
     from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
 
-    from kg.rdf import _add_closed, entity_iri, license_iri
+    from kg.rdf import add_closed, entity_iri, license_iri
     from kg.vocab import CLASSES, DERIVATIONS, LKG, REFERENCES, SCHEMA
 
     licenses = set(licenses)
@@ -295,7 +295,7 @@ def claims_to_rdf(rdf: "Graph", merged: Merged, licenses: Iterable[str]) -> None
 
     for entity_id, records in merged.new.items():
         subject = entity_iri(entity_id)
-        _add_closed(rdf, subject, RDF.type, [CLASSES[records[0].kind]], records[0].kind)
+        add_closed(rdf, subject, RDF.type, [CLASSES[records[0].kind]], records[0].kind)
         rdf.add((subject, RDFS.label, Literal(records[0].name, lang="en")))
         rdf.add((subject, SCHEMA.name, Literal(records[0].name, lang="en")))
         # A description the shapes require; it says only what the build knows, in our words.

@@ -82,7 +82,7 @@ def _add_entity(rdf: Graph, node: str, data: dict) -> None:
     subject = entity_iri(node)
     kind = data["kind"]
     classes = [CLASSES[kind]] + ([LKG.BaseModel] if data.get("foundation") else [])
-    _add_closed(rdf, subject, RDF.type, classes, kind)
+    add_closed(rdf, subject, RDF.type, classes, kind)
     rdf.add((subject, DCTERMS.identifier, Literal(node)))
     for field, language in (("name", "en"), ("name_zh", "zh")):
         if field in data:
@@ -120,7 +120,7 @@ def _add_entity(rdf: Graph, node: str, data: dict) -> None:
         rdf.add((address, RDF.type, SCHEMA.PostalAddress))
         rdf.add((address, SCHEMA.addressCountry, Literal(data["country"])))
     for field, url in sorted(data.get("links", {}).items()):
-        _add_closed(rdf, subject, LINKS[field], [_iri(url, f"{node} links.{field}")], kind)
+        add_closed(rdf, subject, LINKS[field], [_iri(url, f"{node} links.{field}")], kind)
     for index, source in enumerate(data["sources"]):
         rdf.add((subject, DCTERMS.source, _iri(source["url"], f"{node} sources[{index}]")))
     for index, correction in enumerate(data.get("corrections", ()), start=1):
@@ -163,7 +163,7 @@ def _add_edge(rdf: Graph, source: str, target: str, data: dict) -> None:
     field, relation = data["field"], data["relation"]
     predicate = DERIVATIONS[relation] if field == "derived_from" else REFERENCES[field]
     subject, obj = entity_iri(source), entity_iri(target)
-    _add_closed(rdf, subject, predicate, [obj], source.partition("/")[0])
+    add_closed(rdf, subject, predicate, [obj], source.partition("/")[0])
     # The statement's IRI names the edge, so it is stable and unique per edge.
     statement = URIRef(f"{subject}#{predicate.fragment}-{target.replace('/', '-')}")
     rdf.add((statement, RDF.type, RDF.Statement))
@@ -193,7 +193,7 @@ def _add_license(rdf: Graph, license: License) -> None:
         rdf.add((iri, DCTERMS.source, _iri(source.url, f"licence {license.id} sources[{index}]")))
 
 
-def _add_closed(rdf: Graph, subject: URIRef, predicate: URIRef, objects: Iterable[URIRef], kind: str) -> None:
+def add_closed(rdf: Graph, subject: URIRef, predicate: URIRef, objects: Iterable[URIRef], kind: str) -> None:
     """Add the triples, and again with every standard super-term the ontology gives.
 
     For rdf:type the objects are classes and their super-classes are added;
