@@ -189,10 +189,13 @@ def measure_first_view(browser, path: Path, graph: nx.MultiDiGraph) -> dict:  # 
     lineage = {n: graph.nodes[n]["name"] for n, kind in graph.nodes(data="kind") if kind in ("model", "dataset")}
     dot = dot_edges(lineage, [(b, a) for a, b, _ in drawn])
     nodes = layout["nodes"]
+    view = layout["view"]
+    inside = lambda box: box["left"] >= view["left"] and box["right"] <= view["right"] and box["top"] >= view["top"] and box["bottom"] <= view["bottom"]  # noqa: E731
     overlap = lambda a, b: min(a["right"], b["right"]) - max(a["left"], b["left"]) > 0.5 and min(a["bottom"], b["bottom"]) - max(a["top"], b["top"]) > 0.5  # noqa: E731
     return {
         "font px": round(layout["fontPx"], 1),
         "labels on another node or label": sum(1 for a in nodes for b in nodes if a is not b and (overlap(a["label"], b["shape"]) or overlap(a["label"], b["label"]))),
+        "entities labelled in view": sum(1 for n in nodes if n["label"] and inside(n["label"]) and inside(n["shape"])),
         "lineage edges": len(drawn),
         "crossings (ours)": count_crossings(drawn),
         "crossings (dot)": None if dot is None else count_crossings(dot),

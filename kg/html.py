@@ -120,6 +120,9 @@ def render_html(graph: nx.MultiDiGraph, *, title: str = "LLM lineage", licenses:
         "routes": _page_routes(graph, routes),
         "licenses": _licenses_used(graph, licenses or {}),
     }
+    members = family_members(graph)
+    if members:
+        data["fold"] = _page_fold(graph, members, sizes)
     parts = {
         "title": html.escape(title),
         "css": (_PAGE / "lineage.css").read_text(encoding="utf-8"),
@@ -177,9 +180,13 @@ def _page_nodes(graph: nx.MultiDiGraph, positions: Mapping[str, tuple[int, int]]
 def _page_edges(graph: nx.MultiDiGraph) -> list[list]:
     """Edges as [from index, to index, relation] (+ evidence and note when the edge has its own)."""
     index = {node: i for i, node in enumerate(sorted(graph))}
+    return [[index[row[0]], index[row[1]], *row[2:]] for row in _page_edges_named(graph)]
+
+
+def _page_edges_named(graph: nx.MultiDiGraph) -> list[list]:
     edges = []
     for u, v, key, data in sorted(graph.edges(keys=True, data=True), key=lambda e: (e[0], e[1], e[2])):
-        row = [index[u], index[v], key]
+        row = [u, v, key]
         own_evidence = data["evidence"] != graph.nodes[u]["sources"][0]["url"]
         if own_evidence or "note" in data:
             row += [data["evidence"], data.get("note", "")]
@@ -195,6 +202,42 @@ def _page_routes(graph: nx.MultiDiGraph, routes: Mapping[tuple[str, str], list[l
         if bends and key in PAGE_LINEAGE_RELATIONS:
             found[str(i)] = bends
     return found
+
+
+def family_members(graph: nx.MultiDiGraph) -> dict[str, str]:
+    """The series each family member belongs to (LLaMA-7B -> LLaMA), from the `family` edges."""
+    found = {}
+    for u, v, key in sorted(graph.edges(keys=True)):
+        if key == "family" and u != v and u not in found:
+            found[u] = v
+    return {member: series for member, series in found.items() if series not in found}
+
+
+def fold_families(graph: nx.MultiDiGraph, members: Mapping[str, str]) -> nx.MultiDiGraph:
+    """`graph` with every family drawn as its series: members' edges go to the series, once each."""
+    folded = nx.MultiDiGraph()
+    folded.add_nodes_from((node, data) for node, data in graph.nodes(data=True) if node not in members)
+    for u, v, key, data in sorted(graph.edges(keys=True, data=True), key=lambda e: e[:3]):
+        u, v = members.get(u, u), members.get(v, v)
+        if u != v and not folded.has_edge(u, v, key):
+            folded.add_edge(u, v, key, **data)
+    return folded
+
+
+def _page_fold(graph: nx.MultiDiGraph, members: Mapping[str, str], sizes: Mapping[str, int]) -> dict:
+    """The first view's coarse drawing: positions, edges and routes of the graph with families folded.
+
+    Indices are those of the full graph's nodes, so the page switches views without renumbering."""
+    folded = fold_families(graph, members)
+    positions, routes = _layered(folded, sizes)
+    index = {node: i for i, node in enumerate(sorted(graph))}
+    edges = [[index[row[0]], index[row[1]], *row[2:]] for row in _page_edges_named(folded)]
+    return {
+        "members": {str(index[member]): index[series] for member, series in members.items()},
+        "xy": {str(index[node]): list(positions[node]) for node in folded},
+        "edges": edges,
+        "routes": _page_routes(folded, routes),
+    }
 
 
 def _licenses_used(graph: nx.MultiDiGraph, licenses: Mapping[str, License]) -> dict:

@@ -14,7 +14,7 @@ from kg import publish
 from kg.catalog import load_catalog
 from kg.cli import main
 from kg.graph import build_graph
-from kg.html import LABEL_GAP, RELATION_STYLES, LABEL_HEIGHT, focus_graph, json_for_script, label_width, lay_out, render_html
+from kg.html import LABEL_GAP, RELATION_STYLES, LABEL_HEIGHT, family_members, focus_graph, fold_families, json_for_script, label_width, lay_out, render_html
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PAGE_FILES = sorted((Path(__file__).resolve().parent.parent / "kg" / "page").iterdir())
@@ -160,6 +160,56 @@ def test_ordering_untangles_crossed_families() -> None:
     b_children = [y(n) for n in positions if n.startswith("model/b-")]
     assert (max(a_children) < min(b_children)) == (y("model/a") < y("model/b"))
     assert (min(a_children) > max(b_children)) == (y("model/a") > y("model/b"))
+
+
+def _family_graph():
+    """A series `model/s` with two sizes, each fine-tuned into one model from one dataset."""
+    import networkx as nx
+
+    graph = nx.MultiDiGraph()
+    source = [{"url": "https://example.org/", "supports": "test"}]
+    for node in ("model/s", "model/s-7b", "model/s-13b", "model/ft-7b", "model/ft-13b", "dataset/d"):
+        graph.add_node(node, kind=node.split("/")[0], name=node, description="x", sources=source)
+    edge = lambda u, v, key, field: graph.add_edge(u, v, key=key, field=field, relation=key, evidence=f"https://example.org/{u}")  # noqa: E731
+    for size in ("7b", "13b"):
+        edge(f"model/s-{size}", "model/s", "family", "family")
+        edge(f"model/ft-{size}", f"model/s-{size}", "finetune", "derived_from")
+        edge(f"model/ft-{size}", "dataset/d", "trained_on", "trained_on")
+        edge(f"model/s-{size}", "dataset/d", "trained_on", "trained_on")
+    return graph
+
+
+def test_folding_moves_members_edges_onto_their_series_once() -> None:
+    graph = _family_graph()
+    members = family_members(graph)
+    assert members == {"model/s-13b": "model/s", "model/s-7b": "model/s"}
+    folded = fold_families(graph, members)
+    assert sorted(folded) == ["dataset/d", "model/ft-13b", "model/ft-7b", "model/s"]
+    assert sorted(folded.edges(keys=True)) == [
+        ("model/ft-13b", "dataset/d", "trained_on"),
+        ("model/ft-13b", "model/s", "finetune"),
+        ("model/ft-7b", "dataset/d", "trained_on"),
+        ("model/ft-7b", "model/s", "finetune"),
+        ("model/s", "dataset/d", "trained_on"),  # from both sizes, drawn once
+    ]
+    assert folded.edges["model/s", "dataset/d", "trained_on"]["evidence"] == "https://example.org/model/s-13b"
+
+
+def test_the_page_carries_the_folded_view_by_the_full_graph_s_indices() -> None:
+    graph = _family_graph()
+    blob = _blob(render_html(graph))
+    ids = [node["id"] for node in blob["nodes"]]
+    fold = blob["fold"]
+    assert {ids[int(m)]: ids[s] for m, s in fold["members"].items()} == family_members(graph)
+    assert sorted(ids[int(i)] for i in fold["xy"]) == ["dataset/d", "model/ft-13b", "model/ft-7b", "model/s"]
+    drawn = sorted((ids[row[0]], ids[row[1]], row[2]) for row in fold["edges"])
+    assert drawn == sorted(fold_families(graph, family_members(graph)).edges(keys=True))
+    assert len(blob["edges"]) == graph.number_of_edges()
+
+
+def test_a_graph_without_families_has_nothing_to_fold(tiny_graph) -> None:
+    assert family_members(tiny_graph) == {}
+    assert "fold" not in _blob(render_html(tiny_graph))
 
 
 def test_same_bytes_whatever_the_hash_seed_and_locale(tmp_path: Path) -> None:

@@ -343,7 +343,6 @@ def test_no_edge_passes_through_another_node(first_view: dict) -> None:
     assert through == []
 
 
-@pytest.mark.xfail(strict=True, reason="not met yet: 355 crossings against dot's 326 on the bundled catalog (benchmarks/RESULTS.md)")
 def test_lineage_crosses_no_more_than_graphviz_dot(first_view: dict, real) -> None:  # noqa: ANN001
     import sys
 
@@ -559,3 +558,47 @@ def test_the_date_range_keeps_what_was_released_in_it(browser, real) -> None:  #
     assert sorted(shown) == expected and expected
     assert visit.page.evaluate("location.hash") == "#from=2023-03&to=2023-04"
     visit.page.close()
+
+
+# ---- families folded into their series on the first view ----
+
+
+def _drawn(visit: Visit) -> tuple[set, set]:
+    """Ids of the entities the page holds unhidden, and the (from, to, relation) of the edges it draws."""
+    shown = set(visit.page.evaluate("window.lineage.nodes.get({filter: (n) => !n.hidden}).map((n) => n.id)"))
+    layout = visit.layout()
+    return shown, {(e["from"], e["to"], e["relation"]) for e in layout["edges"]}
+
+
+def test_the_first_view_folds_each_family_into_its_series(visit_real: Visit, real) -> None:  # noqa: ANN001
+    from kg.html import family_members, fold_families
+
+    graph = real[1]
+    members = family_members(graph)
+    assert {"model/llama-7b": "model/llama", "model/vicuna-13b": "model/vicuna"}.items() <= members.items()
+    shown, edges = _drawn(visit_real)
+    lineage = {n for n, kind in graph.nodes(data="kind") if kind in ("model", "dataset")}
+    assert shown == lineage - set(members)
+    assert ("model/stanford-alpaca-7b", "model/llama", "finetune") in edges  # Alpaca 7B's edge to LLaMA-7B, on its series
+    folded = fold_families(graph, members)
+    assert edges <= set(folded.edges(keys=True)) and not {a for a, _, _ in edges} & set(members)
+    assert visit_real.page.is_checked("#fold")
+
+
+def test_picking_a_member_or_unticking_opens_the_families_and_ticking_folds_them(visit_real: Visit, real) -> None:  # noqa: ANN001
+    graph = real[1]
+    visit_real.search("LLaMA-7B")
+    assert visit_real.selected() == "model/llama-7b"
+    shown, edges = _drawn(visit_real)
+    assert "model/llama-7b" in shown and not visit_real.page.is_checked("#fold")
+    assert ("model/stanford-alpaca-7b", "model/llama-7b", "finetune") in edges
+    assert visit_real.page.evaluate("location.hash") == "#select=model%2Fllama-7b"  # the selection opens them again
+    visit_real.page.check("#fold")
+    shown, _ = _drawn(visit_real)
+    assert "model/llama-7b" not in shown and visit_real.selected() is None
+    visit_real.page.keyboard.press("Escape")
+    visit_real.page.uncheck("#fold")
+    assert visit_real.page.evaluate("location.hash") == "#families=open"
+    shown, _ = _drawn(visit_real)
+    assert shown == {n for n, kind in graph.nodes(data="kind") if kind in ("model", "dataset")}
+    assert (visit_real.requests, visit_real.errors) == ([], [])

@@ -29,17 +29,46 @@
     return Number(year) * 12 + (month ? Number(month) - 1 + (day ? (Number(day) - 1) / 31 : 0.5) : 6);
   }
 
-  // Adjacency: `up` toward sources, `down` toward what was made from them.
+  // Families folded: the first view draws each family as its series (LLaMA for its four
+  // sizes), with the members' edges moved onto it. The folded view's edges follow the
+  // graph's own in data.edges, so an edge keeps one index whichever view is drawn.
+  const graphEdges = data.edges.length;
+  const folding = data.fold || { members: {}, xy: {}, edges: [], routes: {} };
+  const seriesOf = new Map(Object.entries(folding.members).map(([member, series]) => [Number(member), series]));
+  const familySize = new Map();
+  seriesOf.forEach((series) => familySize.set(series, (familySize.get(series) || 0) + 1));
+  folding.edges.forEach((row, k) => {
+    data.edges.push(row);
+    if (folding.routes[k]) data.routes[graphEdges + k] = folding.routes[k];
+  });
+  const homes = {
+    full: entities.map((entity) => [entity.x, entity.y]),
+    folded: entities.map((entity, i) => folding.xy[i] || [entity.x, entity.y]),
+  };
+  const inView = (e, folded) => (e >= graphEdges) === folded;
+
+  // Adjacency of what is drawn: `up` toward sources, `down` toward what was made from
+  // them; `links` of the graph itself, for the panel and the table.
   const up = entities.map(() => []);
   const down = entities.map(() => []);
   const touching = entities.map(() => []);
-  data.edges.forEach(([from, to, relation], e) => {
-    if (relationStyle.get(relation).lineage) {
-      up[from].push(to);
-      down[to].push(from);
-    }
-    touching[from].push(e);
-    touching[to].push(e);
+  const links = entities.map(() => []);
+  function connect(folded) {
+    [up, down, touching].forEach((lists) => lists.forEach((list) => (list.length = 0)));
+    data.edges.forEach(([from, to, relation], e) => {
+      if (!inView(e, folded)) return;
+      if (relationStyle.get(relation).lineage) {
+        up[from].push(to);
+        down[to].push(from);
+      }
+      touching[from].push(e);
+      touching[to].push(e);
+    });
+  }
+  data.edges.forEach(([from, to], e) => {
+    if (e >= graphEdges) return;
+    links[from].push(e);
+    links[to].push(e);
   });
 
   const state = {
@@ -54,13 +83,18 @@
     timeAxis: false,
     dates: { from: null, to: null }, // months (year * 12 + month - 1), both ends included
 
+    folded: seriesOf.size > 0, // families drawn as their series
     moved: false, // a node was dragged or physics ran: edges are drawn straight from where nodes are now
     arrows: !big,
   };
 
+  connect(state.folded);
+  entities.forEach((entity, i) => ([entity.x, entity.y] = homes[state.folded ? "folded" : "full"][i]));
+  const shownNode = (i) => state.kinds.has(entities[i].legend) && !(state.folded && seriesOf.has(i));
+
   // What the first drawing shows, set on the data itself so that no update follows it.
-  function shownAtFirst(from, to, relation) {
-    return state.relations.has(relation) && state.kinds.has(entities[from].legend) && state.kinds.has(entities[to].legend);
+  function shownAtFirst(from, to, relation, e) {
+    return inView(e, state.folded) && state.relations.has(relation) && shownNode(from) && shownNode(to);
   }
 
   function nodeLook(entity, dimmed) {
@@ -83,10 +117,10 @@
   // drawn by the page on its canvas, from the routes computed in Python. vis-network
   // gets the edges only while physics runs (as invisible springs).
   const nodes = new vis.DataSet(
-    entities.map((entity) => ({ id: entity.id, x: entity.x, y: entity.y, size: entity.size, group: entity.legend, hidden: !state.kinds.has(entity.legend) })),
+    entities.map((entity) => ({ id: entity.id, x: entity.x, y: entity.y, size: entity.size, group: entity.legend, hidden: !shownNode(indexOf.get(entity.id)) })),
   );
   const edges = new vis.DataSet(
-    data.edges.map(([from, to, relation], e) => ({ id: e, from: entities[from].id, to: entities[to].id, hidden: !shownAtFirst(from, to, relation) })),
+    data.edges.map(([from, to, relation], e) => ({ id: e, from: entities[from].id, to: entities[to].id, hidden: !shownAtFirst(from, to, relation, e) })),
   );
   const groups = Object.fromEntries(
     data.kinds.map((kind) => [kind.key, Object.assign({ shape: kind.shape }, nodeLook({ legend: kind.key }, false))]),
@@ -168,8 +202,10 @@
   let dimmedNodes = new Set();
   let dimmedEdges = new Set();
   let labelledEdges = new Set();
-  let hiddenNodes = new Set(entities.map((_, i) => i).filter((i) => !state.kinds.has(entities[i].legend)));
-  let hiddenEdges = new Set(data.edges.map((_, e) => e).filter((e) => !shownAtFirst(...data.edges[e])));
+  let hiddenNodes = new Set(entities.map((_, i) => i).filter((i) => !shownNode(i)));
+  let hiddenEdges = new Set(data.edges.map((_, e) => e).filter((e) => !shownAtFirst(...data.edges[e].slice(0, 3), e)));
+
+  let filteredOut = new Set(entities.map((_, i) => i).filter((i) => !state.kinds.has(entities[i].legend))); // hidden by the filters (the table lists folded members, the graph draws their series)
 
   function drawnEdges() {
     const found = [];
@@ -388,19 +424,28 @@
 
   // ---- filters: kind, relation, organization ----
 
+  // Filters by maker, licence, language or date are about single entities: they open the families.
+  function filtersOpenFamilies() {
+    return Boolean(state.organization) || Object.values(state.facets).some(Boolean) || state.dates.from !== null || state.dates.to !== null;
+  }
+
   function applyFilters() {
+    if (state.folded && filtersOpenFamilies()) return setFolded(false);
     const org = state.organization === "" ? -1 : indexOf.get(state.organization);
     const orgNeighbours = new Set(org < 0 ? [] : touching[org].flatMap((e) => data.edges[e].slice(0, 2)));
     const selected = state.selected === null ? -1 : state.selected;
     const around = new Set(selected < 0 ? [] : [selected, ...touching[selected].flatMap((e) => data.edges[e].slice(0, 2))]);
     const nextNodes = new Set();
+    filteredOut = new Set();
     entities.forEach((entity, i) => {
       const shown = (org < 0 ? state.kinds.has(entity.legend) : i === org || (orgNeighbours.has(i) && state.kinds.has(entity.legend))) && (!isLineage[i] || matchesFacets(entity));
-      if (!shown && !around.has(i)) nextNodes.add(i);
+      if (!shown && !around.has(i)) filteredOut.add(i);
     });
+    filteredOut.forEach((i) => nextNodes.add(i));
+    if (state.folded) seriesOf.forEach((_, i) => nextNodes.add(i));
     const nextEdges = new Set();
     data.edges.forEach(([from, to, relation], e) => {
-      const wanted = state.relations.has(relation) || from === selected || to === selected;
+      const wanted = inView(e, state.folded) && (state.relations.has(relation) || from === selected || to === selected);
       if (!wanted || nextNodes.has(from) || nextNodes.has(to)) nextEdges.add(e);
     });
     const nodeChanges = [];
@@ -417,11 +462,12 @@
     edges.update(edgeChanges);
     network.redraw();
     if (!$("table-view").hidden) drawTable();
-    $("counts").textContent = `${entities.length - hiddenNodes.size} of ${entities.length} entities, ${data.edges.length - hiddenEdges.size} of ${data.edges.length} links shown`;
+    const folded = state.folded ? `, ${familySize.size} families folded` : "";
+    $("counts").textContent = `${entities.length - hiddenNodes.size} of ${entities.length} entities, ${data.edges.length - hiddenEdges.size} links shown${folded}`;
   }
 
   // Frame `indices` with their labels: whole if that leaves labels readable, else from
-  // the top left (or around `keep`) at the least readable zoom, fitted to the width if it can be.
+  // the top left (or around `keep`) at the least readable zoom.
   function frame(indices, keep, whole) {
     if (!indices.length) return;
     const box = { left: Infinity, right: -Infinity, top: Infinity, bottom: -Infinity };
@@ -443,7 +489,8 @@
       network.moveTo({ position: { x: (box.left + box.right) / 2, y: (box.top + box.bottom) / 2 + covered / 2 / fit }, scale: fit, animation: false });
       return;
     }
-    const scale = Math.max(READABLE, Math.min(width / (box.right - box.left || 1), 1.6));
+    // As much as can be read at once: the least readable zoom, from the top left.
+    const scale = READABLE;
     let x = box.left + width / 2 / scale, y = box.top + height / 2 / scale;
     if (keep !== undefined) {
       const [kx, ky] = position(keep);
@@ -475,9 +522,25 @@
   }
 
   // ---- selection and the side panel ----
+  // Families open (every entity in its own place) or folded into their series, as at first.
+  function setFolded(on) {
+    if (on === state.folded || !seriesOf.size) return;
+    // A selected family or member is not drawn once folded: the selection goes.
+    if (on && state.selected !== null && (seriesOf.has(state.selected) || familySize.has(state.selected))) clearSelection();
+    state.folded = on;
+    $("fold").checked = on;
+    connect(on);
+    entities.forEach((entity, i) => ([entity.x, entity.y] = homes[on ? "folded" : "full"][i]));
+    applyFilters();
+    if (state.timeAxis) setTimeAxis(true);
+    else restoreLayout();
+  }
+
   function select(id, moveTo) {
     const index = indexOf.get(id);
     if (index === undefined) return;
+    // A folded family opens when it or one of its members is picked.
+    if (state.folded && (seriesOf.has(index) || familySize.has(index))) setFolded(false);
     state.selected = index;
     applyFilters();
     const lineage = highlight(index);
@@ -496,6 +559,8 @@
     if (state.selected !== null) parts.push(`select=${encodeURIComponent(entities[state.selected].id)}`);
     if (state.organization) parts.push(`organization=${encodeURIComponent(state.organization)}`);
     Object.entries(state.facets).forEach(([key, value]) => value && parts.push(`${key}=${encodeURIComponent(value)}`));
+    const implied = filtersOpenFamilies() || (state.selected !== null && (seriesOf.has(state.selected) || familySize.has(state.selected)));
+    if (!state.folded && seriesOf.size && !implied) parts.push("families=open");
     if (state.timeAxis) parts.push("time=1");
     ["from", "to"].forEach((end) => $(`date-${end}`).value && parts.push(`${end}=${$(`date-${end}`).value}`));
     try {
@@ -510,6 +575,7 @@
       const [key, ...rest] = part.split("=");
       return [key, decodeURIComponent(rest.join("="))];
     }));
+    if (values.get("families") === "open") setFolded(false);
     if (values.has("organization") && indexOf.has(values.get("organization"))) {
       state.organization = values.get("organization");
       $("organization").value = state.organization;
@@ -577,7 +643,7 @@
 
   function related(index, direction) {
     // [(relation label, other entity index)] for one side of an entity's edges.
-    return touching[index]
+    return links[index]
       .map((e) => data.edges[e])
       .filter((edge) => (direction === "out" ? edge[0] === index : edge[1] === index))
       .map((edge) => [edge, direction === "out" ? edge[1] : edge[0]]);
@@ -1025,7 +1091,7 @@
 
   function tableRows() {
     return entities.map((entity, i) => {
-      const names = (relations) => touching[i].map((e) => data.edges[e]).filter((edge) => edge[0] === i && relations(edge[2])).map((edge) => entities[edge[1]].name).sort();
+      const names = (relations) => links[i].map((e) => data.edges[e]).filter((edge) => edge[0] === i && relations(edge[2])).map((edge) => entities[edge[1]].name).sort();
       const license = entity.license && data.licenses[entity.license];
       return {
         index: i,
@@ -1041,7 +1107,7 @@
 
   function shownRows() {
     const query = fold($("table-filter").value.trim());
-    const rows = table.rows.filter((row) => !hiddenNodes.has(row.index) && (!query || COLUMNS.some(([key]) => fold(row[key]).includes(query))));
+    const rows = table.rows.filter((row) => !filteredOut.has(row.index) && (!query || COLUMNS.some(([key]) => fold(row[key]).includes(query))));
     const sign = table.descending ? -1 : 1;
     return rows.sort((a, b) => sign * (a[table.sort].localeCompare(b[table.sort]) || a.name.localeCompare(b.name)));
   }
@@ -1092,5 +1158,13 @@
   $("table-filter").addEventListener("input", drawTable);
 
   readHash();
-  window.lineage = { setTimeAxis, nodes, edges, network, select, search, reset, layout, setPhysics, showEdge };
+  $("fold").checked = state.folded;
+  $("fold").disabled = !seriesOf.size;
+  $("fold").addEventListener("change", (event) => {
+    setFolded(event.target.checked);
+    writeHash();
+  });
+  // The graph's own edges, whichever view is drawn (the folded view's follow them in `edges`).
+  const graphEdgeView = new vis.DataView(edges, { filter: (item) => item.id < graphEdges });
+  window.lineage = { setTimeAxis, setFolded, nodes, edges: graphEdgeView, network, select, search, reset, layout, setPhysics, showEdge };
 })();
