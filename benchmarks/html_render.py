@@ -21,8 +21,11 @@ CAP seconds; it runs once per graph because it is slow.
 
 from __future__ import annotations
 
+import json
 import random
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -80,6 +83,61 @@ def synthetic_graph(size: int) -> nx.MultiDiGraph:
     return graph
 
 
+def count_crossings(edges: list[tuple[str, str, list[tuple[float, float]]]]) -> int:
+    """Points where two drawn edges cross, for edges (from, to, polyline) that share no end."""
+    segments = []
+    for k, (a, b, points) in enumerate(edges):
+        for p, q in zip(points, points[1:]):
+            box = (min(p[0], q[0]), max(p[0], q[0]), min(p[1], q[1]), max(p[1], q[1]))
+            segments.append((k, {a, b}, p, q, box))
+    segments.sort(key=lambda s: s[4][0])
+    count = 0
+    for i, (k, ends, p, q, box) in enumerate(segments):
+        for k2, ends2, p2, q2, box2 in segments[i + 1 :]:
+            if box2[0] > box[1]:
+                break
+            if k2 != k and not ends & ends2 and box2[2] <= box[3] and box[2] <= box2[3] and _cross(p, q, p2, q2):
+                count += 1
+    return count
+
+
+def _cross(p, q, r, s) -> bool:  # noqa: ANN001
+    """Whether segments pq and rs cross at a point inside both."""
+    side = lambda a, b, c: (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])  # noqa: E731
+    d1, d2, d3, d4 = side(p, q, r), side(p, q, s), side(r, s, p), side(r, s, q)
+    return d1 * d2 < 0 and d3 * d4 < 0
+
+
+def dot_edges(nodes: dict[str, str], edges: list[tuple[str, str]]) -> list[tuple[str, str, list[tuple[float, float]]]] | None:
+    """Graphviz dot's drawing (left to right, labelled boxes) of `edges` (source, derived) between `nodes` {id: name}:
+    each edge's spline as a polyline; None without Graphviz."""
+    if not shutil.which("dot"):
+        return None
+    number = {node: f"n{i}" for i, node in enumerate(sorted(nodes))}
+    lines = ["digraph g { rankdir=LR; node [shape=box, fontsize=14];"]
+    lines += [f"{number[n]} [label={json.dumps(nodes[n])}];" for n in sorted(nodes)]
+    lines += [f"{number[a]} -> {number[b]};" for a, b in edges]
+    drawn = json.loads(subprocess.run(["dot", "-Tjson"], input="\n".join(lines) + "}", capture_output=True, text=True, check=True).stdout)
+    name = {obj["_gvid"]: obj["name"] for obj in drawn.get("objects", [])}
+    back = {v: k for k, v in number.items()}
+    found = []
+    for edge in drawn.get("edges", []):
+        controls = next(op["points"] for op in edge["_draw_"] if op["op"] in "bB")
+        found.append((back[name[edge["tail"]]], back[name[edge["head"]]], _sample_bezier(controls)))
+    return found
+
+
+def _sample_bezier(controls: list[list[float]], steps: int = 8) -> list[tuple[float, float]]:
+    points = [tuple(controls[0])]
+    for i in range(0, len(controls) - 3, 3):
+        p0, p1, p2, p3 = controls[i : i + 4]
+        for step in range(1, steps + 1):
+            t = step / steps
+            u = 1 - t
+            points.append(tuple(u**3 * a + 3 * u * u * t * b + 3 * u * t * t * c + t**3 * d for a, b, c, d in zip(p0, p1, p2, p3)))
+    return points
+
+
 def pyvis_page(graph: nx.MultiDiGraph) -> bytes:
     """A plain pyvis page: its defaults, physics on, vis-network inlined."""
     from pyvis.network import Network
@@ -120,6 +178,30 @@ PYVIS = """(() => {
 })()"""
 
 
+def measure_first_view(browser, path: Path, graph: nx.MultiDiGraph) -> dict:  # noqa: ANN001
+    """Legibility of the first view at 1600 x 1000: text size, label clashes, lineage crossings, ours and dot's."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.goto(path.as_uri())
+    page.wait_for_function("window.lineageReady === true", timeout=60000)
+    layout = page.evaluate("window.lineage.layout()")
+    page.close()
+    drawn = [(e["from"], e["to"], [tuple(p) for p in e["points"]]) for e in layout["edges"]]
+    lineage = {n: graph.nodes[n]["name"] for n, kind in graph.nodes(data="kind") if kind in ("model", "dataset")}
+    dot = dot_edges(lineage, [(b, a) for a, b, _ in drawn])
+    nodes = layout["nodes"]
+    view = layout["view"]
+    inside = lambda box: box["left"] >= view["left"] and box["right"] <= view["right"] and box["top"] >= view["top"] and box["bottom"] <= view["bottom"]  # noqa: E731
+    overlap = lambda a, b: min(a["right"], b["right"]) - max(a["left"], b["left"]) > 0.5 and min(a["bottom"], b["bottom"]) - max(a["top"], b["top"]) > 0.5  # noqa: E731
+    return {
+        "font px": round(layout["fontPx"], 1),
+        "labels on another node or label": sum(1 for a in nodes for b in nodes if a is not b and (overlap(a["label"], b["shape"]) or overlap(a["label"], b["label"]))),
+        "entities labelled in view": sum(1 for n in nodes if n["label"] and inside(n["label"]) and inside(n["shape"])),
+        "lineage edges": len(drawn),
+        "crossings (ours)": count_crossings(drawn),
+        "crossings (dot)": None if dot is None else count_crossings(dot),
+    }
+
+
 def main(argv: list[str]) -> None:
     baseline = "--no-baseline" not in argv
     sizes: list = [int(a) for a in argv if a.isdigit()] or ["real", 1000, 5000, 20000]
@@ -138,6 +220,8 @@ def main(argv: list[str]) -> None:
             times = [time_page(browser, path, OURS, 120) for _ in range(RUNS)]
             ready = statistics.median(t for t in times if t is not None)
             row = [size, graph.number_of_nodes(), graph.number_of_edges(), render, ready, len(page), None, None]
+            if size == "real":
+                print(measure_first_view(browser, path, graph), flush=True)
             if baseline and size in BASELINE_SIZES:
                 plain = pyvis_page(graph)
                 (Path(tmp) / f"pyvis-{size}.html").write_bytes(plain)

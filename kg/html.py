@@ -14,9 +14,11 @@ sit in bands below, so they do not clutter the family tree.
 
 from __future__ import annotations
 
+import bisect
 import html
 import json
 import math
+import random
 import re
 from collections import defaultdict
 from importlib import resources
@@ -32,8 +34,22 @@ PAGE_LINEAGE_RELATIONS = {*MODEL_RELATIONS, *DATASET_RELATIONS, "trained_on", "g
 LINEAGE_KINDS = ("model", "dataset")
 BAND_KINDS = ("organization", "person", "software", "method")
 
-COLUMN_GAP = 320  # pixels between generations
-ROW_GAP = 40  # pixels between entities of one generation
+FONT_SIZE = 14  # label text, in pixels at zoom 1; the page draws labels at this size
+LABEL_HEIGHT = 18  # a label's line box at FONT_SIZE
+LABEL_GAP = 4  # between a node's shape and its label, which sits to its right
+COLUMN_GAP = 70  # pixels between the end of a generation's widest label and the next generation
+ROW_MARGIN = 9  # pixels between the boxes of neighbouring rows of one generation
+ROW_GAP = 2 * LABEL_HEIGHT  # pixels between rows of a band
+BEND_HALF = 3  # half the height a long edge takes where it passes a generation
+BEND_INSET = 10  # a long edge enters a generation's column this far left of its nodes
+LOOP_OFFSET = 24  # an edge inside one generation loops this far left of it
+SHORTEN_PASSES = 8  # passes that move nodes to shorten long edges
+SWEEPS = 12  # ordering sweeps, alternating right and left
+RESTARTS = 3  # orders the sweeps start from on a small graph
+COMPACTNESS = 0.7  # how much each row is pulled toward a tight column rather than toward its neighbours
+ROW_SWEEPS = 12  # sweeps that pull each row toward its neighbours
+LABEL_CHARS = 26  # longer names are cut on the graph
+TRANSPOSE_LIMIT = 1500  # above this many nodes and bends, sweeps only, no transpositions (too slow in Python)
 BAND_GAP = 160  # pixels between the family tree and each band below it
 BAND_SPACING = 190  # pixels between entities of a band
 
@@ -48,32 +64,37 @@ KIND_STYLES = {
     "method": {"color": "#8a8a8a", "shape": "star", "label": "method", "lineage": False},
 }
 
-# Edge style per relation: colour, dash pattern (None: solid).
-_WEIGHTS = ("#1f4e9c", None)
+# Edge style per relation: colour, dash pattern (None: solid). Colours from Okabe and Ito's
+# palette for colour-blind readers; no two relations share both colour and dashes, and
+# relations with the same dashes have colours that stay apart under deuteranopia.
+_BLUE, _PURPLE, _GREEN, _ORANGE, _VERMILLION, _SKY, _GREY, _BLACK = (
+    "#0072b2", "#cc79a7", "#009e73", "#e69f00", "#d55e00", "#56b4e9", "#8a8a8a", "#000000",
+)  # fmt: skip
+_DASHED, _DOTTED, _DASH_DOT, _LONG = [8, 5], [2, 4], [10, 4, 2, 4], [16, 5]
 RELATION_STYLES = {
-    "finetune": _WEIGHTS,
-    "adapter": ("#1f4e9c", [8, 5]),
-    "continued-pretraining": _WEIGHTS,
-    "merge": _WEIGHTS,
-    "quantized": ("#1f4e9c", [2, 4]),
-    "reproduction": ("#6f8fc4", [8, 5]),
-    "component": ("#6f8fc4", [2, 4]),
-    "architecture": ("#6f8fc4", [2, 4]),
-    "trained_on": ("#2e9e5b", None),
-    "generated_by": ("#d9482b", [6, 4]),
-    "translation": ("#2e9e5b", [10, 4, 2, 4]),
-    "subset": ("#2e9e5b", [2, 4]),
-    "regeneration": ("#d9482b", [10, 4, 2, 4]),
-    "conversion": ("#2e9e5b", [2, 4]),
-    "filtering": ("#2e9e5b", [2, 4]),
-    "family": ("#9aa7b8", [2, 3]),
-    "developers": ("#e08a1e", None),
-    "affiliations": ("#c9a227", None),
-    "part_of": ("#e08a1e", [2, 4]),
-    "methods": ("#8a8a8a", [4, 4]),
-    "broader": ("#8a8a8a", [2, 4]),
-    "built_with": ("#8e5cc2", [4, 4]),
-    "supports": ("#8e5cc2", [2, 4]),
+    "finetune": (_BLUE, None),
+    "adapter": (_BLUE, _DASHED),
+    "continued-pretraining": (_BLUE, _DASH_DOT),
+    "merge": (_BLUE, _LONG),
+    "quantized": (_BLUE, _DOTTED),
+    "reproduction": (_PURPLE, None),
+    "component": (_PURPLE, _DASHED),
+    "architecture": (_PURPLE, _DOTTED),
+    "trained_on": (_GREEN, None),
+    "generated_by": (_VERMILLION, _DASHED),
+    "translation": (_ORANGE, None),
+    "subset": (_ORANGE, _DOTTED),
+    "regeneration": (_VERMILLION, _DASH_DOT),
+    "conversion": (_ORANGE, _LONG),
+    "filtering": (_GREEN, _DASH_DOT),
+    "family": (_GREY, _DOTTED),
+    "developers": (_SKY, None),
+    "affiliations": (_SKY, _DASHED),
+    "part_of": (_SKY, _DOTTED),
+    "methods": (_GREY, _LONG),
+    "broader": (_GREY, _DASHED),
+    "built_with": (_BLACK, _DASHED),
+    "supports": (_BLACK, _DOTTED),
 }
 
 _PAGE = resources.files("kg") / "page"
@@ -86,14 +107,22 @@ _SCRIPT_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"
 
 def render_html(graph: nx.MultiDiGraph, *, title: str = "LLM lineage", licenses: Mapping[str, License] | None = None) -> bytes:
     """The lineage page of `graph` as UTF-8 bytes: deterministic, offline, one file."""
+    sizes = _sizes(graph)
+    positions, routes = _layered(graph, sizes)
     data = {
         "title": title,
+        "font": FONT_SIZE,
+        "labelGap": LABEL_GAP,
         "kinds": [{"key": key, **style} for key, style in KIND_STYLES.items()],
         "relations": [_relation_entry(relation) for relation in _relations_in(graph)],
-        "nodes": _page_nodes(graph),
+        "nodes": _page_nodes(graph, positions, sizes),
         "edges": _page_edges(graph),
+        "routes": _page_routes(graph, routes),
         "licenses": _licenses_used(graph, licenses or {}),
     }
+    members = family_members(graph)
+    if members:
+        data["fold"] = _page_fold(graph, members, sizes)
     parts = {
         "title": html.escape(title),
         "css": (_PAGE / "lineage.css").read_text(encoding="utf-8"),
@@ -136,23 +165,28 @@ def _legend_kind(attributes: Mapping) -> str:
     return "base model" if attributes.get("foundation") else attributes["kind"]
 
 
-def _page_nodes(graph: nx.MultiDiGraph) -> list[dict]:
-    positions = lay_out(graph)
-    sizes = _sizes(graph)
+def _page_nodes(graph: nx.MultiDiGraph, positions: Mapping[str, tuple[int, int]], sizes: Mapping[str, int]) -> list[dict]:
     nodes = []
     for node in sorted(graph):
         attributes = dict(graph.nodes[node])
         x, y = positions[node]
-        nodes.append({**attributes, "id": node, "legend": _legend_kind(attributes), "x": x, "y": y, "size": sizes[node]})
+        entry = {**attributes, "id": node, "legend": _legend_kind(attributes), "x": x, "y": y, "size": sizes[node]}
+        if short_label(attributes["name"]) != attributes["name"]:
+            entry["label"] = short_label(attributes["name"])
+        nodes.append(entry)
     return nodes
 
 
 def _page_edges(graph: nx.MultiDiGraph) -> list[list]:
     """Edges as [from index, to index, relation] (+ evidence and note when the edge has its own)."""
     index = {node: i for i, node in enumerate(sorted(graph))}
+    return [[index[row[0]], index[row[1]], *row[2:]] for row in _page_edges_named(graph)]
+
+
+def _page_edges_named(graph: nx.MultiDiGraph) -> list[list]:
     edges = []
     for u, v, key, data in sorted(graph.edges(keys=True, data=True), key=lambda e: (e[0], e[1], e[2])):
-        row = [index[u], index[v], key]
+        row = [u, v, key]
         own_evidence = data["evidence"] != graph.nodes[u]["sources"][0]["url"]
         if own_evidence or "note" in data:
             row += [data["evidence"], data.get("note", "")]
@@ -160,25 +194,101 @@ def _page_edges(graph: nx.MultiDiGraph) -> list[list]:
     return edges
 
 
+def _page_routes(graph: nx.MultiDiGraph, routes: Mapping[tuple[str, str], list[list[int]]]) -> dict[str, list[list[int]]]:
+    """The bends of each lineage edge that has any, by the edge's index in `_page_edges`, from source to derived."""
+    found = {}
+    for i, (u, v, key) in enumerate(sorted(graph.edges(keys=True))):
+        bends = routes.get((v, u))
+        if bends and key in PAGE_LINEAGE_RELATIONS:
+            found[str(i)] = bends
+    return found
+
+
+def family_members(graph: nx.MultiDiGraph) -> dict[str, str]:
+    """The series each family member belongs to (LLaMA-7B -> LLaMA), from the `family` edges."""
+    found = {}
+    for u, v, key in sorted(graph.edges(keys=True)):
+        if key == "family" and u != v and u not in found:
+            found[u] = v
+    return {member: series for member, series in found.items() if series not in found}
+
+
+def fold_families(graph: nx.MultiDiGraph, members: Mapping[str, str]) -> nx.MultiDiGraph:
+    """`graph` with every family drawn as its series: members' edges go to the series, once each."""
+    folded = nx.MultiDiGraph()
+    folded.add_nodes_from((node, data) for node, data in graph.nodes(data=True) if node not in members)
+    for u, v, key, data in sorted(graph.edges(keys=True, data=True), key=lambda e: e[:3]):
+        u, v = members.get(u, u), members.get(v, v)
+        if u != v and not folded.has_edge(u, v, key):
+            folded.add_edge(u, v, key, **data)
+    return folded
+
+
+def _page_fold(graph: nx.MultiDiGraph, members: Mapping[str, str], sizes: Mapping[str, int]) -> dict:
+    """The first view's coarse drawing: positions, edges and routes of the graph with families folded.
+
+    Indices are those of the full graph's nodes, so the page switches views without renumbering."""
+    folded = fold_families(graph, members)
+    positions, routes = _layered(folded, sizes)
+    index = {node: i for i, node in enumerate(sorted(graph))}
+    edges = [[index[row[0]], index[row[1]], *row[2:]] for row in _page_edges_named(folded)]
+    return {
+        "members": {str(index[member]): index[series] for member, series in members.items()},
+        "xy": {str(index[node]): list(positions[node]) for node in folded},
+        "edges": edges,
+        "routes": _page_routes(folded, routes),
+    }
+
+
 def _licenses_used(graph: nx.MultiDiGraph, licenses: Mapping[str, License]) -> dict:
     used = {license for _, license in graph.nodes(data="license") if license in licenses}
     used |= {s["license"] for _, statements in graph.nodes(data="license_statements", default=()) for s in statements if s["license"] in licenses}
-    return {key: {"name": licenses[key].name, "url": licenses[key].url} for key in sorted(used)}
+    found = {}
+    for key in sorted(used):
+        found[key] = {"name": licenses[key].name, "url": licenses[key].url}
+        if licenses[key].commercial_use is not None:
+            found[key]["commercial"] = licenses[key].commercial_use
+    return found
 
 
 def lay_out(graph: nx.MultiDiGraph) -> dict[str, tuple[int, int]]:
     """Positions (x, y) in pixels: the family tree by generation, then one band per other kind."""
+    return _layered(graph)[0]
+
+
+def _layered(graph: nx.MultiDiGraph, sizes: Mapping[str, int] | None = None) -> tuple[dict[str, tuple[int, int]], dict[tuple[str, str], list[list[int]]]]:
+    """Positions of every node, and for each lineage edge (source, derived) the bends of its drawn line."""
     tree = _lineage_dag(graph)
     columns = _generations(tree)
-    positions = _place_columns(tree, columns)
+    sizes = sizes or _sizes(graph, tree)
+    layers, chains = _add_bends(tree, columns)
+    neighbours = _neighbours(tree, chains)
+    _order_layers(layers, neighbours)
+    xs, zones = _column_xs(graph, layers, sizes)
+    heights = _place_rows(layers, neighbours, sizes)
+    positions = {node: (xs[i], round(heights[node])) for i, layer in enumerate(layers) for node in layer if not _is_bend(node)}
+    routes = {}
+    layer_of = {node: i for i, layer in enumerate(layers) for node in layer}
+    for (source, derived), bends in chains.items():
+        # Out along the source's row to the end of its generation's labels, so no edge crosses a label.
+        i = layer_of[source]
+        points = [[xs[i] + zones[i], positions[source][1]]]
+        for bend in bends:
+            i = layer_of[bend]
+            points += [[xs[i] - BEND_INSET, round(heights[bend])], [xs[i] + zones[i], round(heights[bend])]]
+        routes[(source, derived)] = points
+    for source, derived in tree.edges:
+        if positions[source][0] == positions[derived][0]:  # one strongly connected group: loop round the left
+            x = positions[source][0] - sizes[source] - LOOP_OFFSET
+            routes[(source, derived)] = [[x, positions[source][1]], [x, positions[derived][1]]]
     bottom = max((y for _, y in positions.values()), default=0)
-    width = max(COLUMN_GAP * (len(columns) - 1), BAND_SPACING * 8)
+    width = max(max(xs, default=0), BAND_SPACING * 8)
     for kind in BAND_KINDS:
         band = [node for node, k in graph.nodes(data="kind") if k == kind]
         if band:
             bottom += BAND_GAP
             bottom = _place_band(graph, band, positions, bottom, width)
-    return positions
+    return positions, routes
 
 
 def _lineage_dag(graph: nx.MultiDiGraph) -> nx.DiGraph:
@@ -212,42 +322,282 @@ def _generations(tree: nx.DiGraph) -> list[list[str]]:
         children = list(tree.successors(node))
         if not tree.pred[node] and children and not tree.nodes[node]["foundation"]:
             generation[node] = max(0, min(generation[c] for c in children) - 1)
+    _shorten_edges(tree, generation)
     columns: list[list[str]] = [[] for _ in range(max(generation.values(), default=-1) + 1)]
     for node in sorted(tree):
         columns[generation[node]].append(node)
     return columns
 
 
-def _place_columns(tree: nx.DiGraph, columns: list[list[str]]) -> dict[str, tuple[int, int]]:
-    """Order each column to keep children beside their parents, then space the rows.
+def _shorten_edges(tree: nx.DiGraph, generation: dict[str, int]) -> None:
+    """Move nodes between their sources and offspring to where their edges span fewest generations.
 
-    One sweep right (order by the mean row of sources), one sweep left (order
-    by the mean row of offspring, which groups the roots by family), and a
-    last pass that puts each node level with its sources where there is room.
+    A long edge needs a bend in every generation it crosses, and bends are
+    what tangles a layered drawing; a node with more offspring than sources
+    moves right toward them, one with more sources than offspring left.
     """
-    rank: dict[str, float] = {}
-    order = lambda node: tree.nodes[node]["order"]  # noqa: E731
-    for column in columns:
-        column.sort(key=lambda n: (_mean(rank, tree.predecessors(n), math.inf), order(n)))
-        rank.update((node, i) for i, node in enumerate(column))
-    for column in reversed(columns[:-1]):
-        column.sort(key=lambda n: (_mean(rank, tree.successors(n), rank[n]), order(n)))
-        rank.update((node, i) for i, node in enumerate(column))
-    positions: dict[str, tuple[int, int]] = {}
-    heights: dict[str, float] = {}
-    for x, column in enumerate(columns):
-        wanted = {n: _mean(heights, tree.predecessors(n), None) for n in column}
-        if x == 0 or all(w is None for w in wanted.values()):
-            wanted = {n: i * ROW_GAP for i, n in enumerate(column)}
-        else:
-            fallback = max((w for w in wanted.values() if w is not None), default=0)
-            wanted = {n: fallback if w is None else w for n, w in wanted.items()}
-            column.sort(key=lambda n: (wanted[n], rank[n]))
-        previous = -math.inf
-        for node in column:
-            heights[node] = previous = max(wanted[node], previous + ROW_GAP)
-            positions[node] = (x * COLUMN_GAP, round(previous))
-    return positions
+    for _ in range(SHORTEN_PASSES):
+        moved = False
+        for node in sorted(tree):
+            parents = [generation[p] for p in tree.predecessors(node) if p != node]
+            children = [generation[c] for c in tree.successors(node) if c != node]
+            low = max(parents, default=-1) + 1 if parents else 0
+            high = min(children, default=10**9) - 1
+            if not children or low > high or (not parents and tree.nodes[node]["foundation"]):
+                continue
+            best = min(range(low, high + 1), key=lambda g: (sum(g - p for p in parents) + sum(c - g for c in children), abs(g - generation[node])))
+            if best != generation[node]:
+                generation[node] = best
+                moved = True
+        if not moved:
+            return
+
+
+def short_label(name: str) -> str:
+    """The name as drawn beside its node: long names are cut (the full name is in the tip, panel and table)."""
+    return name if len(name) <= LABEL_CHARS else name[: LABEL_CHARS - 1].rstrip() + "…"
+
+
+def label_width(name: str, font_size: float = FONT_SIZE) -> float:
+    """A generous estimate of the drawn label's width in pixels: wide (CJK) characters count double."""
+    return sum(2 if ord(c) > 0x2E80 else 1 for c in short_label(name)) * font_size * 0.62
+
+
+def _is_bend(node: str) -> bool:
+    return node.startswith("\0")
+
+
+def _add_bends(tree: nx.DiGraph, columns: list[list[str]]) -> tuple[list[list[str]], dict[tuple[str, str], list[str]]]:
+    """Layers with a bend point in each column a long edge crosses, so it runs in its own row there."""
+    layer_of = {node: i for i, column in enumerate(columns) for node in column}
+    layers = [list(column) for column in columns]
+    chains = {}
+    for source, derived in sorted(tree.edges):
+        if layer_of[derived] <= layer_of[source]:
+            continue  # inside one strongly connected group: drawn as a loop, not ordered
+        span = range(layer_of[source] + 1, layer_of[derived])
+        chains[(source, derived)] = [f"\0{source}\0{derived}\0{i}" for i in span]
+        for i, bend in zip(span, chains[(source, derived)]):
+            layers[i].append(bend)
+    return layers, chains
+
+
+def _neighbours(tree: nx.DiGraph, chains: Mapping[tuple[str, str], list[str]]) -> tuple[dict, dict]:
+    """For each node and bend, its neighbours in the layer before (`left`) and after (`right`)."""
+    left, right = defaultdict(list), defaultdict(list)
+    for (source, derived), bends in chains.items():
+        path = [source, *bends, derived]
+        for a, b in zip(path, path[1:]):
+            right[a].append(b)
+            left[b].append(a)
+    return left, right
+
+
+def _order_layers(layers: list[list[str]], neighbours: tuple[dict, dict]) -> None:
+    """Order each layer to cut crossings, in place: Sugiyama's median sweeps with transpositions and sifting.
+
+    The result depends much on where the sweeps start, so a small graph is
+    ordered from its sorted order and from a few seeded shuffles (the same
+    every run), and the order with the fewest crossings is kept.
+    """
+    left, right = neighbours
+    small = sum(map(len, layers)) <= TRANSPOSE_LIMIT
+    best, best_order = math.inf, layers
+    for start in range(RESTARTS if small else 1):
+        trial = [list(layer) for layer in layers]
+        if start:
+            shuffle = random.Random(start).shuffle
+            for layer in trial:
+                shuffle(layer)
+        count = _sweep(trial, left, right, small)
+        if count < best:
+            best, best_order = count, trial
+    if small:
+        _polish(best_order, left, right, best)
+    layers[:] = best_order
+
+
+def _polish(layers: list[list[str]], left: Mapping, right: Mapping, count: int) -> None:
+    """Sift every layer down and up, then transpose, while that removes crossings (sweeps undo part of what sifting finds)."""
+    rank = {node: i for layer in layers for i, node in enumerate(layer)}
+    while True:
+        before = [list(layer) for layer in layers]
+        for layer in [*layers, *reversed(layers)]:
+            _sift(layer, left, right, rank)
+        _transpose(layers, left, right, rank, ties=False)
+        now = sum(_crossings(layers[i], layers[i + 1], right, rank) for i in range(len(layers) - 1))
+        if now >= count:
+            if now > count:
+                layers[:] = before
+            return
+        count = now
+
+
+def _sweep(layers: list[list[str]], left: Mapping, right: Mapping, small: bool) -> int:
+    """Median sweeps, alternating right and left, each followed on a small graph by
+    transpositions and sifting; leaves the best order seen in `layers` and returns its crossings."""
+    rank = {node: i for layer in layers for i, node in enumerate(layer)}
+    total = lambda: sum(_crossings(layers[i], layers[i + 1], right, rank) for i in range(len(layers) - 1))  # noqa: E731
+    best, best_order = (total() if small else 0), [list(layer) for layer in layers]
+    for sweep in range(SWEEPS if small else 4):
+        forward = sweep % 2 == 0
+        indices = range(1, len(layers)) if forward else range(len(layers) - 2, -1, -1)
+        for i in indices:
+            fixed = left if forward else right
+            layer = layers[i]
+            keys = {node: _median([rank[n] for n in fixed[node]], rank[node]) for node in layer}
+            layer.sort(key=lambda n: (keys[n], rank[n]))
+            rank.update((node, j) for j, node in enumerate(layer))
+        if small:
+            _transpose(layers, left, right, rank, ties=sweep % 4 >= 2)
+            for layer in layers:
+                _sift(layer, left, right, rank)
+        if not small:
+            continue  # counting crossings costs as much as a sweep: a big graph keeps its last order
+        count = total()
+        if count < best:
+            best, best_order = count, [list(layer) for layer in layers]
+    if not small:
+        return 0
+    layers[:] = best_order
+    return best
+
+
+def _median(values: list[float], default: float) -> float:
+    if not values:
+        return default
+    values = sorted(values)
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+
+def _crossings(upper: list[str], lower: list[str], right: Mapping, rank: Mapping) -> int:
+    """Crossings between two neighbouring layers: inversions among the edges sorted by their upper end."""
+    ends = [rank[b] for a in upper for b in sorted(right.get(a, ()), key=rank.__getitem__)]
+    return _inversions(ends)
+
+
+def _inversions(values: list[int]) -> int:
+    """Pairs out of order, by merge sort."""
+    if len(values) < 2:
+        return 0
+    middle = len(values) // 2
+    a, b = values[:middle], values[middle:]
+    count = _inversions(a) + _inversions(b)
+    a.sort()
+    b.sort()
+    j = 0
+    for x in a:
+        while j < len(b) and b[j] < x:
+            j += 1
+        count += j
+    return count
+
+
+def _pair_crossings(u: str, v: str, left: Mapping, right: Mapping, rank: Mapping) -> int:
+    """Crossings between the edges of u and of v when u is above v."""
+    count = 0
+    for side in (left, right):
+        for a in side.get(u, ()):
+            count += sum(1 for b in side.get(v, ()) if rank[b] < rank[a])
+    return count
+
+
+def _sift(layer: list[str], left: Mapping, right: Mapping, rank: dict) -> None:
+    """Move each node of `layer`, busiest first, to the place in it where its edges cross fewest others."""
+    ends = {n: (sorted(rank[m] for m in left[n]), sorted(rank[m] for m in right[n])) for n in layer}
+
+    def crossings(u: str, v: str) -> int:  # u above v
+        return sum(bisect.bisect_left(ends[v][side], a) for side in (0, 1) for a in ends[u][side])
+
+    for node in sorted(layer, key=lambda n: -(len(left[n]) + len(right[n]))):
+        others = [n for n in layer if n != node]
+        cost = best_cost = sum(crossings(node, other) for other in others)
+        best = 0
+        for j, other in enumerate(others):
+            cost += crossings(other, node) - crossings(node, other)
+            if cost < best_cost:
+                best, best_cost = j + 1, cost
+        layer[:] = others[:best] + [node] + others[best:]
+    rank.update((n, j) for j, n in enumerate(layer))
+
+
+def _transpose(layers: list[list[str]], left: Mapping, right: Mapping, rank: dict, ties: bool) -> None:
+    """Swap neighbours while that removes crossings; with `ties`, swap equal pairs once too, to leave a plateau."""
+    improved, first = True, True
+    while improved:
+        improved = False
+        for layer in layers:
+            for j in range(len(layer) - 1):
+                u, v = layer[j], layer[j + 1]
+                before, after = _pair_crossings(u, v, left, right, rank), _pair_crossings(v, u, left, right, rank)
+                if after < before or (ties and first and after == before and before):
+                    layer[j], layer[j + 1] = v, u
+                    rank[u], rank[v] = j + 1, j
+                    improved = improved or after < before
+        first = False
+
+
+def _column_xs(graph: nx.MultiDiGraph, layers: list[list[str]], sizes: Mapping[str, int]) -> tuple[list[int], list[int]]:
+    """The x of each column, and how far right of it its widest label reaches (the labels' zone)."""
+    xs, zones, x = [], [], 0
+    for layer in layers:
+        zone = max((sizes[n] + LABEL_GAP + label_width(graph.nodes[n]["name"]) for n in layer if not _is_bend(n)), default=0)
+        xs.append(x)
+        zones.append(round(zone))
+        x += round(zone) + COLUMN_GAP
+    return xs, zones
+
+
+def _place_rows(layers: list[list[str]], neighbours: tuple[dict, dict], sizes: Mapping[str, int]) -> dict[str, float]:
+    """The y of every node and bend: near the mean of its neighbours, in its layer's order, rows never closer than their half-heights."""
+    left, right = neighbours
+    half = {n: BEND_HALF if _is_bend(n) else max(sizes[n], LABEL_HEIGHT / 2) for layer in layers for n in layer}
+    stacks = [_stack(layer, half) for layer in layers]
+    both = {n: [*left[n], *right[n]] for layer in layers for n in layer}
+    y: dict[str, float] = {}
+    for layer, stacked in zip(layers, stacks):
+        wanted = [_mean(y, left[n], None) for n in layer]
+        known = [w for w in wanted if w is not None]
+        fill = sum(known) / len(known) if known else 0
+        _project(layer, [fill if w is None else w for w in wanted], stacked, y)
+    middle = _mean(y, y, 0)
+    small = len(half) <= TRANSPOSE_LIMIT
+    for sweep in range(ROW_SWEEPS if small else 2):
+        order = list(zip(layers, stacks))
+        for layer, stacked in order if sweep % 2 else order[::-1]:
+            # Half toward the neighbours, half toward the layer stacked tight round the middle: straight edges, short columns.
+            shift = middle - (stacked[0] + stacked[-1]) / 2 if stacked else 0
+            wanted = [(1 - COMPACTNESS) * _mean(y, both[n], y[n]) + COMPACTNESS * (s + shift) for n, s in zip(layer, stacked)]
+            _project(layer, wanted, stacked, y)
+    top = min(y.values(), default=0)
+    return {node: value - top for node, value in y.items()}
+
+
+def _stack(layer: list[str], half: Mapping[str, float]) -> list[float]:
+    """The heights of the layer's rows packed as tight as they may be, from 0."""
+    offsets, total = [], 0.0
+    for j, node in enumerate(layer):
+        if j:
+            total += half[layer[j - 1]] + half[node] + ROW_MARGIN
+        offsets.append(total)
+    return offsets
+
+
+def _project(layer: list[str], wanted: list[float], offsets: list[float], y: dict) -> None:
+    """The heights nearest `wanted` (least squares) that keep the layer's order and its spacing `offsets`: pool adjacent violators."""
+    blocks: list[list[float]] = []  # [sum, count]
+    for w, offset in zip(wanted, offsets):
+        blocks.append([w - offset, 1])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
+            s, c = blocks.pop()
+            blocks[-1][0] += s
+            blocks[-1][1] += c
+    j = 0
+    for s, c in blocks:
+        for _ in range(int(c)):
+            y[layer[j]] = s / c + offsets[j]
+            j += 1
 
 
 def _mean(values: Mapping[str, float], nodes: Iterable[str], default):  # noqa: ANN001, ANN202
@@ -261,21 +611,22 @@ def _place_band(graph: nx.MultiDiGraph, band: list[str], positions: dict, top: i
         xs = [positions[m][0] for m in nx.all_neighbors(graph, node) if m in positions]
         return (sum(xs) / len(xs) if xs else math.inf, graph.nodes[node]["name"], node)
 
-    per_row = max(1, width // BAND_SPACING + 1)
+    spacing = max(BAND_SPACING, max(label_width(graph.nodes[n]["name"]) for n in band) + 60)
+    per_row = max(1, int(width // spacing) + 1)
     y = top
     for i, node in enumerate(sorted(band, key=near)):
         y = top + (i // per_row) * ROW_GAP * 2
-        positions[node] = ((i % per_row) * BAND_SPACING, y)
+        positions[node] = (round((i % per_row) * spacing), y)
     return y
 
 
-def _sizes(graph: nx.MultiDiGraph) -> dict[str, int]:
+def _sizes(graph: nx.MultiDiGraph, tree: nx.DiGraph | None = None) -> dict[str, int]:
     """Node size: grows with the log of the number of descendants (for other kinds, of the entities linked to it)."""
-    counts = _descendant_counts(_lineage_dag(graph))
+    counts = _descendant_counts(tree if tree is not None else _lineage_dag(graph))
     sizes = {}
     for node in graph:
         count = counts[node] if node in counts else graph.in_degree(node)
-        sizes[node] = min(30, 7 + round(3 * math.log2(1 + count)))
+        sizes[node] = min(16, 5 + round(2 * math.log2(1 + count)))
     return sizes
 
 

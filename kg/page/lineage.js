@@ -12,20 +12,63 @@
   const DIM = "#e3e6ea";
   const ARROW_SCALE = 1; // zoom from which a big graph draws arrow heads
   const OPENING_SCALE = 0.8; // a big graph opens at this zoom, where labels are readable
-  const LABEL_SCALE = 0.25; // below this zoom labels are too small to draw, so none are made
   const $ = (id) => document.getElementById(id);
 
-  // Adjacency: `up` toward sources, `down` toward what was made from them.
+  const FONT = data.font; // label size in pixels at zoom 1
+  const FONT_FACE = "system-ui, -apple-system, 'Segoe UI', 'Noto Sans', 'Noto Sans CJK SC', sans-serif";
+  const READABLE = 11.5 / FONT; // the least zoom at which labels are at least 11 px: selections never frame below it
+  const LABEL_GAP = data.labelGap;
+  const LINE = Math.round(FONT * 1.25); // a label's line box
+  const isLineage = entities.map((entity) => kindStyle.get(entity.legend).lineage);
+  const MONTH_WIDTH = 60; // pixels per month on the time axis
+  // A release date ("2023", "2023-03" or "2023-03-13") as a month number with a fraction; a year alone sits mid-year.
+  function monthOf(released) {
+    const found = /^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?/.exec(released || "");
+    if (!found) return null;
+    const [, year, month, day] = found;
+    return Number(year) * 12 + (month ? Number(month) - 1 + (day ? (Number(day) - 1) / 31 : 0.5) : 6);
+  }
+
+  // Families folded: the first view draws each family as its series (LLaMA for its four
+  // sizes), with the members' edges moved onto it. The folded view's edges follow the
+  // graph's own in data.edges, so an edge keeps one index whichever view is drawn.
+  const graphEdges = data.edges.length;
+  const folding = data.fold || { members: {}, xy: {}, edges: [], routes: {} };
+  const seriesOf = new Map(Object.entries(folding.members).map(([member, series]) => [Number(member), series]));
+  const familySize = new Map();
+  seriesOf.forEach((series) => familySize.set(series, (familySize.get(series) || 0) + 1));
+  folding.edges.forEach((row, k) => {
+    data.edges.push(row);
+    if (folding.routes[k]) data.routes[graphEdges + k] = folding.routes[k];
+  });
+  const homes = {
+    full: entities.map((entity) => [entity.x, entity.y]),
+    folded: entities.map((entity, i) => folding.xy[i] || [entity.x, entity.y]),
+  };
+  const inView = (e, folded) => (e >= graphEdges) === folded;
+
+  // Adjacency of what is drawn: `up` toward sources, `down` toward what was made from
+  // them; `links` of the graph itself, for the panel and the table.
   const up = entities.map(() => []);
   const down = entities.map(() => []);
   const touching = entities.map(() => []);
-  data.edges.forEach(([from, to, relation], e) => {
-    if (relationStyle.get(relation).lineage) {
-      up[from].push(to);
-      down[to].push(from);
-    }
-    touching[from].push(e);
-    touching[to].push(e);
+  const links = entities.map(() => []);
+  function connect(folded) {
+    [up, down, touching].forEach((lists) => lists.forEach((list) => (list.length = 0)));
+    data.edges.forEach(([from, to, relation], e) => {
+      if (!inView(e, folded)) return;
+      if (relationStyle.get(relation).lineage) {
+        up[from].push(to);
+        down[to].push(from);
+      }
+      touching[from].push(e);
+      touching[to].push(e);
+    });
+  }
+  data.edges.forEach(([from, to], e) => {
+    if (e >= graphEdges) return;
+    links[from].push(e);
+    links[to].push(e);
   });
 
   const state = {
@@ -34,122 +77,269 @@
     kinds: new Set(data.kinds.filter((kind) => kind.lineage).map((kind) => kind.key)),
     relations: new Set(data.relations.filter((r) => r.lineage).map((r) => r.key)),
     organization: "",
+    // Facets of models and datasets; "" is any. An entity without the fact does not match a chosen value.
+    facets: { commercial: "", "open-weights": "", language: "" },
+    physics: false,
+    timeAxis: false,
+    dates: { from: null, to: null }, // months (year * 12 + month - 1), both ends included
+
+    folded: seriesOf.size > 0, // families drawn as their series
+    moved: false, // a node was dragged or physics ran: edges are drawn straight from where nodes are now
+    arrows: !big,
   };
 
+  connect(state.folded);
+  entities.forEach((entity, i) => ([entity.x, entity.y] = homes[state.folded ? "folded" : "full"][i]));
+  const shownNode = (i) => state.kinds.has(entities[i].legend) && !(state.folded && seriesOf.has(i));
+
   // What the first drawing shows, set on the data itself so that no update follows it.
-  function shownAtFirst(from, to, relation) {
-    return state.relations.has(relation) && state.kinds.has(entities[from].legend) && state.kinds.has(entities[to].legend);
+  function shownAtFirst(from, to, relation, e) {
+    return inView(e, state.folded) && state.relations.has(relation) && shownNode(from) && shownNode(to);
   }
 
   function nodeLook(entity, dimmed) {
     const color = dimmed ? DIM : kindStyle.get(entity.legend).color;
-    return {
-      color: { background: color, border: dimmed ? DIM : "#ffffff", highlight: { background: color, border: "#111111" } },
-      font: { color: dimmed ? "#b7bdc5" : "#1d232b" },
-    };
+    return { color: { background: color, border: dimmed ? DIM : "#ffffff", highlight: { background: color, border: "#111111" } } };
   }
 
-  // Labels only on the lit edges of a selection: on every edge they hide the tree.
-  // A name of any length gets a label of at most LABEL_CHARS; the panel shows it whole.
-  const LABEL_CHARS = 48;
-  function shortName(name) {
-    const chars = Array.from(name);
-    return chars.length > LABEL_CHARS ? `${chars.slice(0, LABEL_CHARS - 1).join("")}…` : name;
-  }
+  // Labels are drawn by the page, beside each node (vis-network puts them under it),
+  // so their widths are measured once here.
+  const labelText = entities.map((entity) => entity.label || entity.name);
+  const measure = document.createElement("canvas").getContext("2d");
+  measure.font = `${FONT}px ${FONT_FACE}`;
+  const widthCache = new Map();
+  const labelWidth = labelText.map((text) => {
+    if (!widthCache.has(text)) widthCache.set(text, measure.measureText(text).width);
+    return widthCache.get(text);
+  });
 
-  function edgeLook(relation, dimmed, labelled) {
-    const style = relationStyle.get(relation);
-    return {
-      color: { color: dimmed ? DIM : style.color, highlight: style.color, hover: style.color, inherit: false },
-      label: labelled ? style.label : " ",
-    };
-  }
-
-  // Items carry as few options as possible: vis-network merges and copies each
-  // item's options one by one, so a kind's look comes from its group and an
-  // edge's from one colour string.
+  // vis-network draws the shapes, pans, zooms and runs physics; edges and labels are
+  // drawn by the page on its canvas, from the routes computed in Python. vis-network
+  // gets the edges only while physics runs (as invisible springs).
   const nodes = new vis.DataSet(
-    entities.map((entity) => ({
-      id: entity.id, label: big ? undefined : shortName(entity.name), x: entity.x, y: entity.y, size: entity.size,
-      group: entity.legend, hidden: !state.kinds.has(entity.legend),
-    })),
+    entities.map((entity) => ({ id: entity.id, x: entity.x, y: entity.y, size: entity.size, group: entity.legend, hidden: !shownNode(indexOf.get(entity.id)) })),
   );
   const edges = new vis.DataSet(
-    data.edges.map(([from, to, relation], e) => {
-      const style = relationStyle.get(relation);
-      const edge = { id: e, from: entities[from].id, to: entities[to].id, color: style.color, hidden: !shownAtFirst(from, to, relation) };
-      if (style.dashes) edge.dashes = style.dashes; // no label until lit: measuring labels is costly
-      return edge;
-    }),
+    data.edges.map(([from, to, relation], e) => ({ id: e, from: entities[from].id, to: entities[to].id, hidden: !shownAtFirst(from, to, relation, e) })),
   );
   const groups = Object.fromEntries(
     data.kinds.map((kind) => [kind.key, Object.assign({ shape: kind.shape }, nodeLook({ legend: kind.key }, false))]),
   );
 
-  // The network draws views of the data holding only what is shown: vis-network
-  // builds an object for every item it is given, hidden or not, and on big
-  // graphs that construction is most of the time to the first drawing.
-  const shown = { filter: (item) => !item.hidden };
+  // The network is given views of the data holding only what is shown: vis-network
+  // builds an object for every item it is given, hidden or not.
+  const nodeView = new vis.DataView(nodes, { filter: (item) => !item.hidden });
+  const edgeView = new vis.DataView(edges, { filter: (item) => state.physics && !item.hidden });
   const network = new vis.Network(
     $("graph"),
-    { nodes: new vis.DataView(nodes, shown), edges: new vis.DataView(edges, shown) },
+    { nodes: nodeView, edges: edgeView },
     {
       autoResize: true,
       physics: { enabled: false, solver: "forceAtlas2Based", stabilization: false },
       layout: { improvedLayout: false, hierarchical: false },
       groups,
-      interaction: { hover: !big, hideEdgesOnDrag: big, hideEdgesOnZoom: big, tooltipDelay: 3600000, keyboard: false },
-      nodes: { borderWidth: 1, font: { size: 14, face: "system-ui, sans-serif", strokeWidth: 3, strokeColor: "#fafbfc" } },
-      edges: {
-        smooth: false,
-        width: 1.2,
-        // Arrow heads are the costliest thing to draw; on a big graph they appear once zoomed in enough to see them.
-        arrows: { to: { enabled: !big, scaleFactor: 0.45 } },
-        font: { size: 10, color: "#6b7480", strokeWidth: 3, strokeColor: "#fafbfc", align: "middle" },
-        selectionWidth: 1.5,
-      },
+      interaction: { hover: !big, tooltipDelay: 3600000, keyboard: false },
+      nodes: { borderWidth: 1 },
+      edges: { smooth: false, color: { opacity: 0 }, arrows: { to: { enabled: false } }, chosen: false },
     },
   );
+  const body = network.body.nodes;
 
-  // A big graph gets its node labels as they come into view: processing and
-  // measuring every label up front is a large part of vis-network's start.
-  const labelled = new Uint8Array(entities.length);
+  // ---- geometry: where each node, label and edge is drawn, in canvas coordinates ----
+  function position(i) {
+    if (state.moved) {
+      const drawn = body[entities[i].id];
+      if (drawn) return [drawn.x, drawn.y];
+    }
+    return [entities[i].x, entities[i].y];
+  }
 
-  function labelInView() {
-    if (!big || network.getScale() < LABEL_SCALE) return;
+  function labelBox(i) {
+    const [x, y] = position(i);
+    const left = x + entities[i].size + LABEL_GAP;
+    return { left, right: left + labelWidth[i], top: y - LINE / 2, bottom: y + LINE / 2 };
+  }
+
+  function laidOut(i) {
+    if (state.timeAxis) return false;
+    if (!state.moved) return true;
+    const drawn = body[entities[i].id];
+    return !drawn || (drawn.x === entities[i].x && drawn.y === entities[i].y);
+  }
+
+  // A lineage edge runs from the end of its source's label to the left of what was made
+  // from it, through its bends, so arrow heads land one per entity instead of piling on hubs.
+  function edgePoints(e) {
+    const [from, to, relation] = data.edges[e];
+    const [fx, fy] = position(from);
+    const [tx, ty] = position(to);
+    if (relationStyle.get(relation).lineage && isLineage[from] && isLineage[to] && laidOut(from) && laidOut(to)) {
+      const route = data.routes[e];
+      const end = [fx - entities[from].size - 2, fy];
+      if (route && route[0][0] < tx) return [[tx - entities[to].size - 2, ty], ...route, end]; // a loop inside one generation
+      const start = [Math.min(labelBox(to).right + 4, route ? route[0][0] : Infinity), ty];
+      if (route) return [start, ...route, end];
+      if (start[0] < end[0]) return [start, end];
+    }
+    // Other edges point from the entity to what it names (developer, method...), centre to edge.
+    const length = Math.hypot(tx - fx, ty - fy) || 1;
+    const cut = entities[to].size + 2;
+    return [[fx, fy], [tx - ((tx - fx) * cut) / length, ty - ((ty - fy) * cut) / length]];
+  }
+
+  function viewBox(margin) {
     const scale = network.getScale();
     const centre = network.getViewPosition();
-    // What is on screen, and a tenth of a screen around it.
-    const halfWidth = (0.6 * $("graph").clientWidth) / scale, halfHeight = (0.6 * $("graph").clientHeight) / scale;
-    const inView = [];
-    entities.forEach((entity, i) => {
-      if (Math.abs(entity.x - centre.x) < halfWidth && Math.abs(entity.y - centre.y) < halfHeight) inView.push(i);
-    });
-    label(inView);
+    const halfWidth = ($("graph").clientWidth / 2 + margin) / scale, halfHeight = ($("graph").clientHeight / 2 + margin) / scale;
+    return { left: centre.x - halfWidth, right: centre.x + halfWidth, top: centre.y - halfHeight, bottom: centre.y + halfHeight };
   }
 
-  function label(indices) {
-    const changes = [];
-    for (const i of indices) {
-      if (!labelled[i]) {
-        labelled[i] = 1;
-        changes.push({ id: entities[i].id, label: shortName(entities[i].name) });
+  function inBox(box, x, y, pad) {
+    return x >= box.left - pad && x <= box.right + pad && y >= box.top - pad && y <= box.bottom + pad;
+  }
+
+  // ---- drawing: edges under the shapes, labels over them ----
+  let dimmedNodes = new Set();
+  let dimmedEdges = new Set();
+  let labelledEdges = new Set();
+  let hiddenNodes = new Set(entities.map((_, i) => i).filter((i) => !shownNode(i)));
+  let hiddenEdges = new Set(data.edges.map((_, e) => e).filter((e) => !shownAtFirst(...data.edges[e].slice(0, 3), e)));
+
+  let filteredOut = new Set(entities.map((_, i) => i).filter((i) => !state.kinds.has(entities[i].legend))); // hidden by the filters (the table lists folded members, the graph draws their series)
+
+  function drawnEdges() {
+    const found = [];
+    data.edges.forEach((_, e) => {
+      if (!hiddenEdges.has(e)) found.push(e);
+    });
+    return found;
+  }
+
+  network.on("beforeDrawing", (ctx) => {
+    const scale = network.getScale();
+    const batches = new Map(); // one path per look: far faster than a stroke per edge
+    for (const e of drawnEdges()) {
+      const relation = data.edges[e][2];
+      const key = dimmedEdges.has(e) ? `dim ${relation}` : relation;
+      if (!batches.has(key)) batches.set(key, []);
+      batches.get(key).push(e);
+    }
+    ctx.lineJoin = "round";
+    for (const [key, list] of batches) {
+      const dimmed = key.startsWith("dim ");
+      const style = relationStyle.get(dimmed ? key.slice(4) : key);
+      const color = dimmed ? DIM : style.color;
+      ctx.strokeStyle = color;
+      ctx.fillStyle = color;
+      ctx.lineWidth = 1.6 / Math.min(1, scale);
+      ctx.setLineDash(style.dashes ? style.dashes.map((d) => d / Math.min(1, scale)) : []);
+      ctx.beginPath();
+      const heads = [];
+      for (const e of list) {
+        const points = edgePoints(e);
+        ctx.moveTo(points[0][0], points[0][1]);
+        for (let k = 1; k < points.length; k++) ctx.lineTo(points[k][0], points[k][1]);
+        heads.push(points);
+      }
+      ctx.stroke();
+      ctx.setLineDash([]);
+      if (state.arrows) {
+        const head = 7 / Math.min(1, scale);
+        ctx.beginPath();
+        for (const points of heads) {
+          const [x, y] = points[points.length - 1];
+          const [px, py] = points[points.length - 2];
+          const length = Math.hypot(x - px, y - py) || 1;
+          const ux = (x - px) / length, uy = (y - py) / length;
+          ctx.moveTo(x, y);
+          ctx.lineTo(x - ux * head - uy * head * 0.45, y - uy * head + ux * head * 0.45);
+          ctx.lineTo(x - ux * head + uy * head * 0.45, y - uy * head - ux * head * 0.45);
+          ctx.closePath();
+        }
+        ctx.fill();
       }
     }
-    if (changes.length) nodes.update(changes);
+  });
+
+  function drawnNodes(margin) {
+    const view = viewBox(margin);
+    const found = [];
+    entities.forEach((entity, i) => {
+      if (hiddenNodes.has(i)) return;
+      const [x, y] = position(i);
+      if (x + entity.size + LABEL_GAP + labelWidth[i] >= view.left && x - entity.size <= view.right && y >= view.top - LINE && y <= view.bottom + LINE) found.push(i);
+    });
+    return found;
   }
 
-  if (big) {
-    let arrows = false;
-    network.on("zoom", () => {
-      const wanted = network.getScale() >= ARROW_SCALE;
-      if (wanted !== arrows) {
-        arrows = wanted;
-        network.setOptions({ edges: { arrows: { to: { enabled: arrows } } } });
-      }
-      labelInView();
-    });
-    network.on("dragEnd", labelInView);
+  network.on("afterDrawing", (ctx) => {
+    const scale = network.getScale();
+    if (FONT * scale < 3) return; // too small to read: not drawn
+    ctx.font = `${FONT}px ${FONT_FACE}`;
+    ctx.textBaseline = "middle";
+    ctx.lineJoin = "round";
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = "#fafbfc";
+    for (const i of drawnNodes(40)) {
+      const box = labelBox(i);
+      ctx.strokeText(labelText[i], box.left, (box.top + box.bottom) / 2);
+      ctx.fillStyle = dimmedNodes.has(i) ? "#b7bdc5" : "#1d232b";
+      ctx.fillText(labelText[i], box.left, (box.top + box.bottom) / 2);
+    }
+    // The relation on each lit edge of a selection, at the middle of its last stretch.
+    ctx.font = `${Math.round(FONT * 0.8)}px ${FONT_FACE}`;
+    ctx.textAlign = "center";
+    for (const e of labelledEdges) {
+      if (hiddenEdges.has(e)) continue;
+      const points = edgePoints(e);
+      const [ax, ay] = points[points.length - 2], [bx, by] = points[points.length - 1];
+      const text = relationStyle.get(data.edges[e][2]).label;
+      ctx.strokeText(text, (ax + bx) / 2, (ay + by) / 2 - 7);
+      ctx.fillStyle = "#5b6573";
+      ctx.fillText(text, (ax + bx) / 2, (ay + by) / 2 - 7);
+    }
+    ctx.textAlign = "start";
+  });
+
+  // ---- what is drawn, in screen pixels, for tests and tools ----
+  function toScreen(x, y) {
+    const rect = $("graph").getBoundingClientRect();
+    const point = network.canvasToDOM({ x, y });
+    return [rect.left + point.x, rect.top + point.y];
+  }
+
+  function screenBox(box) {
+    const [left, top] = toScreen(box.left, box.top);
+    const [right, bottom] = toScreen(box.right, box.bottom);
+    return { left, top, right, bottom };
+  }
+
+  function layout() {
+    const scale = network.getScale();
+    const rect = $("graph").getBoundingClientRect();
+    const labelsDrawn = FONT * scale >= 3;
+    return {
+      scale,
+      fontPx: FONT * scale,
+      arrows: state.arrows,
+      view: { left: rect.left, top: rect.top, right: rect.right, bottom: rect.bottom },
+      nodes: drawnNodes(0).map((i) => {
+        const [x, y] = position(i);
+        const size = entities[i].size;
+        return {
+          id: entities[i].id,
+          shape: screenBox({ left: x - size, right: x + size, top: y - size, bottom: y + size }),
+          label: labelsDrawn ? Object.assign(screenBox(labelBox(i)), { text: labelText[i] }) : null,
+        };
+      }),
+      edges: drawnEdges().map((e) => ({
+        id: e,
+        from: entities[data.edges[e][0]].id,
+        to: entities[data.edges[e][1]].id,
+        relation: data.edges[e][2],
+        points: edgePoints(e).map(([x, y]) => toScreen(x, y)),
+      })),
+    };
   }
 
   network.once("afterDrawing", () => {
@@ -183,7 +373,10 @@
     const button = element("button", entities[index].name, "entity");
     button.type = "button";
     button.title = entities[index].id;
-    button.addEventListener("click", () => select(entities[index].id, true));
+    button.addEventListener("click", () => {
+      if (!$("table-view").hidden) showTable(false);
+      select(entities[index].id, true);
+    });
     return button;
   }
 
@@ -202,9 +395,6 @@
     return seen;
   }
 
-  let dimmedNodes = new Set();
-  let dimmedEdges = new Set();
-
   function highlight(index) {
     const lineage = new Set([index, ...reach(index, up), ...reach(index, down)]);
     const lit = new Set(lineage);
@@ -220,43 +410,42 @@
   }
 
   // Update only what changed: on 20,000 nodes a full update is noticeable.
-  let labelledEdges = new Set();
-
   function restyle(nextNodes, nextEdges, nextLabelled) {
     const nodeChanges = [];
     entities.forEach((entity, i) => {
       if (nextNodes.has(i) !== dimmedNodes.has(i)) nodeChanges.push(Object.assign({ id: entity.id }, nodeLook(entity, nextNodes.has(i))));
     });
-    const edgeChanges = [];
-    data.edges.forEach((edge, e) => {
-      if (nextEdges.has(e) !== dimmedEdges.has(e) || nextLabelled.has(e) !== labelledEdges.has(e)) {
-        edgeChanges.push(Object.assign({ id: e }, edgeLook(edge[2], nextEdges.has(e), nextLabelled.has(e))));
-      }
-    });
     dimmedNodes = nextNodes;
     dimmedEdges = nextEdges;
-    labelledEdges = nextLabelled;
+    labelledEdges = big ? new Set() : nextLabelled;
     nodes.update(nodeChanges);
-    edges.update(edgeChanges);
+    network.redraw();
   }
 
   // ---- filters: kind, relation, organization ----
-  let hiddenNodes = new Set(entities.map((_, i) => i).filter((i) => !state.kinds.has(entities[i].legend)));
-  let hiddenEdges = new Set(data.edges.map((_, e) => e).filter((e) => !shownAtFirst(...data.edges[e])));
+
+  // Filters by maker, licence, language or date are about single entities: they open the families.
+  function filtersOpenFamilies() {
+    return Boolean(state.organization) || Object.values(state.facets).some(Boolean) || state.dates.from !== null || state.dates.to !== null;
+  }
 
   function applyFilters() {
+    if (state.folded && filtersOpenFamilies()) return setFolded(false);
     const org = state.organization === "" ? -1 : indexOf.get(state.organization);
     const orgNeighbours = new Set(org < 0 ? [] : touching[org].flatMap((e) => data.edges[e].slice(0, 2)));
     const selected = state.selected === null ? -1 : state.selected;
     const around = new Set(selected < 0 ? [] : [selected, ...touching[selected].flatMap((e) => data.edges[e].slice(0, 2))]);
     const nextNodes = new Set();
+    filteredOut = new Set();
     entities.forEach((entity, i) => {
-      const shown = org < 0 ? state.kinds.has(entity.legend) : i === org || (orgNeighbours.has(i) && state.kinds.has(entity.legend));
-      if (!shown && !around.has(i)) nextNodes.add(i);
+      const shown = (org < 0 ? state.kinds.has(entity.legend) : i === org || (orgNeighbours.has(i) && state.kinds.has(entity.legend))) && (!isLineage[i] || matchesFacets(entity));
+      if (!shown && !around.has(i)) filteredOut.add(i);
     });
+    filteredOut.forEach((i) => nextNodes.add(i));
+    if (state.folded) seriesOf.forEach((_, i) => nextNodes.add(i));
     const nextEdges = new Set();
     data.edges.forEach(([from, to, relation], e) => {
-      const wanted = state.relations.has(relation) || from === selected || to === selected;
+      const wanted = inView(e, state.folded) && (state.relations.has(relation) || from === selected || to === selected);
       if (!wanted || nextNodes.has(from) || nextNodes.has(to)) nextEdges.add(e);
     });
     const nodeChanges = [];
@@ -271,33 +460,154 @@
     hiddenEdges = nextEdges;
     nodes.update(nodeChanges);
     edges.update(edgeChanges);
-    $("counts").textContent = `${entities.length - hiddenNodes.size} of ${entities.length} entities, ${data.edges.length - hiddenEdges.size} of ${data.edges.length} links shown`;
+    network.redraw();
+    if (!$("table-view").hidden) drawTable();
+    const folded = state.folded ? `, ${familySize.size} families folded` : "";
+    $("counts").textContent = `${entities.length - hiddenNodes.size} of ${entities.length} entities, ${data.edges.length - hiddenEdges.size} links shown${folded}`;
   }
 
-  function fitVisible() {
-    network.fit({ nodes: entities.filter((_, i) => !hiddenNodes.has(i)).map((entity) => entity.id), animation: false });
+  // Frame `indices` with their labels: whole if that leaves labels readable, else from
+  // the top left (or around `keep`) at the least readable zoom.
+  function frame(indices, keep, whole) {
+    if (!indices.length) return;
+    const box = { left: Infinity, right: -Infinity, top: Infinity, bottom: -Infinity };
+    for (const i of indices) {
+      const [x, y] = position(i);
+      const size = entities[i].size;
+      box.left = Math.min(box.left, x - size);
+      box.right = Math.max(box.right, labelBox(i).right);
+      box.top = Math.min(box.top, y - Math.max(size, LINE / 2));
+      box.bottom = Math.max(box.bottom, y + Math.max(size, LINE / 2));
+    }
+    const pad = 24;
+    // On a narrow screen the panel is a sheet over the bottom of the graph: frame what stays visible.
+    const panel = $("panel");
+    const covered = !panel.hidden && getComputedStyle(panel).position === "absolute" ? panel.offsetHeight : 0;
+    const width = $("graph").clientWidth - 2 * pad, height = $("graph").clientHeight - covered - 2 * pad;
+    const fit = Math.min(width / (box.right - box.left || 1), height / (box.bottom - box.top || 1), 1.6);
+    if (whole || fit >= READABLE) {
+      network.moveTo({ position: { x: (box.left + box.right) / 2, y: (box.top + box.bottom) / 2 + covered / 2 / fit }, scale: fit, animation: false });
+      return;
+    }
+    // As much as can be read at once: the least readable zoom, from the top left.
+    const scale = READABLE;
+    let x = box.left + width / 2 / scale, y = box.top + height / 2 / scale;
+    if (keep !== undefined) {
+      const [kx, ky] = position(keep);
+      const halfWidth = width / 2 / scale, halfHeight = height / 2 / scale;
+      // Keep the entity and its label inside the view.
+      x = Math.min(Math.max(x, kx + labelWidth[keep] + 30 - halfWidth), kx - entities[keep].size - 10 + halfWidth);
+      y = Math.min(Math.max(y, ky + 30 - halfHeight), ky - 30 + halfHeight);
+    }
+    network.moveTo({ position: { x, y: y + covered / 2 / scale }, scale, animation: false });
+  }
+
+  function matchesFacets(entity) {
+    if (state.dates.from !== null || state.dates.to !== null) {
+      const month = monthOf(entity.released);
+      if (month === null) return false;
+      if (state.dates.from !== null && month < state.dates.from) return false;
+      if (state.dates.to !== null && month >= state.dates.to + 1) return false;
+    }
+    const { commercial, language } = state.facets;
+    const license = entity.license && data.licenses[entity.license];
+    if (commercial && !(license && license.commercial !== undefined && license.commercial === (commercial === "yes"))) return false;
+    const open = state.facets["open-weights"];
+    if (open && entity.open_weights !== (open === "yes")) return false;
+    return !language || (entity.languages || []).includes(language);
+  }
+
+  function fitVisible(whole) {
+    frame(entities.map((_, i) => i).filter((i) => !hiddenNodes.has(i)), undefined, whole);
   }
 
   // ---- selection and the side panel ----
+  // Families open (every entity in its own place) or folded into their series, as at first.
+  function setFolded(on) {
+    if (on === state.folded || !seriesOf.size) return;
+    // A selected family or member is not drawn once folded: the selection goes.
+    if (on && state.selected !== null && (seriesOf.has(state.selected) || familySize.has(state.selected))) clearSelection();
+    state.folded = on;
+    $("fold").checked = on;
+    connect(on);
+    entities.forEach((entity, i) => ([entity.x, entity.y] = homes[on ? "folded" : "full"][i]));
+    applyFilters();
+    if (state.timeAxis) setTimeAxis(true);
+    else restoreLayout();
+  }
+
   function select(id, moveTo) {
     const index = indexOf.get(id);
     if (index === undefined) return;
+    // A folded family opens when it or one of its members is picked.
+    if (state.folded && (seriesOf.has(index) || familySize.has(index))) setFolded(false);
     state.selected = index;
     applyFilters();
     const lineage = highlight(index);
-    if (big) label(lineage);
     network.selectNodes([id]);
     showPanel(index);
-    // Show the whole lineage when it is small enough to read at once, else the entity itself.
-    if (moveTo && lineage.size <= 150) network.fit({ nodes: [...lineage].map((i) => entities[i].id), animation: false });
-    else if (moveTo) network.focus(id, { scale: Math.max(network.getScale(), 0.9), animation: false });
-    labelInView();
+    // The whole lineage if it can be read at once, else as much of it as fits around the entity.
+    if (moveTo) frame([...lineage].filter((i) => !hiddenNodes.has(i)), index);
     document.body.dataset.selected = id;
+    writeHash();
+  }
+
+  // The URL's #fragment records the selection and the organization filter, so a view can be
+  // shared and reloaded: #select=model/llama-7b&organization=organization/meta-ai.
+  function writeHash() {
+    const parts = [];
+    if (state.selected !== null) parts.push(`select=${encodeURIComponent(entities[state.selected].id)}`);
+    if (state.organization) parts.push(`organization=${encodeURIComponent(state.organization)}`);
+    Object.entries(state.facets).forEach(([key, value]) => value && parts.push(`${key}=${encodeURIComponent(value)}`));
+    const implied = filtersOpenFamilies() || (state.selected !== null && (seriesOf.has(state.selected) || familySize.has(state.selected)));
+    if (!state.folded && seriesOf.size && !implied) parts.push("families=open");
+    if (state.timeAxis) parts.push("time=1");
+    ["from", "to"].forEach((end) => $(`date-${end}`).value && parts.push(`${end}=${$(`date-${end}`).value}`));
+    try {
+      history.replaceState(null, "", parts.length ? `#${parts.join("&")}` : location.pathname + location.search);
+    } catch (error) {
+      // A sandboxed frame (the notebook view) may not change its URL: nothing to record then.
+    }
+  }
+
+  function readHash() {
+    const values = new Map(location.hash.replace(/^#/, "").split("&").filter(Boolean).map((part) => {
+      const [key, ...rest] = part.split("=");
+      return [key, decodeURIComponent(rest.join("="))];
+    }));
+    if (values.get("families") === "open") setFolded(false);
+    if (values.has("organization") && indexOf.has(values.get("organization"))) {
+      state.organization = values.get("organization");
+      $("organization").value = state.organization;
+      applyFilters();
+    }
+    let facets = false;
+    Object.keys(state.facets).forEach((key) => {
+      const value = values.get(key);
+      if (value && [...$(key).options].some((option) => option.value === value)) {
+        state.facets[key] = $(key).value = value;
+        facets = true;
+      }
+    });
+    ["from", "to"].forEach((end) => {
+      if (/^\d{4}-\d{2}$/.test(values.get(end) || "")) {
+        $(`date-${end}`).value = values.get(end);
+        state.dates[end] = monthOf(values.get(end)) - 0.5;
+        facets = true;
+      }
+    });
+    if (facets) {
+      applyFilters();
+      fitVisible();
+    }
+    if (values.get("time") === "1") setTimeAxis(true);
+    if (values.has("select")) select(values.get("select"), true);
   }
 
   // Back to the whole graph, keeping the view where it is (a click on the background).
   function clearSelection() {
     state.selected = null;
+    state.edge = null;
     $("panel").hidden = true;
     $("panel").replaceChildren();
     network.setSize("100%", "100%");
@@ -305,16 +615,24 @@
     restyle(new Set(), new Set(), new Set());
     applyFilters();
     delete document.body.dataset.selected;
+    writeHash();
   }
 
   // Back to the whole graph as first drawn: no selection, search or organization filter.
   function reset() {
     state.organization = "";
     $("organization").value = "";
+    Object.keys(state.facets).forEach((key) => {
+      state.facets[key] = $(key).value = "";
+    });
+    ["from", "to"].forEach((end) => {
+      state.dates[end] = null;
+      $(`date-${end}`).value = "";
+    });
     $("search").value = "";
     showResults([]);
     clearSelection();
-    fitVisible();
+    fitVisible(true);
   }
 
   function formatCount(value) {
@@ -325,7 +643,7 @@
 
   function related(index, direction) {
     // [(relation label, other entity index)] for one side of an entity's edges.
-    return touching[index]
+    return links[index]
       .map((e) => data.edges[e])
       .filter((edge) => (direction === "out" ? edge[0] === index : edge[1] === index))
       .map((edge) => [edge, direction === "out" ? edge[1] : edge[0]]);
@@ -466,6 +784,49 @@
     return [element("h3", title), list];
   }
 
+  // An edge's relation, ends, note and evidence (its own, else the derived entity's first source).
+  function showEdge(e) {
+    const [from, to, relation, evidence, note] = data.edges[e];
+    state.edge = e;
+    const close = element("button", "×", "close");
+    close.type = "button";
+    close.title = "Close (Esc)";
+    close.addEventListener("click", clearSelection);
+    const line = element("p");
+    line.append(entityButton(from), ` ${relationStyle.get(relation).label} `, entityButton(to));
+    const parts = [close, element("h2", relationStyle.get(relation).label), element("p", `relation · ${relation}`, "muted"), line];
+    if (note) parts.push(element("p", note));
+    const url = evidence || entities[from].sources[0].url;
+    const source = element("p", "Evidence: ");
+    source.append(link(url));
+    parts.push(source);
+    $("panel").replaceChildren(...parts);
+    $("panel").hidden = false;
+    network.setSize("100%", "100%");
+    document.body.dataset.edge = String(e);
+  }
+
+  function distanceToSegment(px, py, [ax, ay], [bx, by]) {
+    const dx = bx - ax, dy = by - ay;
+    const t = Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy || 1)));
+    return Math.hypot(px - ax - t * dx, py - ay - t * dy);
+  }
+
+  // What is under a click the shapes missed: a label, else the nearest edge within a few pixels.
+  function hit(x, y) {
+    const scale = network.getScale();
+    for (const i of drawnNodes(0)) if (inBox(labelBox(i), x, y, 2 / scale)) return { node: i };
+    let best = null, bestDistance = 6 / scale;
+    for (const e of drawnEdges()) {
+      const points = edgePoints(e);
+      for (let k = 1; k < points.length; k++) {
+        const d = distanceToSegment(x, y, points[k - 1], points[k]);
+        if (d < bestDistance) [best, bestDistance] = [e, d];
+      }
+    }
+    return best === null ? {} : { edge: best };
+  }
+
   // ---- search: names in any language, aliases, ids ----
   const fold = (text) => String(text).normalize("NFKC").toLowerCase();
   const searchKeys = entities.map((entity) => [entity.name, entity.name_zh, entity.id, ...(entity.aliases || [])].filter(Boolean).map(fold));
@@ -508,11 +869,31 @@
   }
 
   $("search").addEventListener("input", (event) => showResults(search(event.target.value)));
+  // Arrow keys move through the results, Enter picks the marked one (else the best match);
+  // the search box keeps the focus, so the next search needs no click.
+  let marked = -1;
+  function mark(step) {
+    const buttons = [...$("results").querySelectorAll("button")];
+    if (!buttons.length) return;
+    marked = (marked + step + buttons.length) % buttons.length;
+    buttons.forEach((button, i) => button.classList.toggle("marked", i === marked));
+    buttons[marked].scrollIntoView({ block: "nearest" });
+  }
+  $("search").addEventListener("input", () => {
+    marked = -1;
+  });
   $("search").addEventListener("keydown", (event) => {
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      mark(event.key === "ArrowDown" ? 1 : -1);
+      return;
+    }
     if (event.key !== "Enter") return;
     const found = search(event.target.value);
+    const pick = marked >= 0 && marked < found.length ? found[marked] : found[0];
     showResults([]);
-    if (found.length) select(entities[found[0]].id, true);
+    marked = -1;
+    if (pick !== undefined) select(entities[pick].id, true);
   });
 
   // ---- legend with filters ----
@@ -586,9 +967,23 @@
       option.value = entity.id;
       $("organization").append(option);
     });
+  [...new Set(entities.flatMap((entity) => entity.languages || []))].sort().forEach((language) => {
+    const option = element("option", language);
+    option.value = language;
+    $("language").append(option);
+  });
+  Object.keys(state.facets).forEach((key) => {
+    $(key).addEventListener("change", (event) => {
+      state.facets[key] = event.target.value;
+      applyFilters();
+      fitVisible();
+      writeHash();
+    });
+  });
   $("organization").addEventListener("change", (event) => {
     state.organization = event.target.value;
     applyFilters();
+    writeHash();
   });
 
   // ---- hover tip, clicks, keys ----
@@ -605,24 +1000,215 @@
   });
   network.on("click", (params) => {
     tip.hidden = true;
-    if (params.nodes.length) select(params.nodes[0], false);
-    else if (!params.edges.length) clearSelection();
+    delete document.body.dataset.edge;
+    if (params.nodes.length) return select(params.nodes[0], true);
+    const found = hit(params.pointer.canvas.x, params.pointer.canvas.y);
+    if (found.node !== undefined) select(entities[found.node].id, true);
+    else if (found.edge !== undefined) showEdge(found.edge);
+    else clearSelection();
+  });
+  network.on("dragEnd", (params) => {
+    if (params.nodes.length) state.moved = true;
   });
   $("reset").addEventListener("click", reset);
-  $("physics").addEventListener("change", (event) => network.setOptions({ physics: { enabled: event.target.checked } }));
+  $("legend-toggle").addEventListener("click", () => document.body.classList.toggle("legend-open"));
+  // Physics lets the nodes move along the edges; turning it off puts every node back where the layout put it.
+  // The time axis moves models and datasets to x by release date (undated ones to a column on
+  // the left), keeping their rows; edges are then drawn straight. Off, the layout comes back.
+  const months = entities.map((entity, i) => (isLineage[i] ? monthOf(entity.released) : null));
+  const firstMonth = Math.floor(Math.min(...months.filter((m) => m !== null)));
+  function timeX(i) {
+    return months[i] === null ? -4 * MONTH_WIDTH : (months[i] - firstMonth) * MONTH_WIDTH;
+  }
+
+  function setTimeAxis(on) {
+    state.timeAxis = on;
+    $("time-axis").checked = on;
+    if (!on) return restoreLayout();
+    state.moved = true;
+    const changes = [];
+    entities.forEach((entity, i) => {
+      if (!isLineage[i]) return;
+      changes.push({ id: entity.id, x: timeX(i), y: entity.y });
+      const drawn = body[entity.id];
+      if (drawn) drawn.x = timeX(i);
+    });
+    nodes.update(changes);
+    fitVisible(true); // an overview of the years: zoom in to read
+    network.redraw();
+  }
+
+  function restoreLayout() {
+    nodes.update(entities.map((entity) => ({ id: entity.id, x: entity.x, y: entity.y })));
+    entities.forEach((entity) => {
+      const drawn = body[entity.id];
+      if (drawn) [drawn.x, drawn.y] = [entity.x, entity.y];
+    });
+    state.moved = false;
+    fitVisible();
+    network.redraw();
+  }
+
+  // Month ticks along the top of the time axis: each January named by its year, other quarters by month.
+  network.on("beforeDrawing", (ctx) => {
+    if (!state.timeAxis) return;
+    const view = viewBox(0);
+    const scale = network.getScale();
+    ctx.save();
+    ctx.font = `${12 / scale}px ${FONT_FACE}`;
+    ctx.textBaseline = "top";
+    ctx.lineWidth = 1 / scale;
+    for (let m = Math.max(firstMonth, Math.floor(view.left / MONTH_WIDTH) + firstMonth - 1); (m - firstMonth) * MONTH_WIDTH < view.right; m++) {
+      if (m % 3) continue;
+      const x = (m - firstMonth) * MONTH_WIDTH;
+      ctx.strokeStyle = m % 12 ? "#eef0f3" : "#d2d7de";
+      ctx.beginPath();
+      ctx.moveTo(x, view.top);
+      ctx.lineTo(x, view.bottom);
+      ctx.stroke();
+      ctx.fillStyle = "#5b6573";
+      ctx.fillText(m % 12 ? `${Math.floor(m / 12)}-${String((m % 12) + 1).padStart(2, "0")}` : String(m / 12), x + 3 / scale, view.top + 4 / scale);
+    }
+    ctx.restore();
+  });
+  $("time-axis").addEventListener("change", (event) => {
+    setTimeAxis(event.target.checked);
+    writeHash();
+  });
+  ["from", "to"].forEach((end) => {
+    $(`date-${end}`).addEventListener("change", (event) => {
+      const month = event.target.value ? monthOf(event.target.value) - 0.5 : null;
+      state.dates[end] = month;
+      applyFilters();
+      fitVisible();
+      writeHash();
+    });
+  });
+
+  function setPhysics(on) {
+    state.physics = on;
+    if (on) state.moved = true;
+    edgeView.refresh();
+    network.setOptions({ physics: { enabled: on } });
+    if (!on) {
+      if (state.timeAxis) setTimeAxis(true);
+      else restoreLayout();
+    }
+  }
+  $("physics").addEventListener("change", (event) => setPhysics(event.target.checked));
+  // Outside the search box, [ and ] move to the selected entity's first source or first
+  // offspring (by name), so the lineage can be walked from the keyboard.
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") reset();
+    if (event.key === "Escape") return reset();
+    if (event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement || state.selected === null) return;
+    const next = event.key === "[" ? up[state.selected] : event.key === "]" ? down[state.selected] : null;
+    if (!next || !next.length) return;
+    const sorted = next.filter((i) => !hiddenNodes.has(i)).sort((a, b) => entities[a].name.localeCompare(entities[b].name));
+    if (sorted.length) select(entities[sorted[0]].id, true);
   });
 
   applyFilters();
-  // vis-network has already fitted what it was given: the shown part of the graph.
-  // A big graph is opened at a readable zoom on its most-descended entity instead:
-  // a whole view of thousands of nodes is a blur that takes seconds per frame to draw
-  // (vis-network draws only the nodes in view). "Show whole graph" fits everything.
+  // A small graph opens framed whole, or fitted to the width at a readable zoom from its top;
+  // a big one at a readable zoom on its most-descended entity (vis-network draws only the
+  // nodes in view, and a whole view of thousands is a blur). "Show whole graph" fits everything.
+  network.setSize("100%", "100%"); // the header has its final controls now: take the size left for the graph before framing
   if (big) {
     const hub = entities.reduce((best, entity, i) => (!hiddenNodes.has(i) && entity.size > entities[best].size ? i : best), 0);
     network.moveTo({ position: { x: entities[hub].x, y: entities[hub].y }, scale: OPENING_SCALE, animation: false });
-    labelInView();
+  } else {
+    fitVisible();
   }
-  window.lineage = { nodes, edges, network, select, search, reset };
+  if (big) {
+    network.on("zoom", () => {
+      const wanted = network.getScale() >= ARROW_SCALE;
+      if (wanted !== state.arrows) {
+        state.arrows = wanted;
+        network.redraw();
+      }
+    });
+  }
+  // ---- the table view: the same entities as rows, also the text alternative to the graph ----
+  const COLUMNS = [
+    ["name", "Name"], ["kind", "Kind"], ["released", "Released"], ["developers", "Developers"], ["license", "Licence"], ["parents", "Comes from"],
+  ];  // prettier-ignore
+  const table = { sort: "name", descending: false, rows: null };
+
+  function tableRows() {
+    return entities.map((entity, i) => {
+      const names = (relations) => links[i].map((e) => data.edges[e]).filter((edge) => edge[0] === i && relations(edge[2])).map((edge) => entities[edge[1]].name).sort();
+      const license = entity.license && data.licenses[entity.license];
+      return {
+        index: i,
+        name: entity.name,
+        kind: kindStyle.get(entity.legend).label,
+        released: entity.released || "",
+        developers: names((r) => r === "developers").join("; "),
+        license: license ? license.name : entity.license || "",
+        parents: names((r) => relationStyle.get(r).lineage).join("; "),
+      };
+    });
+  }
+
+  function shownRows() {
+    const query = fold($("table-filter").value.trim());
+    const rows = table.rows.filter((row) => !filteredOut.has(row.index) && (!query || COLUMNS.some(([key]) => fold(row[key]).includes(query))));
+    const sign = table.descending ? -1 : 1;
+    return rows.sort((a, b) => sign * (a[table.sort].localeCompare(b[table.sort]) || a.name.localeCompare(b.name)));
+  }
+
+  function csvField(value) {
+    return /[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+  }
+
+  function drawTable() {
+    table.rows = table.rows || tableRows();
+    const head = $("table").tHead.rows[0];
+    head.replaceChildren(...COLUMNS.map(([key, title]) => {
+      const cell = element("th");
+      const button = element("button", key === table.sort ? `${title} ${table.descending ? "▼" : "▲"}` : title);
+      button.type = "button";
+      button.addEventListener("click", () => {
+        table.descending = table.sort === key ? !table.descending : false;
+        table.sort = key;
+        drawTable();
+      });
+      cell.setAttribute("aria-sort", key === table.sort ? (table.descending ? "descending" : "ascending") : "none");
+      cell.append(button);
+      return cell;
+    }));
+    const rows = shownRows();
+    $("table").tBodies[0].replaceChildren(...rows.map((row) => {
+      const line = element("tr");
+      COLUMNS.forEach(([key]) => {
+        const cell = element("td");
+        if (key === "name") cell.append(entityButton(row.index));
+        else cell.textContent = row[key];
+        line.append(cell);
+      });
+      return line;
+    }));
+    $("table-count").textContent = `${rows.length} rows`;
+    const csv = [COLUMNS.map(([, title]) => title), ...rows.map((row) => COLUMNS.map(([key]) => row[key]))].map((line) => line.map(csvField).join(",")).join("\r\n");
+    $("table-csv").href = `data:text/csv;charset=utf-8,${encodeURIComponent(`${csv}\r\n`)}`;
+  }
+
+  function showTable(on) {
+    $("table-view").hidden = !on;
+    $("graph").hidden = on;
+    $("view-table").setAttribute("aria-pressed", String(on));
+    if (on) drawTable();
+  }
+  $("view-table").addEventListener("click", () => showTable($("table-view").hidden));
+  $("table-filter").addEventListener("input", drawTable);
+
+  readHash();
+  $("fold").checked = state.folded;
+  $("fold").disabled = !seriesOf.size;
+  $("fold").addEventListener("change", (event) => {
+    setFolded(event.target.checked);
+    writeHash();
+  });
+  // The graph's own edges, whichever view is drawn (the folded view's follow them in `edges`).
+  const graphEdgeView = new vis.DataView(edges, { filter: (item) => item.id < graphEdges });
+  window.lineage = { setTimeAxis, setFolded, nodes, edges: graphEdgeView, network, select, search, reset, layout, setPhysics, showEdge };
 })();
