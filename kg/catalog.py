@@ -409,16 +409,16 @@ def _check_dates(catalog: Catalog, today: dt.date) -> list[Problem]:
 def _check_names(catalog: Catalog) -> list[Problem]:
     """Two entities of one kind with the same English or Chinese name confuse every reader."""
     problems = []
-    for field in ("name", "name_zh"):
+    for label in ("name", "name_zh"):
         by_name: dict[tuple[str, str], list[str]] = defaultdict(list)
         for entity_id, entity in sorted(catalog.entities.items()):
-            if getattr(entity, field) is not None:
-                by_name[(entity.kind, _fold(getattr(entity, field)))].append(entity_id)
+            if getattr(entity, label) is not None:
+                by_name[(entity.kind, _fold(getattr(entity, label)))].append(entity_id)
         for holders in by_name.values():
             for entity_id in holders[1:]:
-                value = getattr(catalog.entities[entity_id], field)
-                line = catalog.line_of(entity_id, (field,))
-                problems.append(Problem(catalog.paths[entity_id], line, field, f"'{value}' is also the {field} of '{holders[0]}'", level="warning"))
+                value = getattr(catalog.entities[entity_id], label)
+                line = catalog.line_of(entity_id, (label,))
+                problems.append(Problem(catalog.paths[entity_id], line, label, f"'{value}' is also the {label} of '{holders[0]}'", level="warning"))
     return problems
 
 

@@ -20,6 +20,7 @@ from kg.graph import build_graph, count_by_kind_and_relation, find_node, format_
 from kg.html import render_html, select_view
 from kg.publish import graph_to_json, locked, publish_folder, sweep_temporaries, write_atomically
 from kg.explore import build_knowledge_graph
+from kg.merge import DEFAULT_ORDER, apply_sources, format_conflicts, format_report, merge, read_sources, sources_from_file, write_drafts
 from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, FORMATS, format_result, load_store, read_query, run_query, to_store
 from kg.rdf import serialize, to_rdf
 
@@ -131,14 +132,10 @@ def _sources(args: argparse.Namespace) -> list[tuple[str, Path]]:
 
 
 def _order(args: argparse.Namespace) -> tuple[str, ...]:
-    from kg.merge import DEFAULT_ORDER
-
     return tuple(n.strip() for n in args.order.split(",")) if args.order else DEFAULT_ORDER
 
 
 def _import(args: argparse.Namespace) -> int:
-    from kg.merge import format_report, merge, read_sources, write_drafts
-
     catalog = _load(args)
     merged = merge(catalog, read_sources([(args.source, args.path)]), _order(args))
     sys.stdout.write(format_report(merged))
@@ -149,8 +146,6 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _conflicts(args: argparse.Namespace) -> int:
-    from kg.merge import format_conflicts, merge, read_sources
-
     if not args.source:
         raise RequestError("no source to compare with", "add --source NAME=PATH, e.g. --source dpc=../shared/data/data-provenance-collection/data_summaries")
     catalog = _load(args)
@@ -176,8 +171,6 @@ def _build(args: argparse.Namespace) -> int:
     catalog = _load(args)
     lkg = build_knowledge_graph(catalog)
     merged = None
-    from kg.merge import apply_sources, sources_from_file
-
     listed = sources_from_file(catalog.root) if not args.source else None
     if args.source:
         merged = apply_sources(lkg, _sources(args), _order(args))
@@ -191,8 +184,6 @@ def _build(args: argparse.Namespace) -> int:
         "lineage.html": render_html(graph, licenses=catalog.licenses),
     }
     if merged is not None:
-        from kg.merge import format_report
-
         outputs["sources-report.txt"] = format_report(merged, limit=None).encode()
     with locked(args.out.parent):
         sweep_temporaries(args.out.parent)

@@ -22,14 +22,22 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from pathlib import Path
+from typing import Any, Iterable
+
+import networkx as nx
+import yaml
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
 
 from kg.catalog import Catalog
-from kg.sources import Claim, Mention, Origin, Record
-
-if TYPE_CHECKING:
-    import networkx as nx
-    from rdflib import Graph
+from kg.entities import FOLDERS
+from kg.errors import CatalogError, Problem, RequestError, suggest
+from kg.publish import write_atomically
+from kg.rdf import add_closed, entity_iri, license_iri
+from kg.reader import read_yaml
+from kg.sources import SOURCE_NAMES, Claim, Mention, Origin, Record, read_source
+from kg.vocab import CLASSES, DERIVATIONS, LKG, REFERENCES, SCHEMA
 
 SCALAR_FIELDS = ("license", "released", "parameters", "records", "uploaded")
 # Reference fields whose targets are compared: an imported target the catalog does not list is a conflict.
@@ -56,7 +64,6 @@ def _slug(text: str) -> str:
 @dataclass
 class Reference:
     """A mention from an entity, resolved to a target id or left unresolved (target None)."""
-
     entity: str
     mention: Mention
     target: str | None
@@ -111,7 +118,6 @@ def _agree(values: list[Any]) -> bool:
 
 class _Index:
     """Ids by explicit external id, and by (kind, normalised name)."""
-
     def __init__(self) -> None:
         self.explicit: dict[str, set[str]] = defaultdict(set)
         self.names: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -243,7 +249,7 @@ def _origin_dict(origin: Origin) -> dict:
     return {k: v for k, v in vars(origin).items() if v is not None}
 
 
-def add_to_graph(graph: "nx.MultiDiGraph", merged: Merged) -> None:
+def add_to_graph(graph: nx.MultiDiGraph, merged: Merged) -> None:
     """Curated nodes get `claims` (every source's value, the accepted one marked) and `imported_references`.
 
     New entities are not added to the networkx graph (the page would drown
@@ -264,14 +270,8 @@ def add_to_graph(graph: "nx.MultiDiGraph", merged: Merged) -> None:
 PREDICATES = {"license": "license", "released": "datePublished", "parameters": "parameterCount", "records": "recordCount", "uploaded": "uploaded"}
 
 
-def claims_to_rdf(rdf: "Graph", merged: Merged, licenses: Iterable[str]) -> None:
+def claims_to_rdf(rdf: Graph, merged: Merged, licenses: Iterable[str]) -> None:
     """Each claim as an rdf:Statement with dcterms:source and lkg:accepted; new entities and imported references too."""
-    from rdflib import Literal, URIRef
-    from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
-
-    from kg.rdf import add_closed, entity_iri, license_iri
-    from kg.vocab import CLASSES, DERIVATIONS, LKG, REFERENCES, SCHEMA
-
     licenses = set(licenses)
 
     def predicate(name: str) -> URIRef:
@@ -338,9 +338,6 @@ def claims_to_rdf(rdf: "Graph", merged: Merged, licenses: Iterable[str]) -> None
 
 def read_sources(sources: Iterable[tuple[str, str]] | dict, commit: str | None = None) -> list[Record]:
     """Read every (name, path); raise CatalogError listing all bad input of all sources at once."""
-    from kg.errors import CatalogError, Problem
-    from kg.sources import read_source
-
     pairs = list(sources.items()) if isinstance(sources, dict) else list(sources)
     problems: list[Problem] = []
     records: list[Record] = []
@@ -396,14 +393,6 @@ def write_drafts(root: "Path", merged: Merged) -> list["Path"]:
     A draft has no description: the reviewer writes one in their own words
     and moves the file into the catalog. Each file is written whole or not at all.
     """
-    from pathlib import Path
-
-    import yaml
-
-    from kg.entities import FOLDERS
-    from kg.errors import RequestError
-    from kg.publish import write_atomically
-
     if len(merged.new) > DRAFT_LIMIT:
         raise RequestError(f"{len(merged.new)} new entities is too many drafts to review", f"--write is for sources of at most {DRAFT_LIMIT} new entities")
     written = []
@@ -432,12 +421,6 @@ def sources_from_file(root: "Path") -> tuple[list[tuple[str, "Path"]], tuple[str
           dpc: ../../shared/data/data-provenance-collection/data_summaries
         order: [huggingface, dpc]      # optional
     """
-    from pathlib import Path
-
-    from kg.errors import CatalogError, Problem
-    from kg.reader import read_yaml
-    from kg.sources import SOURCE_NAMES
-
     path = Path(root) / SOURCES_FILE
     if not path.is_file():
         return None
@@ -447,7 +430,6 @@ def sources_from_file(root: "Path") -> tuple[list[tuple[str, "Path"]], tuple[str
         problems.append(Problem(str(path), 1, "sources", "expected a mapping 'sources' of source name -> path"))
     if problems:
         raise CatalogError(problems)
-    from kg.errors import suggest
 
     for key in value:
         if key not in ("sources", "order"):

@@ -7,11 +7,9 @@ at the end read the real copies in ../shared/data and skip when absent.
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
-from rdflib import Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF
 
 from kg.catalog import load_catalog

@@ -83,6 +83,11 @@ def is_placeholder(value: Any) -> bool:
     return isinstance(value, str) and value.strip().casefold() in PLACEHOLDERS
 
 
+def files_of(path: Path, pattern: str) -> list[Path]:
+    """The files a source path names: a folder's files matching `pattern`, sorted, or the file itself."""
+    return sorted(path.glob(pattern)) if path.is_dir() else [path]
+
+
 def retrieved_on(path: Path) -> str:
     """The day the copy was taken, as the file's modification date says (no better record exists)."""
     return dt.date.fromtimestamp(path.stat().st_mtime).isoformat()

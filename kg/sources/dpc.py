@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from kg.errors import Problem
-from kg.sources import Origin, Record, is_placeholder, map_license, retrieved_on
+from kg.sources import Origin, Record, files_of, is_placeholder, map_license, retrieved_on
 
 NAME = "dpc"
 REPOSITORY = "https://github.com/Data-Provenance-Initiative/Data-Provenance-Collection"
@@ -23,11 +23,7 @@ LANGUAGES = {"English": "en", "Chinese": "zh", "Simplified Chinese": "zh-Hans", 
 
 
 def read(path: Path, problems: list[Problem], commit: str | None = None) -> list[Record]:
-    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
-    records: list[Record] = []
-    for file in files:
-        records += _read_file(file, problems, commit)
-    return records
+    return [record for file in files_of(path, "*.json") for record in _read_file(file, problems, commit)]
 
 
 def _pointer(*parts: object) -> str:

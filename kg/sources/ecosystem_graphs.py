@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from kg.errors import Problem
-from kg.sources import Origin, Record, is_placeholder, map_license, retrieved_on
+from kg.sources import Origin, Record, files_of, is_placeholder, map_license, retrieved_on
 
 NAME = "ecosystem-graphs"
 REPOSITORY = "https://github.com/stanford-crfm/ecosystem-graphs"
@@ -28,11 +28,7 @@ DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
 def read(path: Path, problems: list[Problem], commit: str | None = None) -> list[Record]:
-    files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
-    records: list[Record] = []
-    for file in files:
-        records += _read_file(file, problems, commit)
-    return records
+    return [record for file in files_of(path, "*.yaml") for record in _read_file(file, problems, commit)]
 
 
 def _plain(node: yaml.Node) -> Any:
