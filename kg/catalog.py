@@ -318,6 +318,7 @@ def _check_licenses(catalog: Catalog) -> list[Problem]:
         statements = getattr(entity, "license_statements", [])
         named = [("license", ("license",), value)] if value is not None else []
         named += [(f"license_statements[{i}].license", ("license_statements", i, "license"), s.license) for i, s in enumerate(statements)]
+        named += [(f"output_terms[{i}].license", ("output_terms", i, "license"), t.license) for i, t in enumerate(getattr(entity, "output_terms", []))]
         for where, loc, license_id in named:
             if license_id not in catalog.licenses:
                 hint = suggest(license_id, catalog.licenses) or f"add it to {LICENSES_FILE} if it is real"

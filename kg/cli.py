@@ -8,6 +8,7 @@ and where); 2 an output could not be written (the previous output is kept);
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -23,6 +24,8 @@ from kg.explore import build_knowledge_graph
 from kg.merge import DEFAULT_ORDER, apply_sources, format_conflicts, format_report, merge, read_sources, sources_from_file, write_drafts
 from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, FORMATS, format_result, load_store, read_query, run_query, to_store
 from kg.rdf import serialize, to_rdf
+from kg.terms import compute_all, compute_terms, format_terms
+from kg.terms import format_conflicts as format_terms_conflicts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     lineage = command("lineage", _lineage, "Print what an entity comes from and what comes from it.")
     lineage.add_argument("entity", help="an id (model/alpaca-lora-7b), or a name or alias ('Alpaca-LoRA', '骆驼')")
     lineage.add_argument("--depth", type=int, default=None, help="levels to show each way (default: all)")
+    terms = command("terms", _terms, "Print what a model or dataset may be used for, inherited along its lineage, with the paths.")
+    terms.add_argument("entity", nargs="?", help="an id or a name or alias of a model or dataset")
+    terms.add_argument("--format", choices=("text", "json"), default="text", help="text (default): a tree of paths; json: one object")
+    terms.add_argument("--conflicts", action="store_true", help="instead, list every conflict in the catalog, one per line")
     command("stats", _stats, "Count entities per kind and edges per relation.")
     query = command("query", _query, "Run a SPARQL query (a .rq file or a query string) and print the rows.")
     query.add_argument("query", help="a shipped query's name (llama-descendants), an .rq file, or the query text")
@@ -211,6 +218,21 @@ def _query(args: argparse.Namespace) -> int:
 def _lineage(args: argparse.Namespace) -> int:
     graph = build_graph(_load(args))
     print(format_lineage(graph, find_node(graph, args.entity), args.depth))
+    return 0
+
+
+def _terms(args: argparse.Namespace) -> int:
+    if args.conflicts == (args.entity is not None):
+        raise RequestError("give an entity, or --conflicts for the whole catalog", "e.g. kg terms Vicuna-13B")
+    catalog = _load(args)
+    graph = build_graph(catalog)
+    if args.conflicts:
+        results = compute_all(graph, catalog.licenses)
+        print(format_terms_conflicts(results) if args.format == "text" else json.dumps(
+            {entity: r.to_dict()["conflicts"] for entity, r in results.items() if r.conflicts}, ensure_ascii=False, indent=2))
+        return 0
+    result = compute_terms(graph, catalog.licenses, find_node(graph, args.entity))
+    print(format_terms(result, graph, catalog.licenses) if args.format == "text" else result.to_json())
     return 0
 
 

@@ -228,6 +228,15 @@ class LicenseStatement(Strict):
     note: Text | None = None
 
 
+class OutputTerms(Strict):
+    """Terms a provider puts on what a model outputs, such as OpenAI's terms of
+    use on answers from ChatGPT: they travel to data generated with the model."""
+
+    license: LicenseId
+    source: Url
+    note: Text | None = None
+
+
 class Entity(Strict):
     """Fields every kind has."""
 
@@ -273,6 +282,7 @@ class Model(Entity):
     license: LicenseId | None = None
     license_statements: list[LicenseStatement] = []
     license_basis: Text | None = None
+    output_terms: list[OutputTerms] = []
     family: Ref | None = None
     developers: list[Ref] = []
     derived_from: list[ModelDerivation] = []

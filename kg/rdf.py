@@ -13,6 +13,7 @@ change to the catalog gives a small diff.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -21,10 +22,11 @@ from functools import cache
 import networkx as nx
 import pyoxigraph
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS, XSD
+from rdflib.namespace import DCTERMS, ODRL2, RDF, RDFS, SKOS, XSD
 
 from kg.entities import License
 from kg.errors import OutputError
+from kg.terms import EffectiveTerms, Term, compute_all
 from kg.vocab import CLASSES, DERIVATIONS, ID, LICENSE, LINKS, LKG, ONTOLOGY_FILE, PREFIXES, REFERENCES, SCHEMA, SPDX, fits
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -39,6 +41,24 @@ LICENSE_TERMS = {
     "use_restrictions": LKG.useRestrictions,
     "output_restrictions": LKG.outputRestrictions,
 }
+# A licence term -> the ODRL rule it makes: (rule type, action) for True and for False.
+LICENSE_RULES = {
+    "commercial_use": ((ODRL2.permission, ODRL2.commercialize), (ODRL2.prohibition, ODRL2.commercialize)),
+    "derivatives": ((ODRL2.permission, ODRL2.derive), (ODRL2.prohibition, ODRL2.derive)),
+    "redistribution": ((ODRL2.permission, ODRL2.distribute), (ODRL2.prohibition, ODRL2.distribute)),
+    "use_restrictions": ((ODRL2.prohibition, LKG.restrictedUse), None),
+    "output_restrictions": ((ODRL2.prohibition, LKG.outputUseForModels), None),
+}
+# Duties on the permission to use: licence field -> action.
+LICENSE_DUTIES = {"attribution": ODRL2.attribute, "share_alike": ODRL2.shareAlike}
+# Effective term -> (rule type, action); no-commercial-use is written from the verdict.
+TERM_RULES = {
+    "attribution": (ODRL2.duty, ODRL2.attribute),
+    "share-alike": (ODRL2.duty, ODRL2.shareAlike),
+    "use-restrictions": (ODRL2.prohibition, LKG.restrictedUse),
+    "output-restrictions": (ODRL2.prohibition, LKG.outputUseForModels),
+}
+RULE_CLASSES = {ODRL2.permission: ODRL2.Permission, ODRL2.prohibition: ODRL2.Prohibition, ODRL2.duty: ODRL2.Duty}
 
 
 def to_rdf(graph: nx.MultiDiGraph, licenses: Mapping[str, License]) -> Graph:
@@ -52,12 +72,15 @@ def to_rdf(graph: nx.MultiDiGraph, licenses: Mapping[str, License]) -> Graph:
         rdf.bind(prefix, namespace)
     used = {data["license"] for _, data in graph.nodes(data=True) if "license" in data}
     used |= {st["license"] for _, data in graph.nodes(data=True) for st in data.get("license_statements", ())}
+    used |= {t["license"] for _, data in graph.nodes(data=True) for t in data.get("output_terms", ())}
     for license_id in sorted(used):
         _add_license(rdf, licenses[license_id])
     for node, data in graph.nodes(data=True):
         _add_entity(rdf, node, data)
     for source, target, data in graph.edges(data=True):
         _add_edge(rdf, source, target, data)
+    for node, terms in compute_all(graph, licenses).items():
+        _add_effective_terms(rdf, graph, terms)
     return rdf
 
 
@@ -191,6 +214,121 @@ def _add_license(rdf: Graph, license: License) -> None:
         rdf.add((iri, RDFS.comment, _text(license.note)))
     for index, source in enumerate(license.sources):
         rdf.add((iri, DCTERMS.source, _iri(source.url, f"licence {license.id} sources[{index}]")))
+    _add_license_policy(rdf, license, iri)
+
+
+def _add_license_policy(rdf: Graph, license: License, iri: URIRef) -> None:
+    """The licence as an ODRL 2.2 Set: a permission to use with its duties, and a
+    permission or prohibition for each term the text settles. Rules are IRIs in
+    our licence namespace (SPDX's IRIs are not ours to extend)."""
+    rdf.add((iri, RDF.type, ODRL2.Set))
+    rdf.add((iri, RDF.type, ODRL2.Policy))
+    rdf.add((iri, ODRL2.uid, iri))
+    base = f"{LICENSE}{license.id}#"
+    use = _add_rule(rdf, iri, URIRef(f"{base}permission-use"), ODRL2.permission, ODRL2.use)
+    for field, action in LICENSE_DUTIES.items():
+        if getattr(license, field) is True:
+            _add_rule(rdf, use, URIRef(f"{base}duty-{_local(action)}"), ODRL2.duty, action)
+    for field, (if_true, if_false) in LICENSE_RULES.items():
+        value = getattr(license, field)
+        chosen = if_true if value is True else if_false if value is False else None
+        if chosen is not None:
+            rule, action = chosen
+            _add_rule(rdf, iri, URIRef(f"{base}{_local(rule)}-{_local(action)}"), rule, action)
+
+
+def _add_rule(rdf: Graph, holder: URIRef, iri: URIRef, rule: URIRef, action: URIRef, target: URIRef | None = None) -> URIRef:
+    rdf.add((holder, rule, iri))
+    rdf.add((iri, RDF.type, RULE_CLASSES[rule]))
+    rdf.add((iri, RDF.type, ODRL2.Rule))
+    rdf.add((iri, ODRL2.action, action))
+    if target is not None:
+        rdf.add((iri, ODRL2.target, target))
+    return iri
+
+
+def _add_effective_terms(rdf: Graph, graph: nx.MultiDiGraph, terms: EffectiveTerms) -> None:
+    """An entity's effective terms as its ODRL policy (`<entity>#terms`), with the
+    paths that explain each rule, the conflicts and the gaps as lkg: detail."""
+    subject = entity_iri(terms.entity)
+    policy = URIRef(f"{subject}#terms")
+    rdf.add((subject, ODRL2.hasPolicy, policy))
+    rdf.add((policy, RDF.type, ODRL2.Set))
+    rdf.add((policy, RDF.type, ODRL2.Policy))
+    rdf.add((policy, ODRL2.uid, policy))
+    governing = graph.nodes[terms.entity].get("license")
+    if governing is not None:
+        rdf.add((policy, ODRL2.inheritFrom, license_iri(governing)))
+    for stated in graph.nodes[terms.entity].get("output_terms", ()):
+        rdf.add((policy, ODRL2.inheritFrom, license_iri(stated["license"])))
+    for parent in sorted({t.path[1] for t in terms.terms if len(t.path) > 1} | {g.path[1] for g in terms.unknown if len(g.path) > 1}):
+        rdf.add((policy, ODRL2.inheritFrom, URIRef(f"{entity_iri(parent)}#terms")))
+    use = _add_rule(rdf, policy, URIRef(f"{policy}-permission-use"), ODRL2.permission, ODRL2.use, subject)
+    if terms.commercial_use is not None:
+        rule = ODRL2.permission if terms.commercial_use else ODRL2.prohibition
+        commercial = _add_rule(rdf, policy, URIRef(f"{policy}-{_local(rule)}-commercialize"), rule, ODRL2.commercialize, subject)
+        if terms.commercial_use:
+            rdf.add((commercial, DCTERMS.source, _iri(terms.declared[0].sources[0], f"{terms.entity} licence evidence")))
+        for term in terms.terms:
+            if term.term == "no-commercial-use":
+                rdf.add((commercial, LKG.explainedBy, _add_path(rdf, policy, term)))
+    for name, (rule, action) in TERM_RULES.items():
+        paths = [t for t in terms.terms if t.term == name]
+        if paths:
+            holder = use if rule == ODRL2.duty else policy
+            iri = _add_rule(rdf, holder, URIRef(f"{policy}-{_local(rule)}-{_local(action)}"), rule, action, None if rule == ODRL2.duty else subject)
+            for term in paths:
+                rdf.add((iri, LKG.explainedBy, _add_path(rdf, policy, term)))
+    for gap in terms.unknown:
+        node = URIRef(f"{policy}-gap-{_digest(gap.path)}")
+        rdf.add((policy, LKG.termsNotRecorded, node))
+        rdf.add((node, RDF.type, LKG.TermGap))
+        rdf.add((node, LKG.origin, entity_iri(gap.entity)))
+        _add_steps(rdf, node, gap.path, gap.sources)
+    for conflict in terms.conflicts:
+        node = URIRef(f"{policy}-conflict-{_digest((conflict.kind, *conflict.licences))}")
+        rdf.add((subject, LKG.hasTermConflict, node))
+        rdf.add((node, RDF.type, LKG.TermConflict))
+        rdf.add((node, LKG.conflictKind, Literal(conflict.kind)))
+        rdf.add((node, RDFS.comment, Literal(conflict.message, lang="en")))
+        for licence in conflict.licences:
+            rdf.add((node, LKG.conflictLicence, license_iri(licence)))
+        for term in conflict.paths:
+            rdf.add((node, LKG.explainedBy, _add_path(rdf, policy, term)))
+
+
+def _add_path(rdf: Graph, policy: URIRef, term: Term) -> URIRef:
+    """One path that brings a term, as an lkg:TermPath named by its content; the
+    policy lists it unless it is the declared side of a conflict."""
+    node = URIRef(f"{policy}-path-{_digest((term.term, term.kind, term.licence, *term.path))}")
+    if term.term != "declared":
+        rdf.add((policy, LKG.termPath, node))
+    rdf.add((node, RDF.type, LKG.TermPath))
+    rdf.add((node, LKG.termName, Literal(term.term)))
+    rdf.add((node, LKG.termKind, Literal(term.kind)))
+    rdf.add((node, LKG.termLicence, license_iri(term.licence)))
+    rdf.add((node, LKG.origin, entity_iri(term.path[-1])))
+    _add_steps(rdf, node, term.path, term.sources)
+    return node
+
+
+def _add_steps(rdf: Graph, node: URIRef, path: tuple[str, ...], sources: tuple[str, ...]) -> None:
+    rdf.add((node, LKG.pathIds, Literal(" ".join(path))))
+    rdf.add((node, LKG.pathLength, Literal(len(path) - 1, datatype=XSD.integer)))
+    for entity in path:
+        rdf.add((node, LKG.through, entity_iri(entity)))
+    for index, url in enumerate(sources):
+        rdf.add((node, DCTERMS.source, _iri(url, f"{path[0]} terms path step {index}")))
+
+
+def _local(term: URIRef) -> str:
+    """A term's local name: odrl:commercialize -> commercialize, lkg:restrictedUse -> restrictedUse."""
+    return re.split(r"[#/]", str(term))[-1]
+
+
+def _digest(parts: tuple[str, ...]) -> str:
+    """A short stable name for what `parts` describe, so IRIs stay put when other entries change."""
+    return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:12]
 
 
 def add_closed(rdf: Graph, subject: URIRef, predicate: URIRef, objects: Iterable[URIRef], kind: str) -> None:

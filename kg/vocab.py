@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rdflib import Namespace
-from rdflib.namespace import DCTERMS, FOAF, OWL, PROV, RDF, RDFS, SKOS, XSD
+from rdflib.namespace import DCTERMS, FOAF, ODRL2, OWL, PROV, RDF, RDFS, SKOS, XSD
 
 BASE = "https://w3id.org/llm-lineage/"
 ID = Namespace(BASE + "id/")
@@ -51,6 +51,7 @@ PREFIXES = {
     "schema": SCHEMA,
     "fair4ml": FAIR4ML,
     "prov": PROV,
+    "odrl": ODRL2,
     "skos": SKOS,
     "dcterms": DCTERMS,
     "foaf": FOAF,

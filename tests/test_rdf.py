@@ -199,6 +199,24 @@ def test_a_broken_graph_does_not_conform_to_the_shapes() -> None:
     ]
 
 
+def test_a_broken_effective_policy_does_not_conform_to_the_shapes() -> None:
+    data = Graph().parse(RDF_FIXTURES / "odrl-broken.ttl")
+    conforms, report, _ = pyshacl.validate(data, shacl_graph=Graph().parse(ONTOLOGY_DIR / "shapes.ttl"), inference="none")
+    sh = "http://www.w3.org/ns/shacl#"
+    found = sorted(
+        (str(report.value(r, URIRef(sh + "resultPath"))).rpartition("#")[2].rpartition("/")[2], str(report.value(r, URIRef(sh + "sourceConstraintComponent"))).rpartition("#")[2])
+        for r in report.subjects(RDF.type, URIRef(sh + "ValidationResult"))
+    )
+    assert not conforms
+    assert found == [
+        ("None", "NodeKindConstraintComponent"),  # the blank-node policy
+        ("None", "OrConstraintComponent"),  # a prohibition no path explains
+        ("action", "InConstraintComponent"),  # an action of no vocabulary
+        ("source", "MinCountConstraintComponent"),  # a path with no evidence
+        ("uid", "MinCountConstraintComponent"),  # the blank-node policy has no uid
+    ]
+
+
 def test_text_with_quotes_newlines_backslashes_chinese_and_emoji_survives(tmp_path: Path) -> None:
     text = 'He said "hi"\\n\nback\\slash 通义千问 😀 </script>'
     graph = nx.MultiDiGraph()

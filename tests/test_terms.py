@@ -1,0 +1,334 @@
+"""Effective terms along the lineage (kg.terms): each rule of ontology/terms.yaml,
+each kind of conflict, the verdict, the rules as data, and the well-known
+answers of the real catalog."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+import kg
+from kg.cli import main
+from kg.entities import License
+from kg.errors import RequestError
+from kg.terms import RULES_FILE, compute_all, compute_terms, load_rules
+
+# Small licences, each with only the terms a test needs.
+NC = License(id="NC", name="Non-commercial", url="https://example.org/nc", commercial_use=False)
+OPEN = License(id="OPEN", name="Permissive", url="https://example.org/open", commercial_use=True, attribution=True, share_alike=False, use_restrictions=False)
+SA = License(id="SA", name="Share-alike", url="https://example.org/sa", commercial_use=True, share_alike=True)
+SA2 = License(id="SA2", name="Other share-alike", url="https://example.org/sa2", commercial_use=True, share_alike=True)
+RAIL = License(id="RAIL", name="Use-restricted", url="https://example.org/rail", commercial_use=True, use_restrictions=True)
+TERMS = License(id="TERMS", name="Provider terms", url="https://example.org/terms", kind="terms-of-use", commercial_use=True, output_restrictions=True)
+OUTPUTS = License(id="OUTPUTS", name="Open but restricts outputs", url="https://example.org/outputs", commercial_use=True, attribution=True, output_restrictions=True)
+UNSETTLED = License(id="UNSETTLED", name="Depends on a grant", url="https://example.org/unsettled")
+LICENSES = {lic.id: lic for lic in (NC, OPEN, SA, SA2, RAIL, TERMS, OUTPUTS, UNSETTLED)}
+
+
+def lineage(nodes: dict[str, dict], edges: list[tuple[str, str, str]]) -> nx.MultiDiGraph:
+    """A graph as kg.graph builds it: nodes by id with their fields, edges (child, parent, relation-or-field)."""
+    graph = nx.MultiDiGraph()
+    for node, fields in nodes.items():
+        graph.add_node(node, kind=node.partition("/")[0], name=node.partition("/")[2], sources=[{"url": f"https://example.org/{node}", "supports": "x"}], **fields)
+    fields_of = {"trained_on": "trained_on", "generated_by": "generated_by", "family": "family", "developers": "developers"}
+    for child, parent, relation in edges:
+        field = fields_of.get(relation, "derived_from")
+        graph.add_edge(child, parent, key=relation, field=field, relation=relation, evidence=f"https://example.org/{child}->{parent}")
+    return graph
+
+
+def terms_of(graph: nx.MultiDiGraph, node: str):  # noqa: ANN201
+    return compute_terms(graph, LICENSES, node)
+
+
+def arrivals(result) -> set[tuple]:  # noqa: ANN001
+    return {(t.term, t.kind, t.licence, t.path) for t in result.terms}
+
+
+def test_the_own_licence_gives_own_terms_backed_by_its_statement() -> None:
+    graph = lineage({"model/a": {"license": "OPEN", "license_statements": [{"license": "OPEN", "where": "hub-tag", "source": "https://example.org/a/tag"}]}}, [])
+    result = terms_of(graph, "model/a")
+    assert [(t.term, t.kind, t.path, t.sources) for t in result.terms] == [("attribution", "own", ("model/a",), ("https://example.org/a/tag",))]
+    assert result.commercial_use is True
+
+
+@pytest.mark.parametrize("relation", ["finetune", "adapter", "continued-pretraining", "merge", "quantized", "component"])
+def test_every_weights_relation_passes_the_parents_licence_as_weights_terms(relation: str) -> None:
+    graph = lineage({"model/base": {"license": "NC"}, "model/child": {"license": "OPEN"}}, [("model/child", "model/base", relation)])
+    result = terms_of(graph, "model/child")
+    (inherited,) = [t for t in result.terms if t.kind == "weights"]
+    assert (inherited.term, inherited.licence, inherited.path) == ("no-commercial-use", "NC", ("model/child", "model/base"))
+    # One source per step: the edge's evidence, then what says the parent is under NC.
+    assert inherited.sources == ("https://example.org/model/child->model/base", "https://example.org/model/base")
+    assert result.commercial_use is False
+
+
+@pytest.mark.parametrize("relation", ["reproduction", "architecture"])
+def test_a_reproduction_or_an_architecture_reuses_no_weights_and_passes_nothing(relation: str) -> None:
+    graph = lineage({"model/base": {"license": "NC"}, "model/child": {"license": "OPEN"}}, [("model/child", "model/base", relation)])
+    result = terms_of(graph, "model/child")
+    assert {t.kind for t in result.terms} == {"own"}
+    assert result.commercial_use is True
+
+
+def test_series_membership_and_developers_pass_nothing() -> None:
+    graph = lineage({"model/series": {"license": "NC"}, "model/member": {"license": "OPEN"}, "organization/org": {}},
+                    [("model/member", "model/series", "family"), ("model/member", "organization/org", "developers")])
+    assert terms_of(graph, "model/member").commercial_use is True
+
+
+def test_training_data_terms_reach_the_model_as_data_terms() -> None:
+    graph = lineage({"dataset/d": {"license": "NC"}, "model/m": {"license": "OPEN"}}, [("model/m", "dataset/d", "trained_on")])
+    result = terms_of(graph, "model/m")
+    assert ("no-commercial-use", "data", "NC", ("model/m", "dataset/d")) in arrivals(result)
+    assert result.commercial_use is False
+
+
+def test_data_terms_of_a_parent_model_stay_data_terms_down_the_weights() -> None:
+    graph = lineage({"dataset/d": {"license": "NC"}, "model/base": {"license": "OPEN"}, "model/child": {"license": "OPEN"}},
+                    [("model/base", "dataset/d", "trained_on"), ("model/child", "model/base", "finetune")])
+    assert ("no-commercial-use", "data", "NC", ("model/child", "model/base", "dataset/d")) in arrivals(terms_of(graph, "model/child"))
+
+
+@pytest.mark.parametrize("relation", ["translation", "subset", "regeneration", "conversion", "filtering"])
+def test_derived_data_keeps_its_sources_terms_and_their_output_terms(relation: str) -> None:
+    graph = lineage({"model/gen": {"output_terms": [{"license": "TERMS", "source": "https://example.org/gen/terms"}]},
+                     "dataset/raw": {"license": "NC"}, "dataset/derived": {"license": "OPEN"}},
+                    [("dataset/raw", "model/gen", "generated_by"), ("dataset/derived", "dataset/raw", relation)])
+    found = arrivals(terms_of(graph, "dataset/derived"))
+    assert ("no-commercial-use", "data", "NC", ("dataset/derived", "dataset/raw")) in found
+    assert ("output-restrictions", "output", "TERMS", ("dataset/derived", "dataset/raw", "model/gen")) in found
+
+
+def test_generated_data_carries_only_the_generators_terms_on_outputs() -> None:
+    graph = lineage({"model/gen": {"license": "OUTPUTS"}, "dataset/made": {"license": "OPEN"}}, [("dataset/made", "model/gen", "generated_by")])
+    result = terms_of(graph, "dataset/made")
+    # OUTPUTS also asks for attribution, but only what it says of outputs travels to generated data.
+    assert {(t.term, t.kind, t.licence) for t in result.terms if t.kind != "own"} == {("output-restrictions", "output", "OUTPUTS")}
+
+
+def test_a_providers_output_terms_travel_from_generator_to_data_to_model() -> None:
+    graph = lineage({"model/service": {"output_terms": [{"license": "TERMS", "source": "https://example.org/tou"}]},
+                     "dataset/chats": {}, "model/m": {"license": "OPEN"}},
+                    [("dataset/chats", "model/service", "generated_by"), ("model/m", "dataset/chats", "trained_on")])
+    result = terms_of(graph, "model/m")
+    (term,) = [t for t in result.terms if t.term == "output-restrictions"]
+    assert (term.kind, term.path, term.sources[-1]) == ("data", ("model/m", "dataset/chats", "model/service"), "https://example.org/tou")
+    assert result.commercial_use is True  # restricting what outputs are used for is not a ban on commercial use
+    # The chats have no licence of their own: a gap; the service has output terms: none there.
+    assert [g.path for g in result.unknown] == [("model/m", "dataset/chats")]
+
+
+def test_a_generator_with_no_terms_recorded_is_a_gap_on_its_data() -> None:
+    graph = lineage({"model/gen": {}, "dataset/made": {"license": "OPEN"}}, [("dataset/made", "model/gen", "generated_by")])
+    assert [(g.entity, g.path) for g in terms_of(graph, "dataset/made").unknown] == [("model/gen", ("dataset/made", "model/gen"))]
+
+
+def test_commercial_use_is_unknown_when_the_own_licence_does_not_settle_it() -> None:
+    graph = lineage({"model/a": {"license": "UNSETTLED"}, "model/b": {}}, [])
+    assert terms_of(graph, "model/a").commercial_use is None
+    assert terms_of(graph, "model/b").commercial_use is None
+
+
+def test_every_path_is_listed_when_a_term_arrives_several_ways() -> None:
+    graph = lineage({"model/base": {"license": "NC"}, "model/mid1": {}, "model/mid2": {}, "model/merged": {}},
+                    [("model/mid1", "model/base", "finetune"), ("model/mid2", "model/base", "finetune"),
+                     ("model/merged", "model/mid1", "merge"), ("model/merged", "model/mid2", "merge")])
+    paths = sorted(t.path for t in terms_of(graph, "model/merged").terms if t.licence == "NC")
+    assert paths == [("model/merged", "model/mid1", "model/base"), ("model/merged", "model/mid2", "model/base")]
+
+
+def test_a_path_ends_at_the_nearest_holder_of_the_licence() -> None:
+    graph = lineage({"model/base": {"license": "NC"}, "model/mid": {"license": "NC"}, "model/child": {}},
+                    [("model/mid", "model/base", "finetune"), ("model/child", "model/mid", "finetune")])
+    assert [t.path for t in terms_of(graph, "model/child").terms] == [("model/child", "model/mid")]
+
+
+def test_a_chain_of_thousands_of_steps_is_walked_without_recursion() -> None:
+    nodes = {f"model/m{i}": {"license": "OPEN"} for i in range(2000)}
+    nodes["model/m0"] = {"license": "NC"}
+    graph = lineage(nodes, [(f"model/m{i}", f"model/m{i - 1}", "finetune") for i in range(1, 2000)])
+    result = terms_of(graph, "model/m1999")
+    assert result.commercial_use is False
+    assert max(len(t.path) for t in result.terms) == 2000
+    # OPEN's attribution comes from itself and from its parent, the nearest holder, not from every ancestor.
+    assert sorted(len(t.path) for t in result.terms if t.licence == "OPEN") == [1, 2]
+
+
+def test_merges_of_merges_keep_the_shortest_paths_and_count_the_rest() -> None:
+    nodes = {"model/base": {"license": "NC"}}
+    edges = []
+    previous = ["model/base"]
+    for level in range(8):  # each level merges two models made from the previous level: 2**8 paths to the base
+        pair = [f"model/l{level}a", f"model/l{level}b"]
+        for node in pair:
+            nodes[node] = {}
+            edges += [(node, parent, "merge") for parent in previous]
+        previous = pair
+    graph = lineage(nodes, edges)
+    result = terms_of(graph, "model/l7a")
+    assert len([t for t in result.terms if t.licence == "NC"]) == 32
+    assert result.paths_omitted > 0
+
+
+def test_a_permissive_statement_on_restricted_weights_is_a_commercial_use_conflict_with_both_paths() -> None:
+    graph = lineage({"model/base": {"license": "NC"},
+                     "model/child": {"license": "NC", "license_statements": [{"license": "OPEN", "where": "hub-tag", "source": "https://example.org/child/tag"}]}},
+                    [("model/child", "model/base", "finetune")])
+    (conflict,) = terms_of(graph, "model/child").conflicts
+    assert conflict.kind == "commercial-use"
+    assert conflict.message == "OPEN is stated (hub-tag) and allows commercial use, but NC along the lineage forbids it"
+    assert [(p.licence, p.path, p.sources[-1]) for p in conflict.paths] == [
+        ("OPEN", ("model/child",), "https://example.org/child/tag"),
+        ("NC", ("model/child", "model/base"), "https://example.org/model/base"),
+    ]
+
+
+def test_dropping_the_use_restrictions_of_the_weights_is_a_conflict() -> None:
+    graph = lineage({"model/base": {"license": "RAIL"}, "model/child": {"license": "OPEN"}}, [("model/child", "model/base", "finetune")])
+    (conflict,) = terms_of(graph, "model/child").conflicts
+    assert (conflict.kind, conflict.licences) == ("use-restrictions", ("OPEN", "RAIL"))
+    assert conflict.message == "OPEN governs with no use restrictions, but the weights carry those of RAIL, which derived models must keep"
+
+
+def test_a_share_alike_term_under_another_licence_is_a_conflict() -> None:
+    graph = lineage({"dataset/d": {"license": "SA"}, "model/m": {"license": "OPEN"}}, [("model/m", "dataset/d", "trained_on")])
+    (conflict,) = terms_of(graph, "model/m").conflicts
+    assert (conflict.kind, conflict.licences) == ("share-alike", ("SA", "OPEN"))
+    assert conflict.message == "SA along the lineage asks that adaptations carry the same licence, but OPEN governs"
+
+
+def test_share_alike_with_no_commercial_use_cannot_both_be_met() -> None:
+    graph = lineage({"dataset/d": {"license": "SA"}, "model/base": {"license": "NC"}, "model/m": {}},
+                    [("model/m", "dataset/d", "trained_on"), ("model/m", "model/base", "finetune")])
+    kinds = {(c.kind, c.licences) for c in terms_of(graph, "model/m").conflicts}
+    assert kinds == {("incompatible", ("SA", "NC"))}
+
+
+def test_two_share_alike_licences_cannot_both_be_met() -> None:
+    graph = lineage({"dataset/d1": {"license": "SA"}, "dataset/d2": {"license": "SA2"}, "model/m": {"license": "SA"}},
+                    [("model/m", "dataset/d1", "trained_on"), ("model/m", "dataset/d2", "trained_on")])
+    conflicts = {(c.kind, c.licences) for c in terms_of(graph, "model/m").conflicts}
+    assert conflicts == {("share-alike", ("SA2", "SA")), ("incompatible", ("SA", "SA2"))}
+
+
+def test_the_rules_are_data_a_table_without_training_rules_stops_data_terms(tmp_path: Path) -> None:
+    table = RULES_FILE.read_text(encoding="utf-8").replace("  - field: trained_on\n", "  - field: not_an_edge\n")
+    (tmp_path / "terms.yaml").write_text(table, encoding="utf-8")
+    graph = lineage({"dataset/d": {"license": "NC"}, "model/m": {"license": "OPEN"}}, [("model/m", "dataset/d", "trained_on")])
+    assert compute_terms(graph, LICENSES, "model/m", load_rules(tmp_path / "terms.yaml")).commercial_use is True
+    assert compute_terms(graph, LICENSES, "model/m").commercial_use is False
+
+
+def test_a_broken_rules_table_names_the_file_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "terms.yaml"
+    path.write_text(RULES_FILE.read_text(encoding="utf-8").replace("passes: {own: weights,", "passes: {own: wieghts,"), encoding="utf-8")
+    with pytest.raises(RequestError) as caught:
+        load_rules(path)
+    assert caught.value.message.startswith(f"{path}: rules.0.passes.own: Input should be 'own', 'weights', 'data' or 'output'")
+
+
+def test_terms_are_computed_for_models_and_datasets_only() -> None:
+    graph = lineage({"organization/org": {}}, [])
+    with pytest.raises(RequestError) as caught:
+        terms_of(graph, "organization/org")
+    assert caught.value.message == "organization/org is an organization: effective terms are computed for models and datasets"
+
+
+# ---------------------------------------------------------------- the real catalog's well-known cases
+
+
+@pytest.fixture(scope="module")
+def real() -> dict:
+    lkg = kg.load()
+    return compute_all(lkg.graph, lkg.catalog.licenses)
+
+
+def paths(result, term: str) -> set[tuple]:  # noqa: ANN001
+    return {(t.kind, t.licence, t.path) for t in result.terms if t.term == term}
+
+
+def test_vicuna_is_not_commercial_through_llama_and_carries_openais_output_terms(real) -> None:
+    vicuna = real["model/vicuna-13b"]
+    assert vicuna.commercial_use is False
+    assert ("weights", "LicenseRef-llama-1-noncommercial", ("model/vicuna-13b", "model/llama-13b")) in paths(vicuna, "no-commercial-use")
+    assert paths(vicuna, "output-restrictions") == {("data", "LicenseRef-openai-terms-of-use-2023", ("model/vicuna-13b", "dataset/sharegpt", "model/chatgpt"))}
+    assert {c.kind for c in vicuna.conflicts} == {"commercial-use"}  # its Apache-2.0 tag
+
+
+def test_koala_cannot_meet_share_alike_and_non_commercial_at_once(real) -> None:
+    koala = real["model/koala-13b"]
+    assert koala.commercial_use is False
+    assert ("incompatible", ("CC-BY-SA-4.0", "CC-BY-NC-4.0", "LicenseRef-llama-1-noncommercial")) in {(c.kind, c.licences) for c in koala.conflicts}
+
+
+def test_alpaca_is_not_commercial_by_its_weights_and_by_its_data(real) -> None:
+    alpaca = real["model/stanford-alpaca-7b"]
+    assert alpaca.commercial_use is False
+    assert {("weights", "LicenseRef-llama-1-noncommercial", ("model/stanford-alpaca-7b", "model/llama-7b")),
+            ("data", "CC-BY-NC-4.0", ("model/stanford-alpaca-7b", "dataset/alpaca-52k"))} <= paths(alpaca, "no-commercial-use")
+    assert ("data", "LicenseRef-openai-terms-of-use-2023", ("model/stanford-alpaca-7b", "dataset/alpaca-52k", "model/text-davinci-003")) in paths(alpaca, "output-restrictions")
+
+
+def test_alpaca_lora_s_mit_tag_conflicts_with_llama_weights_and_cc_by_nc_data(real) -> None:
+    lora = real["model/alpaca-lora-7b"]
+    assert lora.commercial_use is False
+    conflict = next(c for c in lora.conflicts if c.kind == "commercial-use")
+    assert conflict.licences == ("MIT", "CC-BY-NC-4.0", "LicenseRef-llama-1-noncommercial")
+    assert {p.path for p in conflict.paths} == {("model/alpaca-lora-7b",), ("model/alpaca-lora-7b", "model/llama-7b"), ("model/alpaca-lora-7b", "dataset/alpaca-52k")}
+
+
+def test_dolly_v1_is_not_commercial_and_dolly_v2_is_with_share_alike_data(real) -> None:
+    assert real["model/dolly-v1-6b"].commercial_use is False
+    dolly = real["model/dolly-v2-12b"]
+    assert dolly.commercial_use is True
+    assert paths(dolly, "share-alike") == {("data", "CC-BY-SA-3.0", ("model/dolly-v2-12b", "dataset/databricks-dolly-15k"))}
+    assert [c.kind for c in dolly.conflicts] == ["share-alike"]
+
+
+def test_belle_s_apache_tag_conflicts_with_its_research_only_restriction_and_bloom_s_rail(real) -> None:
+    belle = real["model/belle-7b-2m"]
+    assert belle.commercial_use is False
+    assert {(c.kind, c.licences[0]) for c in belle.conflicts} == {("commercial-use", "Apache-2.0"), ("use-restrictions", "Apache-2.0")}
+    assert ("weights", "LicenseRef-bigscience-bloom-rail-1.0", ("model/belle-7b-2m", "model/bloomz-7b1-mt")) in paths(belle, "use-restrictions")
+
+
+def test_chatglm_6b_commercial_use_is_not_known_as_it_depends_on_a_grant(real) -> None:
+    assert real["model/chatglm-6b"].commercial_use is None
+
+
+def test_openchatkit_s_model_is_commercially_usable(real) -> None:
+    chat = real["model/gpt-neoxt-chat-base-20b"]
+    assert chat.commercial_use is True
+    assert not chat.conflicts
+
+
+def test_every_path_of_the_real_catalog_traces_to_evidence(real) -> None:
+    for result in real.values():
+        for term in result.terms:
+            assert len(term.sources) == len(term.path) and all(url.startswith("http") for url in term.sources), term
+
+
+def test_kg_terms_prints_json_with_the_documented_keys(capsys) -> None:
+    assert main(["terms", "model/alpaca-lora-7b", "--format", "json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert list(answer) == ["entity", "declared", "commercial_use", "terms", "conflicts", "unknown", "paths_omitted"]
+    assert answer["entity"] == "model/alpaca-lora-7b" and answer["commercial_use"] is False
+    assert set(answer["terms"][0]) == {"term", "kind", "licence", "path", "sources"}
+    assert set(answer["conflicts"][0]) == {"kind", "message", "licences", "paths"}
+
+
+def test_kg_terms_on_software_points_to_the_models_it_supports(capsys) -> None:
+    assert main(["terms", "OpenChatKit"]) == 1
+    assert capsys.readouterr().err == (
+        "Error: software/openchatkit is software: effective terms are computed for models and datasets\n"
+        "Hint: it supports model/gpt-jt-moderation-6b, model/gpt-neoxt-chat-base-20b: ask for one of those\n"
+    )
+
+
+def test_kg_terms_needs_an_entity_or_conflicts(capsys) -> None:
+    assert main(["terms"]) == 1
+    assert capsys.readouterr().err == "Error: give an entity, or --conflicts for the whole catalog\nHint: e.g. kg terms Vicuna-13B\n"
