@@ -8,6 +8,7 @@
     lkg.downstream("LLaMA")                 # ids of everything made from LLaMA, any size
     lkg.query("llama-descendants")          # a shipped query, a .rq file or SPARQL text -> DataFrame
     lkg.entity_table()                      # one row per entity -> DataFrame
+    lkg.terms("Vicuna-13B")                 # what it may be used for, inherited along its lineage
     lkg.show(focus="Vicuna-13B", depth=1)   # the lineage page, inline in Jupyter
 
 `load` checks the catalog exactly as `kg validate` does, so what it returns
@@ -43,6 +44,7 @@ from kg.html import render_html, select_view
 from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, prefixed_name, read_query, report_violations, run_checks, run_query, to_store
 from kg.merge import DEFAULT_ORDER, apply_sources
 from kg.rdf import to_rdf
+from kg.terms import EffectiveTerms, compute_all, compute_terms, format_terms
 from kg.vocab import ID, LICENSE, SPDX
 
 if TYPE_CHECKING:  # imported when called: it comes with the `notebooks` extra
@@ -56,7 +58,7 @@ INTEGER_TYPES = {
 DECIMAL_TYPES = {str(XSD.decimal), str(XSD.double), str(XSD.float)}
 ENTITY_COLUMNS = (
     "id", "kind", "name", "name_zh", "released", "parameters", "records", "languages", "license",
-    "commercial_use", "open_weights", "foundation", "family", "developers", "country", "source",
+    "commercial_use", "effective_commercial_use", "open_weights", "foundation", "family", "developers", "country", "source",
 )  # fmt: skip
 EDGE_COLUMNS = ("entity", "relation", "target", "field", "label", "evidence", "note")
 
@@ -153,13 +155,46 @@ class KnowledgeGraph:
         """The text family tree that `kg lineage` prints: upstream, then downstream, `depth` levels each way."""
         return format_lineage(self.graph, self.find(entity), depth)
 
+    def terms(self, entity: str) -> EffectiveTerms:
+        """What a model or dataset may be used for, from its own licence and its whole lineage.
+
+        `.commercial_use` is True, False or None (not known); `.terms` lists
+        each term with every path that brings it (`.path`, ids from the entity
+        up; `.sources`, one evidence URL per step); `.conflicts` and
+        `.unknown` (ancestors whose terms are not recorded). `.to_dict()` is
+        the JSON of `kg terms --format json`; `print(lkg.format_terms(...))`
+        the text. Information about licences, not legal advice.
+        """
+        return compute_terms(self.graph, self.catalog.licenses, self.find(entity))
+
+    def format_terms(self, entity: str) -> str:
+        """The text that `kg terms` prints: the verdict, then each term as a tree of its paths."""
+        return format_terms(self.terms(entity), self.graph, self.catalog.licenses)
+
+    def terms_table(self) -> pandas.DataFrame:
+        """One row per path that brings a term to a model or dataset: entity, term,
+        kind (own, weights, data, output), licence, the path as ids joined by ' < '
+        (from the entity up), its length, and the evidence of its last step."""
+        pandas = _import("pandas")
+        rows = [
+            (entity, t.term, t.kind, t.licence, " < ".join(t.path), len(t.path) - 1, t.sources[-1])
+            for entity, result in self._effective_terms.items()
+            for t in result.terms
+        ]
+        return pandas.DataFrame(rows, columns=["entity", "term", "kind", "licence", "path", "steps", "evidence"]).convert_dtypes()
+
+    @cached_property
+    def _effective_terms(self) -> dict[str, EffectiveTerms]:
+        return compute_all(self.graph, self.catalog.licenses)
+
     def entity_table(self) -> pandas.DataFrame:
         """One row per entity, in id order, with the columns of ENTITY_COLUMNS.
 
         `released` keeps the catalog's precision (`2023`, `2023-03` or
         `2023-03-30`); `languages` and `developers` are lists of BCP 47 tags
         and ids; `family` is the series an entity belongs to; `commercial_use`
-        comes from the licence table; `source` is the first source URL. A
+        comes from the licence table, `effective_commercial_use` from the
+        terms along the lineage (see `terms`); `source` is the first source URL. A
         value the catalog does not know is missing (<NA>), never a placeholder.
         """
         pandas = _import("pandas")
@@ -173,6 +208,7 @@ class KnowledgeGraph:
                 {
                     **{column: data.get(column) for column in ENTITY_COLUMNS},
                     "commercial_use": license.commercial_use if license else None,
+                    "effective_commercial_use": self._effective_terms[node].commercial_use if node in self._effective_terms else None,
                     "family": family[0] if family else None,
                     "developers": developers or None,
                     "source": data["sources"][0]["url"],

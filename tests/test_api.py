@@ -32,7 +32,7 @@ def test_load_gives_the_real_networkx_and_rdflib_graphs(lkg: kg.KnowledgeGraph) 
     assert isinstance(lkg.rdf, Graph)
     golden = Graph().parse(FIXTURES / "tiny.ttl", format="turtle")
     assert isomorphic(lkg.rdf, golden)
-    assert repr(lkg) == "<KnowledgeGraph of data: 14 entities, 14 edges, 268 triples>"
+    assert repr(lkg) == "<KnowledgeGraph of data: 14 entities, 14 edges, 500 triples>"
 
 
 def test_load_without_a_folder_reads_the_bundled_catalog() -> None:
@@ -268,3 +268,21 @@ def test_show_keeps_hostile_text_inside_its_frame() -> None:
         parser = Tags()
         parser.feed(view._repr_html_())
         assert parser.tags == ["iframe", "/iframe"]
+
+
+def test_terms_tell_what_a_model_may_be_used_for_with_the_paths() -> None:
+    lkg = kg.load()
+    vicuna = lkg.terms("Vicuna-13B")
+    assert vicuna.entity == "model/vicuna-13b" and vicuna.commercial_use is False
+    assert vicuna.to_dict()["commercial_use"] is False
+    assert lkg.format_terms("Vicuna-13B").splitlines()[:2] == ["model/vicuna-13b (Vicuna-13B)", "commercial use: not allowed"]
+    table = lkg.terms_table()
+    assert list(table.columns) == ["entity", "term", "kind", "licence", "path", "steps", "evidence"]
+    row = table[(table.entity == "model/vicuna-13b") & (table.term == "output-restrictions")].iloc[0]
+    assert (row.kind, row.path, row.steps) == ("data", "model/vicuna-13b < dataset/sharegpt < model/chatgpt", 2)
+    entities = lkg.entity_table().set_index("id")
+    # ShareGPT has no licence of its own, but what generated it says something of its use.
+    assert pd.isna(entities.loc["dataset/sharegpt", "commercial_use"])
+    assert bool(entities.loc["model/dolly-v2-12b", "effective_commercial_use"]) is True
+    assert bool(entities.loc["model/dolly-v1-6b", "effective_commercial_use"]) is False
+    assert pd.isna(entities.loc["organization/openai", "effective_commercial_use"])
