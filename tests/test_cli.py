@@ -96,7 +96,7 @@ def test_stats(tiny: Path, capsys: pytest.CaptureFixture) -> None:
 
 def test_build_writes_graph_json(tiny: Path, capsys: pytest.CaptureFixture) -> None:
     code, out, _ = run(capsys, "build", "--data", "data", "--out", "out")
-    assert (code, out) == (0, "wrote out/graph.json: 14 nodes, 14 edges\nwrote out/kg.ttl, kg.nt, kg.jsonld: 268 triples\nwrote out/lineage.html\n")
+    assert (code, out) == (0, "wrote out/graph.json: 14 nodes, 14 edges\nwrote out/kg.ttl, kg.nt, kg.jsonld: 500 triples\nwrote out/lineage.html\n")
     data = json.loads(Path("out/graph.json").read_text(encoding="utf-8"))
     assert len(data["nodes"]) == 14 and len(data["edges"]) == 14
     assert {"source": "model/alpaca-lora-7b", "target": "model/llama-7b", "key": "adapter"}.items() <= next(
