@@ -108,9 +108,14 @@ _MARKER = re.compile(r"/\*kg:(\w+)\*/|<!--kg:(\w+)-->")
 _SCRIPT_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
-def render_html(graph: nx.MultiDiGraph, *, title: str = "LLM lineage", licenses: Mapping[str, License] | None = None) -> bytes:
-    """The lineage page of `graph` as UTF-8 bytes: deterministic, offline, one file."""
+def render_html(
+    graph: nx.MultiDiGraph, *, title: str = "LLM lineage", licenses: Mapping[str, License] | None = None, focus: str | None = None
+) -> bytes:
+    """The lineage page of `graph` as UTF-8 bytes: deterministic, offline, one file.
+
+    `focus` (an id, name or alias in `graph`) is selected when the page opens, unless its URL names another view."""
     sizes = _sizes(graph)
+    licenses = licenses or {}
     positions, routes = _layered(graph, sizes)
     data = {
         "title": title,
@@ -118,11 +123,13 @@ def render_html(graph: nx.MultiDiGraph, *, title: str = "LLM lineage", licenses:
         "labelGap": LABEL_GAP,
         "kinds": [{"key": key, **style} for key, style in KIND_STYLES.items()],
         "relations": [_relation_entry(relation) for relation in _relations_in(graph)],
-        "nodes": _page_nodes(graph, positions, sizes),
+        "nodes": _page_nodes(graph, positions, sizes, licenses),
         "edges": _page_edges(graph),
         "routes": _page_routes(graph, routes),
-        "licenses": _licenses_used(graph, licenses or {}),
+        "licenses": _licenses_used(graph, licenses),
     }
+    if focus is not None:
+        data["focus"] = find_node(graph, focus)
     members = family_members(graph)
     if members:
         data["fold"] = _page_fold(graph, members, sizes)
@@ -170,12 +177,17 @@ def _legend_kind(attributes: Mapping) -> str:
     return "base model" if attributes.get("foundation") else attributes["kind"]
 
 
-def _page_nodes(graph: nx.MultiDiGraph, positions: Mapping[str, tuple[int, int]], sizes: Mapping[str, int]) -> list[dict]:
+def _page_nodes(graph: nx.MultiDiGraph, positions: Mapping[str, tuple[int, int]], sizes: Mapping[str, int], licenses: Mapping[str, License]) -> list[dict]:
     nodes = []
     for node in sorted(graph):
         attributes = dict(graph.nodes[node])
         x, y = positions[node]
         entry = {**attributes, "id": node, "legend": _legend_kind(attributes), "x": x, "y": y, "size": sizes[node]}
+        # What the commercial-use filter reads: true, false, or absent (not known). From the
+        # declared licence until effective terms along the lineage fill it on the node itself.
+        declared = licenses.get(attributes.get("license", ""))
+        if "commercial_use" not in entry and declared is not None and declared.commercial_use is not None:
+            entry["commercial_use"] = declared.commercial_use
         if short_label(attributes["name"]) != attributes["name"]:
             entry["label"] = short_label(attributes["name"])
         nodes.append(entry)
@@ -251,8 +263,6 @@ def _licenses_used(graph: nx.MultiDiGraph, licenses: Mapping[str, License]) -> d
     found = {}
     for key in sorted(used):
         found[key] = {"name": licenses[key].name, "url": licenses[key].url}
-        if licenses[key].commercial_use is not None:
-            found[key]["commercial"] = licenses[key].commercial_use
     return found
 
 
