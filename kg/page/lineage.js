@@ -908,9 +908,15 @@
       });
       parts.push(element("h3", "Corrections to the seed article"), list);
     }
+    // A choice made from the keyboard inside the panel keeps the focus there, on the new heading.
+    const keepFocus = panel.contains(document.activeElement);
     panel.replaceChildren(...parts);
     panel.hidden = false;
     panel.scrollTop = 0;
+    if (keepFocus) {
+      parts[1].tabIndex = -1;
+      parts[1].focus();
+    }
     network.setSize("100%", "100%"); // now, not at vis-network's next size check, so positions stay true
   }
 
