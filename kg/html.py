@@ -24,7 +24,7 @@ import re
 from collections import defaultdict
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import networkx as nx
 import numpy as np
@@ -116,7 +116,11 @@ def render_html(
     `focus` (an id, name or alias in `graph`) is selected when the page opens, unless its URL names another view."""
     sizes = _sizes(graph)
     licenses = licenses or {}
-    positions, routes = _layered(graph, sizes)
+    # The folded view first: the full layout starts from its rows, and needs no restarts then.
+    members = family_members(graph)
+    folded = fold_families(graph, members) if members else None
+    folded_layout = _layered(folded, sizes) if folded is not None else None
+    positions, routes = _layered(graph, sizes, _rows_from(folded_layout[0], members) if folded_layout else None)
     data = {
         "title": title,
         "font": FONT_SIZE,
@@ -130,9 +134,8 @@ def render_html(
     }
     if focus is not None:
         data["focus"] = find_node(graph, focus)
-    members = family_members(graph)
-    if members:
-        data["fold"] = _page_fold(graph, members, sizes)
+    if folded is not None:
+        data["fold"] = _page_fold(graph, members, folded, folded_layout)
     parts = {
         "title": html.escape(title),
         "css": (_PAGE / "lineage.css").read_text(encoding="utf-8"),
@@ -241,12 +244,11 @@ def fold_families(graph: nx.MultiDiGraph, members: Mapping[str, str]) -> nx.Mult
     return folded
 
 
-def _page_fold(graph: nx.MultiDiGraph, members: Mapping[str, str], sizes: Mapping[str, int]) -> dict:
+def _page_fold(graph: nx.MultiDiGraph, members: Mapping[str, str], folded: nx.MultiDiGraph, layout: tuple[dict, dict]) -> dict:
     """The first view's coarse drawing: positions, edges and routes of the graph with families folded.
 
     Indices are those of the full graph's nodes, so the page switches views without renumbering."""
-    folded = fold_families(graph, members)
-    positions, routes = _layered(folded, sizes)
+    positions, routes = layout
     index = {node: i for i, node in enumerate(sorted(graph))}
     edges = [[index[row[0]], index[row[1]], *row[2:]] for row in _page_edges_named(folded)]
     return {
@@ -271,14 +273,18 @@ def lay_out(graph: nx.MultiDiGraph) -> dict[str, tuple[int, int]]:
     return _layered(graph)[0]
 
 
-def _layered(graph: nx.MultiDiGraph, sizes: Mapping[str, int] | None = None) -> tuple[dict[str, tuple[int, int]], dict[tuple[str, str], list[list[int]]]]:
-    """Positions of every node, and for each lineage edge (source, derived) the bends of its drawn line."""
+def _layered(
+    graph: nx.MultiDiGraph, sizes: Mapping[str, int] | None = None, start: Callable[[str], float] | None = None
+) -> tuple[dict[str, tuple[int, int]], dict[tuple[str, str], list[list[int]]]]:
+    """Positions of every node, and for each lineage edge (source, derived) the bends of its drawn line.
+
+    `start` gives each node and bend a key to order the layers by before the sweeps (see `_order_layers`)."""
     tree = _lineage_dag(graph)
     columns = _generations(tree)
     sizes = sizes or _sizes(graph, tree)
     layers, chains = _add_bends(tree, columns)
     neighbours = _neighbours(tree, chains)
-    _order_layers(layers, neighbours)
+    _order_layers(layers, neighbours, start)
     xs, zones = _column_xs(graph, layers, sizes)
     heights = _place_rows(layers, neighbours, sizes)
     positions = {node: (xs[i], round(heights[node])) for i, layer in enumerate(layers) for node in layer if not _is_bend(node)}
@@ -304,6 +310,19 @@ def _layered(graph: nx.MultiDiGraph, sizes: Mapping[str, int] | None = None) -> 
             bottom += BAND_GAP
             bottom = _place_band(graph, band, positions, bottom, width)
     return positions, routes
+
+
+def _rows_from(positions: Mapping[str, tuple[int, int]], members: Mapping[str, str]) -> Callable[[str], float]:
+    """A start key for the full layout from the folded one: each node at its series' row (or its own),
+    a bend of a long edge halfway between the rows of the edge's ends."""
+
+    def row(node: str) -> float:
+        if _is_bend(node):
+            _, source, derived, _ = node.split("\0")
+            return (row(source) + row(derived)) / 2
+        return positions[members.get(node, node)][1]
+
+    return row
 
 
 def _lineage_dag(graph: nx.MultiDiGraph) -> nx.DiGraph:
@@ -408,20 +427,23 @@ def _neighbours(tree: nx.DiGraph, chains: Mapping[tuple[str, str], list[str]]) -
     return left, right
 
 
-def _order_layers(layers: list[list[str]], neighbours: tuple[dict, dict]) -> None:
+def _order_layers(layers: list[list[str]], neighbours: tuple[dict, dict], start: Callable[[str], float] | None = None) -> None:
     """Order each layer to cut crossings, in place: Sugiyama's median sweeps with transpositions and sifting.
 
     The result depends much on where the sweeps start, so a small graph is
     ordered from its sorted order and from a few seeded shuffles (the same
-    every run), and the order with the fewest crossings is kept.
+    every run), and the order with the fewest crossings is kept. Given a
+    `start` key (the rows of a coarser layout of the same graph), the sweeps
+    start once, from the layers sorted by it: on the bundled catalog that
+    crosses less than three restarts do, in a third of the time.
     """
     left, right = neighbours
     small = sum(map(len, layers)) <= TRANSPOSE_LIMIT
     best, best_order = math.inf, layers
-    for start in range(RESTARTS if small else 1):
-        trial = [list(layer) for layer in layers]
-        if start:
-            shuffle = random.Random(start).shuffle
+    for restart in range(RESTARTS if small and start is None else 1):
+        trial = [sorted(layer, key=start) if start else list(layer) for layer in layers]
+        if restart:
+            shuffle = random.Random(restart).shuffle
             for layer in trial:
                 shuffle(layer)
         count = _sweep(trial, left, right, small)
