@@ -493,7 +493,7 @@ def test_a_phone_gets_the_whole_width_and_a_bottom_sheet(browser, real) -> None:
     page = visit.page
     assert page.locator("#legend").is_hidden()
     graph_box = page.locator("#graph").bounding_box()
-    assert graph_box["width"] == 390 and graph_box["height"] > 0.8 * 844  # the filters fold away with the legend
+    assert graph_box["width"] == 390 and graph_box["height"] > 0.85 * 844  # the filters fold away with the legend
     assert page.locator("#organization").is_hidden()
     assert visit.layout()["fontPx"] >= 11
     visit.search("Alpaca 7B")
@@ -844,3 +844,27 @@ def test_a_choice_in_the_panel_keeps_the_keyboard_focus_in_the_panel(visit_real:
     assert page.evaluate("document.activeElement.closest('#panel') !== null && document.activeElement.tagName") == "H2"
     page.keyboard.press("Tab")  # on to the panel's next control
     assert page.evaluate("document.activeElement.closest('#panel') !== null")
+
+
+def test_clicking_an_edge_with_a_note_shows_the_note_and_its_own_evidence(visit_real: Visit, real) -> None:  # noqa: ANN001
+    graph = real[1]
+    page = visit_real.page
+    view = visit_real.layout()["view"]
+    noted = [
+        e for e in visit_real.layout()["edges"]
+        if "note" in graph.edges.get((e["from"], e["to"], e["relation"]), {})
+        and view["left"] + 5 < (e["points"][-2][0] + e["points"][-1][0]) / 2 < view["right"] - 5
+        and view["top"] + 5 < (e["points"][-2][1] + e["points"][-1][1]) / 2 < view["bottom"] - 5
+    ]  # fmt: skip
+    assert noted
+    for edge in noted:
+        (x1, y1), (x2, y2) = edge["points"][-2:]
+        page.mouse.click((x1 + x2) / 2, (y1 + y2) / 2)
+        if page.evaluate("document.body.dataset.edge") == str(edge["id"]):
+            break
+    else:
+        pytest.fail("no edge with a note could be clicked on its own")
+    data = graph.edges[edge["from"], edge["to"], edge["relation"]]
+    panel = page.locator("#panel").inner_text()
+    assert data["note"] in panel and f"Evidence: {data['evidence']}" in panel and RELATION_LABELS[edge["relation"]] in panel
+    assert page.locator("#panel a", has_text=data["evidence"]).get_attribute("href") == data["evidence"]
