@@ -3,7 +3,7 @@
 Renders the bundled catalog's page (`kg.html.render_html`, as `kg build`
 writes it), opens it offline in Debian's headless Chromium with Playwright
 (every request but the page's own file:// URL aborted), and writes four
-PNGs into docs/, reduced to a 128-colour palette to stay small:
+PNGs into docs/, reduced to a 256-colour palette to stay small:
 
 - lineage-first-view.png: the first view at 1600 x 1000;
 - lineage-selection.png: LLaMA-7B selected (its family opened alone);
@@ -32,13 +32,13 @@ from kg.html import render_html  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-COLOURS = 128
+COLOURS = 256
 
 
 def save_small(png: bytes, path: Path) -> None:
     """`png` written to `path` with a palette of COLOURS colours."""
     image = Image.open(io.BytesIO(png)).convert("RGB")
-    image.quantize(colors=COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(path, optimize=True)
+    image.quantize(colors=COLOURS, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(path, optimize=True)
 
 
 def open_page(browser, url: str, size: tuple[int, int]):  # noqa: ANN001, ANN201

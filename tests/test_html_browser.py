@@ -868,3 +868,21 @@ def test_clicking_an_edge_with_a_note_shows_the_note_and_its_own_evidence(visit_
     panel = page.locator("#panel").inner_text()
     assert data["note"] in panel and f"Evidence: {data['evidence']}" in panel and RELATION_LABELS[edge["relation"]] in panel
     assert page.locator("#panel a", has_text=data["evidence"]).get_attribute("href") == data["evidence"]
+
+
+def test_clicking_a_node_at_1280x720_frames_it_legibly_beside_the_panel(browser, real) -> None:  # noqa: ANN001
+    visit = Visit(browser, real[0], (1280, 720))
+    first = visit.layout()
+    view = first["view"]
+    middle = ((view["left"] + view["right"]) / 2, (view["top"] + view["bottom"]) / 2)
+    centre = lambda box: ((box["left"] + box["right"]) / 2, (box["top"] + box["bottom"]) / 2)  # noqa: E731
+    # The entity nearest the middle of the first view, clicked with the mouse.
+    target = min(first["nodes"], key=lambda n: (centre(n["shape"])[0] - middle[0]) ** 2 + (centre(n["shape"])[1] - middle[1]) ** 2)
+    visit.page.mouse.click(*centre(target["shape"]))
+    layout = visit.layout()
+    assert visit.selected() == target["id"] and visit.page.locator("#panel").is_visible()
+    assert layout["fontPx"] >= 9
+    panel = visit.page.locator("#panel").bounding_box()
+    (node,) = [n for n in layout["nodes"] if n["id"] == target["id"]]
+    assert node["label"]["right"] <= panel["x"] and _on_screen(node["shape"], layout["view"])
+    visit.page.close()
