@@ -612,8 +612,9 @@
     writeHash();
   }
 
-  // The URL's #fragment records the selection and the organization filter, so a view can be
-  // shared and reloaded: #select=model/llama-7b&organization=organization/meta-ai.
+  // The URL's #fragment records the view, so it can be shared and reloaded: the selection, the
+  // menus' filters, families opened, the kinds and relations ticked when not the defaults, the
+  // table view, the time axis and the date range: #select=model%2Fllama-7b&kinds=dataset,model&time=1.
   function writeHash() {
     const parts = [];
     if (state.selected !== null) parts.push(`select=${encodeURIComponent(entities[state.selected].id)}`);
@@ -1171,7 +1172,10 @@
   });
   $("reset").addEventListener("click", reset);
   // Zoom buttons: in and out around the middle of the view, and fit what is shown.
-  const zoomBy = (factor) => network.moveTo({ scale: network.getScale() * factor, animation: false });
+  const zoomBy = (factor) => {
+    network.moveTo({ scale: network.getScale() * factor, animation: false });
+    updateArrows();
+  };
   $("zoom-in").addEventListener("click", () => zoomBy(1.25));
   $("zoom-out").addEventListener("click", () => zoomBy(1 / 1.25));
   $("zoom-fit").addEventListener("click", () => fitVisible(true));
@@ -1282,15 +1286,15 @@
   } else {
     fitVisible();
   }
-  if (big) {
-    network.on("zoom", () => {
-      const wanted = network.getScale() >= ARROW_SCALE;
-      if (wanted !== state.arrows) {
-        state.arrows = wanted;
-        network.redraw();
-      }
-    });
+  // A big graph draws arrow heads from zoom ARROW_SCALE on, whether zoomed by wheel, pinch or button.
+  function updateArrows() {
+    const wanted = !big || network.getScale() >= ARROW_SCALE;
+    if (wanted !== state.arrows) {
+      state.arrows = wanted;
+      network.redraw();
+    }
   }
+  if (big) network.on("zoom", updateArrows);
   // ---- the table view: the same entities as rows, also the text alternative to the graph ----
   const COLUMNS = [
     ["name", "Name"], ["kind", "Kind"], ["released", "Released"], ["developers", "Developers"], ["license", "Licence"], ["parents", "Comes from"],
