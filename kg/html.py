@@ -262,6 +262,7 @@ def _page_fold(graph: nx.MultiDiGraph, members: Mapping[str, str], folded: nx.Mu
 def _licenses_used(graph: nx.MultiDiGraph, licenses: Mapping[str, License]) -> dict:
     used = {license for _, license in graph.nodes(data="license") if license in licenses}
     used |= {s["license"] for _, statements in graph.nodes(data="license_statements", default=()) for s in statements if s["license"] in licenses}
+    used |= {t["licence"] for _, terms in graph.nodes(data="terms", default=()) for t in terms if t.get("licence") in licenses}
     found = {}
     for key in sorted(used):
         found[key] = {"name": licenses[key].name, "url": licenses[key].url}

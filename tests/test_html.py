@@ -86,6 +86,14 @@ def test_commercial_use_is_read_on_the_node_and_filled_from_the_declared_licence
     assert found == {"model/dolly-v2-12b": True, "model/pythia-12b": True, "dataset/alpaca-52k": False, "model/llama-7b": False}
 
 
+def test_licences_named_only_by_effective_terms_are_on_the_page_too() -> None:
+    catalog = load_catalog(FIXTURES / "tiny")
+    graph = build_graph(catalog)
+    del graph.nodes["dataset/alpaca-52k"]["license"]
+    graph.nodes["model/stanford-alpaca-7b"]["terms"] = [{"term": "no commercial use", "licence": "CC-BY-NC-4.0", "path": ["dataset/alpaca-52k"]}]
+    assert sorted(_blob(render_html(graph, licenses=catalog.licenses))["licenses"]) == ["Apache-2.0", "CC-BY-NC-4.0"]
+
+
 def test_a_focus_page_names_its_focus(tiny_graph) -> None:
     assert _blob(render_html(tiny_graph, focus="Alpaca 7B"))["focus"] == "model/stanford-alpaca-7b"
     assert "focus" not in _blob(render_html(tiny_graph))

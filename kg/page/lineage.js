@@ -785,7 +785,8 @@
       terms.forEach((term) => {
         const item = element("li");
         const known = term.licence && data.licenses[term.licence];
-        item.append(element("strong", term.term), ` (${term.kind})`);
+        item.append(element("strong", term.term));
+        if (term.kind) item.append(` (${term.kind})`);
         if (term.licence) item.append(" — ", known ? link(known.url, known.name) : element("span", term.licence));
         if (term.path && term.path.length) item.append(element("br"), "via ", entityChain(term.path));
         (term.sources || []).forEach((url) => item.append(element("br"), link(url)));
