@@ -810,6 +810,7 @@ def test_commercial_use_and_effective_terms_come_from_the_node(browser, tmp_path
     ]  # fmt: skip
     graph.nodes["model/stanford-alpaca-7b"]["conflicts"] = [
         {"message": "the data forbids what the weights allow", "paths": [["model/stanford-alpaca-7b", "model/llama-7b"], ["model/stanford-alpaca-7b", "dataset/alpaca-52k"]]},
+        {"message": "<img src=x onerror=alert(1)>", "paths": [["model/gone", "javascript:alert(2)"]]},
     ]  # fmt: skip
     path = tmp_path / "lineage.html"
     path.write_bytes(render_html(graph, licenses=catalog.licenses))
@@ -828,9 +829,11 @@ def test_commercial_use_and_effective_terms_come_from_the_node(browser, tmp_path
         "via Alpaca 7B → Alpaca 52K",
         "https://example.org/alpaca-terms",
     ]
-    assert section.locator("ul.conflicts > li").inner_text().splitlines() == [
-        "the data forbids what the weights allow", "Alpaca 7B → LLaMA 7B", "Alpaca 7B → Alpaca 52K",
-    ]  # fmt: skip
+    conflicts = section.locator("ul.conflicts > li")
+    assert conflicts.nth(0).inner_text().splitlines() == ["the data forbids what the weights allow", "Alpaca 7B → LLaMA 7B", "Alpaca 7B → Alpaca 52K"]
+    # Text stays text, and ids not on the page are not links.
+    assert conflicts.nth(1).inner_text().splitlines() == ["<img src=x onerror=alert(1)>", "model/gone → javascript:alert(2)"]
+    assert conflicts.nth(1).locator("a, img, button").count() == 0
     section.locator("ul.conflicts button", has_text="LLaMA 7B").click()
     assert visit.selected() == "model/llama-7b"
     assert page.locator("#panel section.effective-terms").count() == 0  # no terms on LLaMA 7B: no section
