@@ -892,3 +892,14 @@ def test_clicking_a_node_at_1280x720_frames_it_legibly_beside_the_panel(browser,
     (node,) = [n for n in layout["nodes"] if n["id"] == target["id"]]
     assert node["label"]["right"] <= panel["x"] and _on_screen(node["shape"], layout["view"])
     visit.page.close()
+
+
+def test_filters_changed_under_the_table_frame_the_graph_when_it_comes_back(visit_real: Visit) -> None:
+    page = visit_real.page
+    page.click("#view-table")
+    page.select_option("#organization", "organization/stanford-crfm")
+    page.click("#view-table")
+    layout = visit_real.layout()
+    assert page.locator("#graph").is_visible() and layout["scale"] > 0
+    assert {n["id"] for n in layout["nodes"]} == set(_unhidden(visit_real)) and _all_in_view(layout)
+    assert (visit_real.requests, visit_real.errors) == ([], [])

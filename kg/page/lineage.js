@@ -486,8 +486,10 @@
 
   // Frame `indices` with their labels: whole if that leaves labels readable, else from
   // the top left (or around `keep`) at the least readable zoom.
+  let pendingFrame = null; // asked for while the table hid the graph: done when the graph comes back
   function frame(indices, keep, whole) {
-    if (!indices.length) return;
+    if ($("graph").hidden) pendingFrame = [indices, keep, whole];
+    if (!indices.length || $("graph").hidden) return;
     const box = { left: Infinity, right: -Infinity, top: Infinity, bottom: -Infinity };
     for (const i of indices) {
       const [x, y] = position(i);
@@ -1366,7 +1368,10 @@
     $("graph").hidden = on;
     $("zoom").hidden = on;
     $("view-table").setAttribute("aria-pressed", String(on));
-    if (on) drawTable();
+    if (on) return drawTable();
+    network.setSize("100%", "100%"); // the graph's size again, before it is framed
+    if (pendingFrame) frame(...pendingFrame.splice(0));
+    pendingFrame = null;
   }
   $("view-table").addEventListener("click", () => {
     showTable($("table-view").hidden);
