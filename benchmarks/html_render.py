@@ -16,6 +16,7 @@ CAP seconds; it runs once per graph because it is slow.
 
     .venv/bin/python benchmarks/html_render.py                 # real, 1,000, 5,000, 20,000
     .venv/bin/python benchmarks/html_render.py 2000            # other sizes
+    .venv/bin/python benchmarks/html_render.py real 5000       # the bundled catalog and 5,000
     .venv/bin/python benchmarks/html_render.py --no-baseline
 """
 
@@ -204,7 +205,7 @@ def measure_first_view(browser, path: Path, graph: nx.MultiDiGraph) -> dict:  # 
 
 def main(argv: list[str]) -> None:
     baseline = "--no-baseline" not in argv
-    sizes: list = [int(a) for a in argv if a.isdigit()] or ["real", 1000, 5000, 20000]
+    sizes: list = [a if a == "real" else int(a) for a in argv if a.isdigit() or a == "real"] or ["real", 1000, 5000, 20000]
     rows = []
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as tmp:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)

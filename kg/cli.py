@@ -241,7 +241,7 @@ def _html(args: argparse.Namespace) -> int:
         raise RequestError("--depth needs --focus", "add --focus ENTITY, e.g. --focus model/llama")
     catalog = _load(args)
     graph, title = select_view(build_graph(catalog), args.focus, args.depth, args.kind, args.relation)
-    page = render_html(graph, title=title, licenses=catalog.licenses)
+    page = render_html(graph, title=title, licenses=catalog.licenses, focus=args.focus)
     with locked(args.out.parent.parent):  # the lock `kg build` takes when args.out is in its output folder
         sweep_temporaries(args.out.parent)
         write_atomically(args.out, page)

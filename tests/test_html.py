@@ -72,13 +72,31 @@ def test_licences_used_are_named_with_their_url() -> None:
     catalog = load_catalog(FIXTURES / "tiny")
     page = render_html(build_graph(catalog), licenses=catalog.licenses).decode("utf-8")
     assert json.loads(BLOB.search(page).group(1))["licenses"] == {
-        "Apache-2.0": {"name": "Apache License 2.0", "url": "https://spdx.org/licenses/Apache-2.0.html", "commercial": True},
-        "CC-BY-NC-4.0": {
-            "name": "Creative Commons Attribution Non Commercial 4.0 International",
-            "url": "https://spdx.org/licenses/CC-BY-NC-4.0.html",
-            "commercial": False,
-        },
+        "Apache-2.0": {"name": "Apache License 2.0", "url": "https://spdx.org/licenses/Apache-2.0.html"},
+        "CC-BY-NC-4.0": {"name": "Creative Commons Attribution Non Commercial 4.0 International", "url": "https://spdx.org/licenses/CC-BY-NC-4.0.html"},
     }
+
+
+def test_commercial_use_is_read_on_the_node_and_filled_from_the_declared_licence() -> None:
+    catalog = load_catalog(FIXTURES / "tiny")
+    graph = build_graph(catalog)
+    graph.nodes["model/llama-7b"]["commercial_use"] = False  # as the terms engine would set it
+    nodes = {node["id"]: node for node in _blob(render_html(graph, licenses=catalog.licenses))["nodes"]}
+    found = {node: entry["commercial_use"] for node, entry in nodes.items() if "commercial_use" in entry}
+    assert found == {"model/dolly-v2-12b": True, "model/pythia-12b": True, "dataset/alpaca-52k": False, "model/llama-7b": False}
+
+
+def test_licences_named_only_by_effective_terms_are_on_the_page_too() -> None:
+    catalog = load_catalog(FIXTURES / "tiny")
+    graph = build_graph(catalog)
+    del graph.nodes["dataset/alpaca-52k"]["license"]
+    graph.nodes["model/stanford-alpaca-7b"]["terms"] = [{"term": "no commercial use", "licence": "CC-BY-NC-4.0", "path": ["dataset/alpaca-52k"]}]
+    assert sorted(_blob(render_html(graph, licenses=catalog.licenses))["licenses"]) == ["Apache-2.0", "CC-BY-NC-4.0"]
+
+
+def test_a_focus_page_names_its_focus(tiny_graph) -> None:
+    assert _blob(render_html(tiny_graph, focus="Alpaca 7B"))["focus"] == "model/stanford-alpaca-7b"
+    assert "focus" not in _blob(render_html(tiny_graph))
 
 
 def test_title_is_escaped(tiny_graph) -> None:

@@ -142,10 +142,9 @@ def test_search_lists_every_match(visit_real: Visit) -> None:
 def test_clicking_llama_highlights_its_lineage_and_shows_its_sources(visit_real: Visit, real) -> None:  # noqa: ANN001
     visit_real.page.mouse.click(*visit_real.node_point("model/llama"))
     assert visit_real.selected() == "model/llama"
-    assert visit_real.colour("model/vicuna-13b") != DIM
-    assert visit_real.colour("model/llama-13b") != DIM
+    assert visit_real.colour("model/vicuna") != DIM  # the Vicuna family, still folded, made from LLaMA-13B
+    assert visit_real.colour("model/llama-13b") != DIM  # LLaMA's family opened with it
     assert visit_real.colour("model/dolly-v2") == DIM
-    assert visit_real.colour("model/dolly-v2-12b") == DIM
     panel = visit_real.page.locator("#panel").inner_text()
     urls = [source["url"] for source in real[1].nodes["model/llama"]["sources"]]
     assert urls == [
@@ -237,6 +236,9 @@ def test_a_big_graph_opens_on_its_hub_and_labels_what_comes_into_view(browser, t
     page.mouse.wheel(0, -100)  # a real zoom event
     page.wait_for_timeout(100)
     assert visit.layout()["arrows"] is True
+    while page.evaluate("window.lineage.network.getScale()") >= 1:
+        page.click("#zoom-out")
+    assert visit.layout()["arrows"] is False  # the buttons too
     assert (visit.requests, visit.errors, visit.dialogs) == ([], [], [])
 
 
@@ -494,7 +496,8 @@ def test_a_phone_gets_the_whole_width_and_a_bottom_sheet(browser, real) -> None:
     page = visit.page
     assert page.locator("#legend").is_hidden()
     graph_box = page.locator("#graph").bounding_box()
-    assert graph_box["width"] == 390 and graph_box["height"] > 600
+    assert graph_box["width"] == 390 and graph_box["height"] > 0.85 * 844  # the filters fold away with the legend
+    assert page.locator("#organization").is_hidden()
     assert visit.layout()["fontPx"] >= 11
     visit.search("Alpaca 7B")
     panel = page.locator("#panel").bounding_box()
@@ -505,7 +508,7 @@ def test_a_phone_gets_the_whole_width_and_a_bottom_sheet(browser, real) -> None:
     for box in (node["shape"], node["label"]):  # wholly in view, above the sheet
         assert box["left"] >= 0 and box["right"] <= 390 and box["top"] >= above_sheet["top"] and box["bottom"] <= above_sheet["bottom"]
     page.click("#legend-toggle")
-    assert page.locator("#legend").is_visible()
+    assert page.locator("#legend").is_visible() and page.locator("#organization").is_visible()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "lineage-phone.png")
     page.close()
@@ -632,20 +635,271 @@ def test_the_first_view_folds_each_family_into_its_series(visit_real: Visit, rea
     assert visit_real.page.is_checked("#fold")
 
 
-def test_picking_a_member_or_unticking_opens_the_families_and_ticking_folds_them(visit_real: Visit, real) -> None:  # noqa: ANN001
+def test_picking_a_member_opens_its_family_and_unticking_opens_them_all(visit_real: Visit, real) -> None:  # noqa: ANN001
     graph = real[1]
     visit_real.search("LLaMA-7B")
     assert visit_real.selected() == "model/llama-7b"
     shown, edges = _drawn(visit_real)
-    assert "model/llama-7b" in shown and not visit_real.page.is_checked("#fold")
+    assert "model/llama-7b" in shown and "model/vicuna-13b" not in shown and visit_real.page.is_checked("#fold")
     assert ("model/stanford-alpaca-7b", "model/llama-7b", "finetune") in edges
-    assert visit_real.page.evaluate("location.hash") == "#select=model%2Fllama-7b"  # the selection opens them again
-    visit_real.page.check("#fold")
-    shown, _ = _drawn(visit_real)
-    assert "model/llama-7b" not in shown and visit_real.selected() is None
+    assert visit_real.page.evaluate("location.hash") == "#select=model%2Fllama-7b"  # the selection opens its family again
     visit_real.page.keyboard.press("Escape")
     visit_real.page.uncheck("#fold")
     assert visit_real.page.evaluate("location.hash") == "#families=open"
     shown, _ = _drawn(visit_real)
     assert shown == {n for n, kind in graph.nodes(data="kind") if kind in ("model", "dataset")}
+    visit_real.page.check("#fold")
+    shown, _ = _drawn(visit_real)
+    assert "model/llama-7b" not in shown and visit_real.page.evaluate("location.hash") == ""
+    assert (visit_real.requests, visit_real.errors) == ([], [])
+
+
+def _unhidden(visit: Visit) -> list[str]:
+    return sorted(visit.page.evaluate("window.lineage.nodes.get({filter: (n) => !n.hidden}).map((n) => n.id)"))
+
+
+def _all_in_view(layout: dict) -> bool:
+    view = layout["view"]
+    return all(view["left"] - 1 <= n["shape"]["left"] and n["shape"]["right"] <= view["right"] + 1 and view["top"] - 1 <= n["shape"]["top"] and n["shape"]["bottom"] <= view["bottom"] + 1 for n in layout["nodes"])
+
+
+def test_zoom_buttons_zoom_in_out_and_fit(visit_real: Visit) -> None:
+    page = visit_real.page
+    scale = lambda: page.evaluate("window.lineage.network.getScale()")  # noqa: E731
+    first = scale()
+    page.click("#zoom-in")
+    assert scale() == pytest.approx(first * 1.25)
+    page.click("#zoom-out")
+    page.click("#zoom-out")
+    assert scale() == pytest.approx(first / 1.25)
+    visit_real.search("Alpaca 7B")  # a selection zoomed in on its lineage
+    page.click("#zoom-fit")
+    layout = visit_real.layout()
+    assert {n["id"] for n in layout["nodes"]} == set(_unhidden(visit_real)) and _all_in_view(layout)
+    assert visit_real.selected() == "model/stanford-alpaca-7b"  # fit keeps the selection
+
+
+def test_show_whole_graph_shows_every_entity_shown(visit_real: Visit) -> None:
+    visit_real.search("LLaMA-7B")
+    assert len(visit_real.layout()["nodes"]) < len(_unhidden(visit_real))  # framed on the lineage at a readable zoom
+    visit_real.page.click("#reset")
+    layout = visit_real.layout()
+    assert visit_real.selected() is None
+    assert {n["id"] for n in layout["nodes"]} == set(_unhidden(visit_real)) and _all_in_view(layout)
+
+
+def test_one_family_opens_alone_and_folds_again(visit_real: Visit, real) -> None:  # noqa: ANN001
+    from kg.html import family_members
+
+    members = family_members(real[1])
+    llama = sorted(m for m, series in members.items() if series == "model/llama")
+    first_shown, first_edges = _drawn(visit_real)
+    positions = "window.lineage.network.getPositions(window.lineage.nodes.get({filter: (n) => !n.hidden}).map((n) => n.id))"
+    first_positions = visit_real.page.evaluate(positions)
+    visit_real.page.mouse.click(*visit_real.node_point("model/llama"))
+    assert visit_real.selected() == "model/llama" and visit_real.page.is_checked("#fold")
+    shown, edges = _drawn(visit_real)
+    lineage = {n for n, kind in real[1].nodes(data="kind") if kind in ("model", "dataset")}
+    assert shown & lineage == first_shown | set(llama)  # LLaMA's four sizes, and no other family's members
+    assert ("model/llama-7b", "model/llama", "family") in edges
+    # Alpaca 7B now comes from LLaMA-7B itself; Vicuna-13B, still folded, is drawn as Vicuna.
+    assert ("model/stanford-alpaca-7b", "model/llama-7b", "finetune") in edges
+    assert ("model/vicuna", "model/llama-13b", "finetune") in edges
+    assert visit_real.page.evaluate("location.hash") == "#select=model%2Fllama"
+    assert visit_real.page.locator("#panel button.family").inner_text() == "Fold LLaMA again"
+    visit_real.page.click("#panel button.family")
+    assert visit_real.selected() == "model/llama" and visit_real.page.locator("#panel button.family").inner_text() == "Open LLaMA (4 members)"
+    visit_real.page.keyboard.press("Escape")
+    assert _drawn(visit_real) == (first_shown, first_edges)
+    assert visit_real.page.evaluate(positions) == first_positions  # the folded layout's own places
+    assert (visit_real.requests, visit_real.errors) == ([], [])
+
+
+def test_an_opened_family_is_shared_by_the_url(browser, real) -> None:  # noqa: ANN001
+    visit = Visit(browser, real[0])
+    visit.search("Vicuna-13B")
+    visit.page.keyboard.press("Escape")
+    visit.search("LLaMA")
+    fragment = visit.page.evaluate("location.hash")
+    assert fragment == "#select=model%2Fllama&open=model%2Fvicuna"
+    drawn = _drawn(visit)
+    visit.page.close()
+    again = Visit(browser, real[0], fragment=fragment)
+    assert _drawn(again) == drawn and again.selected() == "model/llama"
+    again.page.close()
+
+
+def _lineage_counts(text: str) -> tuple[int, int]:
+    """Distinct entities in the upstream and downstream parts of `kg lineage` output."""
+    import re
+
+    upstream, _, downstream = text.partition("\ndownstream:\n")
+    ids = lambda part: {m.group(1) for m in re.finditer(r"[├└]── .*?\b((?:model|dataset)/[a-z0-9.-]+) \(", part)}  # noqa: E731
+    return len(ids(upstream.partition("\nupstream:\n")[2])), len(ids(downstream))
+
+
+@pytest.mark.parametrize("entity", ["LLaMA", "Alpaca 7B", "Vicuna-13B"])
+def test_a_focus_page_opens_on_its_focus_with_the_counts_of_kg_lineage(browser, tmp_path: Path, entity: str, capsys: pytest.CaptureFixture) -> None:  # noqa: ANN001
+    from kg.cli import main
+
+    out = tmp_path / "focus.html"
+    assert main(["html", "--focus", entity, "--out", str(out)]) == 0
+    assert main(["lineage", entity]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    focus = lines[1].split(" ")[0]
+    upstream, downstream = _lineage_counts("\n".join(lines[1:]))
+    visit = Visit(browser, out)
+    assert visit.selected() == focus
+    assert f"Lineage\n{upstream} upstream, {downstream} downstream" in visit.page.locator("#panel dl").inner_text()
+    assert (visit.requests, visit.errors) == ([], [])
+    visit.page.close()
+
+
+def test_the_organization_filter_shows_what_it_built_and_built_on_refitted(browser, real) -> None:  # noqa: ANN001
+    from kg.graph import upstream
+
+    graph = real[1]
+    org = "organization/stanford-crfm"
+    made = {u for u, _ in graph.in_edges(org)} | {v for _, v in graph.out_edges(org)}
+    lineage = lambda n: graph.nodes[n]["kind"] in ("model", "dataset")  # noqa: E731
+    built_on = {other for node in made if lineage(node) for other in upstream(graph, node, ("derived_from", "trained_on", "generated_by", "family"))}
+    expected = sorted({org} | {n for n in made | built_on if lineage(n)})
+    visit = Visit(browser, real[0])
+    visit.page.select_option("#organization", org)
+    assert _unhidden(visit) == expected and "model/llama-7b" in expected
+    layout = visit.layout()
+    assert {n["id"] for n in layout["nodes"]} == set(expected) and _all_in_view(layout)
+    visit.page.close()
+
+
+def test_a_reloaded_url_restores_the_view(browser, real) -> None:  # noqa: ANN001
+    visit = Visit(browser, real[0])
+    page = visit.page
+    page.check("#kinds input[value=organization]")
+    page.uncheck("#relations input[value=adapter]")
+    page.check("#time-axis")
+    visit.search("Alpaca 7B")
+    page.click("#view-table")
+    fragment = page.evaluate("location.hash")
+    assert fragment == "#select=model%2Fstanford-alpaca-7b&kinds=base%20model,dataset,model,organization&relations=" + ",".join(
+        sorted(r for r in RELATION_LABELS if r != "adapter" and page.locator(f"#relations input[value='{r}']").count() and page.is_checked(f"#relations input[value='{r}']"))
+    ) + "&view=table&time=1"
+    rows = page.locator("#table tbody tr").count()
+    page.close()
+    again = Visit(browser, real[0], fragment=fragment)
+    assert again.page.evaluate("location.hash") == fragment
+    assert again.selected() == "model/stanford-alpaca-7b" and again.page.locator("#table-view").is_visible()
+    assert again.page.locator("#table tbody tr").count() == rows
+    assert again.page.is_checked("#kinds input[value=organization]") and not again.page.is_checked("#relations input[value=adapter]")
+    assert again.page.is_checked("#time-axis")
+    again.page.click("#view-table")
+    shown = {n["id"] for n in again.layout()["nodes"]}
+    assert "organization/stanford-crfm" in _unhidden(again) and "model/stanford-alpaca-7b" in shown
+    assert (again.requests, again.errors) == ([], [])
+    again.page.close()
+
+
+def test_commercial_use_and_effective_terms_come_from_the_node(browser, tmp_path: Path) -> None:  # noqa: ANN001
+    catalog = load_catalog(ROOT / "tests" / "fixtures" / "tiny")
+    graph = build_graph(catalog)
+    # As the terms engine will: Alpaca 7B's effective terms forbid commercial use though its own licence is absent.
+    graph.nodes["model/stanford-alpaca-7b"]["commercial_use"] = False
+    graph.nodes["model/stanford-alpaca-7b"]["terms"] = [
+        {"term": "no commercial use", "kind": "prohibition", "licence": "CC-BY-NC-4.0",
+         "path": ["model/stanford-alpaca-7b", "dataset/alpaca-52k"], "sources": ["https://example.org/alpaca-terms"]},
+    ]  # fmt: skip
+    graph.nodes["model/stanford-alpaca-7b"]["conflicts"] = [
+        {"message": "the data forbids what the weights allow", "paths": [["model/stanford-alpaca-7b", "model/llama-7b"], ["model/stanford-alpaca-7b", "dataset/alpaca-52k"]]},
+        {"message": "<img src=x onerror=alert(1)>", "paths": [["model/gone", "javascript:alert(2)"]]},
+    ]  # fmt: skip
+    path = tmp_path / "lineage.html"
+    path.write_bytes(render_html(graph, licenses=catalog.licenses))
+    visit = Visit(browser, path)
+    page = visit.page
+    page.select_option("#commercial", "no")
+    assert _unhidden(visit) == ["dataset/alpaca-52k", "model/stanford-alpaca-7b"]
+    page.select_option("#commercial", "yes")
+    assert _unhidden(visit) == ["model/dolly-v2-12b", "model/pythia-12b"]
+    page.select_option("#commercial", "")
+    visit.search("Alpaca 7B")
+    section = page.locator("#panel section.effective-terms")
+    assert section.locator("h3").text_content() == "Effective terms"
+    assert section.locator("ul.terms > li").inner_text().splitlines() == [
+        "no commercial use (prohibition) — Creative Commons Attribution Non Commercial 4.0 International",
+        "via Alpaca 7B → Alpaca 52K",
+        "https://example.org/alpaca-terms",
+    ]
+    conflicts = section.locator("ul.conflicts > li")
+    assert conflicts.nth(0).inner_text().splitlines() == ["the data forbids what the weights allow", "Alpaca 7B → LLaMA 7B", "Alpaca 7B → Alpaca 52K"]
+    # Text stays text, and ids not on the page are not links.
+    assert conflicts.nth(1).inner_text().splitlines() == ["<img src=x onerror=alert(1)>", "model/gone → javascript:alert(2)"]
+    assert conflicts.nth(1).locator("a, img, button").count() == 0
+    section.locator("ul.conflicts button", has_text="LLaMA 7B").click()
+    assert visit.selected() == "model/llama-7b"
+    assert page.locator("#panel section.effective-terms").count() == 0  # no terms on LLaMA 7B: no section
+    assert (visit.requests, visit.errors, visit.dialogs) == ([], [], [])
+    page.close()
+
+
+def test_a_choice_in_the_panel_keeps_the_keyboard_focus_in_the_panel(visit_real: Visit) -> None:
+    page = visit_real.page
+    visit_real.search("Alpaca 7B")
+    page.locator("#panel button.entity", has_text="Alpaca 52K").first.focus()
+    page.keyboard.press("Enter")
+    assert visit_real.selected() == "dataset/alpaca-52k"
+    assert page.evaluate("document.activeElement.closest('#panel') !== null && document.activeElement.tagName") == "H2"
+    page.keyboard.press("Tab")  # on to the panel's next control
+    assert page.evaluate("document.activeElement.closest('#panel') !== null")
+
+
+def test_clicking_an_edge_with_a_note_shows_the_note_and_its_own_evidence(visit_real: Visit, real) -> None:  # noqa: ANN001
+    graph = real[1]
+    page = visit_real.page
+    view = visit_real.layout()["view"]
+    noted = [
+        e for e in visit_real.layout()["edges"]
+        if "note" in graph.edges.get((e["from"], e["to"], e["relation"]), {})
+        and view["left"] + 5 < (e["points"][-2][0] + e["points"][-1][0]) / 2 < view["right"] - 5
+        and view["top"] + 5 < (e["points"][-2][1] + e["points"][-1][1]) / 2 < view["bottom"] - 5
+    ]  # fmt: skip
+    assert noted
+    for edge in noted:
+        (x1, y1), (x2, y2) = edge["points"][-2:]
+        page.mouse.click((x1 + x2) / 2, (y1 + y2) / 2)
+        if page.evaluate("document.body.dataset.edge") == str(edge["id"]):
+            break
+    else:
+        pytest.fail("no edge with a note could be clicked on its own")
+    data = graph.edges[edge["from"], edge["to"], edge["relation"]]
+    panel = page.locator("#panel").inner_text()
+    assert data["note"] in panel and f"Evidence: {data['evidence']}" in panel and RELATION_LABELS[edge["relation"]] in panel
+    assert page.locator("#panel a", has_text=data["evidence"]).get_attribute("href") == data["evidence"]
+
+
+def test_clicking_a_node_at_1280x720_frames_it_legibly_beside_the_panel(browser, real) -> None:  # noqa: ANN001
+    visit = Visit(browser, real[0], (1280, 720))
+    first = visit.layout()
+    view = first["view"]
+    middle = ((view["left"] + view["right"]) / 2, (view["top"] + view["bottom"]) / 2)
+    centre = lambda box: ((box["left"] + box["right"]) / 2, (box["top"] + box["bottom"]) / 2)  # noqa: E731
+    # The entity nearest the middle of the first view, clicked with the mouse.
+    target = min(first["nodes"], key=lambda n: (centre(n["shape"])[0] - middle[0]) ** 2 + (centre(n["shape"])[1] - middle[1]) ** 2)
+    visit.page.mouse.click(*centre(target["shape"]))
+    layout = visit.layout()
+    assert visit.selected() == target["id"] and visit.page.locator("#panel").is_visible()
+    assert layout["fontPx"] >= 9
+    panel = visit.page.locator("#panel").bounding_box()
+    (node,) = [n for n in layout["nodes"] if n["id"] == target["id"]]
+    assert node["label"]["right"] <= panel["x"] and _on_screen(node["shape"], layout["view"])
+    visit.page.close()
+
+
+def test_filters_changed_under_the_table_frame_the_graph_when_it_comes_back(visit_real: Visit) -> None:
+    page = visit_real.page
+    page.click("#view-table")
+    page.select_option("#organization", "organization/stanford-crfm")
+    page.click("#view-table")
+    layout = visit_real.layout()
+    assert page.locator("#graph").is_visible() and layout["scale"] > 0
+    assert {n["id"] for n in layout["nodes"]} == set(_unhidden(visit_real)) and _all_in_view(layout)
     assert (visit_real.requests, visit_real.errors) == ([], [])

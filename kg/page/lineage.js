@@ -41,11 +41,24 @@
     data.edges.push(row);
     if (folding.routes[k]) data.routes[graphEdges + k] = folding.routes[k];
   });
+  // With some families opened in the folded view, the members of the others are still drawn
+  // as their series: their edges, moved onto the series, follow from here (rebuilt as families open).
+  const partialStart = data.edges.length;
   const homes = {
     full: entities.map((entity) => [entity.x, entity.y]),
     folded: entities.map((entity, i) => folding.xy[i] || [entity.x, entity.y]),
   };
-  const inView = (e, folded) => (e >= graphEdges) === folded;
+  // A member drawn as its series: families folded, and not its family opened alone.
+  const folds = (i) => state.folded && seriesOf.has(i) && !state.open.has(seriesOf.get(i));
+  // Whether edge e belongs to the view drawn: the graph's own edges when families are open, the
+  // folded view's when all are folded, and with some opened the graph's between what is drawn
+  // plus the others moved onto their series. Families opened alone keep the full layout's places.
+  function inView(e) {
+    if (!state.folded) return e < graphEdges;
+    if (!state.open.size) return e >= graphEdges && e < partialStart;
+    if (e >= partialStart) return true;
+    return e < graphEdges && !folds(data.edges[e][0]) && !folds(data.edges[e][1]);
+  }
 
   // Adjacency of what is drawn: `up` toward sources, `down` toward what was made from
   // them; `links` of the graph itself, for the panel and the table.
@@ -53,10 +66,10 @@
   const down = entities.map(() => []);
   const touching = entities.map(() => []);
   const links = entities.map(() => []);
-  function connect(folded) {
+  function connect() {
     [up, down, touching].forEach((lists) => lists.forEach((list) => (list.length = 0)));
     data.edges.forEach(([from, to, relation], e) => {
-      if (!inView(e, folded)) return;
+      if (!inView(e)) return;
       if (relationStyle.get(relation).lineage) {
         up[from].push(to);
         down[to].push(from);
@@ -84,17 +97,20 @@
     dates: { from: null, to: null }, // months (year * 12 + month - 1), both ends included
 
     folded: seriesOf.size > 0, // families drawn as their series
+    open: new Set(), // series opened alone while the others stay folded
     moved: false, // a node was dragged or physics ran: edges are drawn straight from where nodes are now
     arrows: !big,
   };
 
-  connect(state.folded);
-  entities.forEach((entity, i) => ([entity.x, entity.y] = homes[state.folded ? "folded" : "full"][i]));
-  const shownNode = (i) => state.kinds.has(entities[i].legend) && !(state.folded && seriesOf.has(i));
+  const defaults = { kinds: new Set(state.kinds), relations: new Set(state.relations) };
+  connect();
+  const placeNodes = () => entities.forEach((entity, i) => ([entity.x, entity.y] = homes[state.folded && !state.open.size ? "folded" : "full"][i]));
+  placeNodes();
+  const shownNode = (i) => state.kinds.has(entities[i].legend) && !folds(i);
 
   // What the first drawing shows, set on the data itself so that no update follows it.
   function shownAtFirst(from, to, relation, e) {
-    return inView(e, state.folded) && state.relations.has(relation) && shownNode(from) && shownNode(to);
+    return inView(e) && state.relations.has(relation) && shownNode(from) && shownNode(to);
   }
 
   function nodeLook(entity, dimmed) {
@@ -432,7 +448,9 @@
   function applyFilters() {
     if (state.folded && filtersOpenFamilies()) return setFolded(false);
     const org = state.organization === "" ? -1 : indexOf.get(state.organization);
-    const orgNeighbours = new Set(org < 0 ? [] : touching[org].flatMap((e) => data.edges[e].slice(0, 2)));
+    // An organization's view: what it made, and everything that was made from (what it built on).
+    const made = org < 0 ? [] : touching[org].flatMap((e) => data.edges[e].slice(0, 2)).filter((i) => i !== org);
+    const orgNeighbours = new Set(made.flatMap((i) => [i, ...reach(i, up)]));
     const selected = state.selected === null ? -1 : state.selected;
     const around = new Set(selected < 0 ? [] : [selected, ...touching[selected].flatMap((e) => data.edges[e].slice(0, 2))]);
     const nextNodes = new Set();
@@ -442,10 +460,10 @@
       if (!shown && !around.has(i)) filteredOut.add(i);
     });
     filteredOut.forEach((i) => nextNodes.add(i));
-    if (state.folded) seriesOf.forEach((_, i) => nextNodes.add(i));
+    seriesOf.forEach((_, i) => folds(i) && nextNodes.add(i));
     const nextEdges = new Set();
     data.edges.forEach(([from, to, relation], e) => {
-      const wanted = inView(e, state.folded) && (state.relations.has(relation) || from === selected || to === selected);
+      const wanted = inView(e) && (state.relations.has(relation) || from === selected || to === selected);
       if (!wanted || nextNodes.has(from) || nextNodes.has(to)) nextEdges.add(e);
     });
     const nodeChanges = [];
@@ -468,8 +486,10 @@
 
   // Frame `indices` with their labels: whole if that leaves labels readable, else from
   // the top left (or around `keep`) at the least readable zoom.
+  let pendingFrame = null; // asked for while the table hid the graph: done when the graph comes back
   function frame(indices, keep, whole) {
-    if (!indices.length) return;
+    if ($("graph").hidden) pendingFrame = [indices, keep, whole];
+    if (!indices.length || $("graph").hidden) return;
     const box = { left: Infinity, right: -Infinity, top: Infinity, bottom: -Infinity };
     for (const i of indices) {
       const [x, y] = position(i);
@@ -510,8 +530,8 @@
       if (state.dates.to !== null && month >= state.dates.to + 1) return false;
     }
     const { commercial, language } = state.facets;
-    const license = entity.license && data.licenses[entity.license];
-    if (commercial && !(license && license.commercial !== undefined && license.commercial === (commercial === "yes"))) return false;
+    // commercial_use: true, false or absent (not known, matching neither choice).
+    if (commercial && entity.commercial_use !== (commercial === "yes")) return false;
     const open = state.facets["open-weights"];
     if (open && entity.open_weights !== (open === "yes")) return false;
     return !language || (entity.languages || []).includes(language);
@@ -524,23 +544,65 @@
   // ---- selection and the side panel ----
   // Families open (every entity in its own place) or folded into their series, as at first.
   function setFolded(on) {
-    if (on === state.folded || !seriesOf.size) return;
-    // A selected family or member is not drawn once folded: the selection goes.
-    if (on && state.selected !== null && (seriesOf.has(state.selected) || familySize.has(state.selected))) clearSelection();
+    if ((on === state.folded && !state.open.size) || !seriesOf.size) return;
+    // A selected member is not drawn once folded: the selection goes.
+    if (on && state.selected !== null && seriesOf.has(state.selected)) clearSelection();
     state.folded = on;
+    state.open.clear();
     $("fold").checked = on;
-    connect(on);
-    entities.forEach((entity, i) => ([entity.x, entity.y] = homes[on ? "folded" : "full"][i]));
+    redrawFamilies();
+  }
+
+  // Opens one family in the folded view (its members in their own places, the rest still
+  // folded), or folds it again.
+  function openFamily(series, on) {
+    if (!state.folded || !familySize.has(series) || on === state.open.has(series)) return;
+    if (!on && state.selected !== null && seriesOf.get(state.selected) === series) clearSelection();
+    if (on) state.open.add(series);
+    else state.open.delete(series);
+    redrawFamilies();
+    if (state.selected !== null) showPanel(state.selected);
+    writeHash();
+  }
+
+  function redrawFamilies() {
+    rebuildPartialEdges();
+    connect();
+    placeNodes();
     applyFilters();
     if (state.timeAxis) setTimeAxis(true);
     else restoreLayout();
   }
 
+  function rebuildPartialEdges() {
+    const stale = data.edges.map((_, e) => e).filter((e) => e >= partialStart);
+    edges.remove(stale);
+    stale.forEach((e) => [hiddenEdges, dimmedEdges, labelledEdges].forEach((set) => set.delete(e)));
+    data.edges.length = partialStart;
+    if (!state.folded || !state.open.size) return;
+    const seen = new Set();
+    for (let e = 0; e < graphEdges; e++) {
+      const [from, to, relation, ...rest] = data.edges[e];
+      const [f, t] = [folds(from) ? seriesOf.get(from) : from, folds(to) ? seriesOf.get(to) : to];
+      const key = `${f} ${t} ${relation}`;
+      if ((f === from && t === to) || f === t || seen.has(key)) continue;
+      seen.add(key);
+      hiddenEdges.add(data.edges.length);
+      data.edges.push([f, t, relation, ...rest]);
+    }
+    edges.add(data.edges.slice(partialStart).map(([from, to], k) => ({ id: partialStart + k, from: entities[from].id, to: entities[to].id, hidden: true })));
+  }
+
+  // The series a family member or a series stands for, else null.
+  function familyOf(index) {
+    return seriesOf.has(index) ? seriesOf.get(index) : familySize.has(index) ? index : null;
+  }
+
   function select(id, moveTo) {
     const index = indexOf.get(id);
     if (index === undefined) return;
-    // A folded family opens when it or one of its members is picked.
-    if (state.folded && (seriesOf.has(index) || familySize.has(index))) setFolded(false);
+    // A folded family opens, alone, when it or one of its members is picked.
+    if (familyOf(index) !== null) openFamily(familyOf(index), true);
     state.selected = index;
     applyFilters();
     const lineage = highlight(index);
@@ -552,15 +614,22 @@
     writeHash();
   }
 
-  // The URL's #fragment records the selection and the organization filter, so a view can be
-  // shared and reloaded: #select=model/llama-7b&organization=organization/meta-ai.
+  // The URL's #fragment records the view, so it can be shared and reloaded: the selection, the
+  // menus' filters, families opened, the kinds and relations ticked when not the defaults, the
+  // table view, the time axis and the date range: #select=model%2Fllama-7b&kinds=dataset,model&time=1.
   function writeHash() {
     const parts = [];
     if (state.selected !== null) parts.push(`select=${encodeURIComponent(entities[state.selected].id)}`);
     if (state.organization) parts.push(`organization=${encodeURIComponent(state.organization)}`);
     Object.entries(state.facets).forEach(([key, value]) => value && parts.push(`${key}=${encodeURIComponent(value)}`));
-    const implied = filtersOpenFamilies() || (state.selected !== null && (seriesOf.has(state.selected) || familySize.has(state.selected)));
-    if (!state.folded && seriesOf.size && !implied) parts.push("families=open");
+    if (!state.folded && seriesOf.size && !filtersOpenFamilies()) parts.push("families=open");
+    const opened = [...state.open].filter((series) => state.selected === null || familyOf(state.selected) !== series);
+    if (opened.length) parts.push(`open=${opened.map((i) => encodeURIComponent(entities[i].id)).join(",")}`);
+    ["kinds", "relations"].forEach((key) => {
+      const now = [...state[key]].sort();
+      if (now.join() !== [...defaults[key]].sort().join()) parts.push(`${key}=${now.map(encodeURIComponent).join(",")}`);
+    });
+    if (!$("table-view").hidden) parts.push("view=table");
     if (state.timeAxis) parts.push("time=1");
     ["from", "to"].forEach((end) => $(`date-${end}`).value && parts.push(`${end}=${$(`date-${end}`).value}`));
     try {
@@ -576,6 +645,14 @@
       return [key, decodeURIComponent(rest.join("="))];
     }));
     if (values.get("families") === "open") setFolded(false);
+    (values.get("open") || "").split(",").map((id) => indexOf.get(id)).filter((i) => familySize.has(i)).forEach((i) => openFamily(i, true));
+    ["kinds", "relations"].forEach((key) => {
+      if (!values.has(key)) return;
+      const known = new Set((key === "kinds" ? data.kinds : data.relations).map((item) => item.key));
+      state[key] = new Set(values.get(key).split(",").filter((item) => known.has(item)));
+      document.querySelectorAll(`#${key} input`).forEach((box) => (box.checked = state[key].has(box.value)));
+      applyFilters();
+    });
     if (values.has("organization") && indexOf.has(values.get("organization"))) {
       state.organization = values.get("organization");
       $("organization").value = state.organization;
@@ -602,6 +679,9 @@
     }
     if (values.get("time") === "1") setTimeAxis(true);
     if (values.has("select")) select(values.get("select"), true);
+    else if (data.focus) select(data.focus, true); // a --focus page opens on its focus
+    if (values.get("view") === "table") showTable(true);
+    writeHash();
   }
 
   // Back to the whole graph, keeping the view where it is (a click on the background).
@@ -666,6 +746,68 @@
     return out;
   }
 
+  // Distinct entities upstream (side 0: what it comes from) or downstream (1), along the graph's own
+  // lineage edges without family membership, as `kg lineage` walks them.
+  function lineageCount(index, side) {
+    const seen = new Set([index]);
+    const queue = [index];
+    while (queue.length) {
+      const current = queue.pop();
+      for (const e of links[current]) {
+        const [from, to, relation] = data.edges[e];
+        if (relation === "family" || !relationStyle.get(relation).lineage) continue;
+        const next = side === 0 ? (from === current ? to : null) : (to === current ? from : null);
+        if (next !== null && !seen.has(next)) {
+          seen.add(next);
+          queue.push(next);
+        }
+      }
+    }
+    return seen.size - 1;
+  }
+
+  // A path of ids as a chain of entities to click (an id not on the page stays as text).
+  function entityChain(ids) {
+    const chain = element("span", null, "chain");
+    (ids || []).forEach((id, k) => {
+      if (k) chain.append(" → ");
+      chain.append(indexOf.has(id) ? entityButton(indexOf.get(id)) : element("span", id));
+    });
+    return chain;
+  }
+
+  // The terms that hold along the lineage (a node's `terms` and `conflicts`, when the page carries them).
+  function effectiveTerms(entity) {
+    const terms = entity.terms || [], conflicts = entity.conflicts || [];
+    if (!terms.length && !conflicts.length) return [];
+    const section = element("section", null, "effective-terms");
+    section.append(element("h3", "Effective terms"));
+    if (terms.length) {
+      const list = element("ul", null, "terms");
+      terms.forEach((term) => {
+        const item = element("li");
+        const known = term.licence && data.licenses[term.licence];
+        item.append(element("strong", term.term));
+        if (term.kind) item.append(` (${term.kind})`);
+        if (term.licence) item.append(" — ", known ? link(known.url, known.name) : element("span", term.licence));
+        if (term.path && term.path.length) item.append(element("br"), "via ", entityChain(term.path));
+        (term.sources || []).forEach((url) => item.append(element("br"), link(url)));
+        list.append(item);
+      });
+      section.append(list);
+    }
+    if (conflicts.length) {
+      const list = element("ul", null, "conflicts");
+      conflicts.forEach((conflict) => {
+        const item = element("li", conflict.message);
+        (conflict.paths || []).forEach((path) => item.append(element("br"), entityChain(path)));
+        list.append(item);
+      });
+      section.append(element("h4", "Conflicts"), list);
+    }
+    return [section];
+  }
+
   // Other trackers' values for this entity (kg build --source), grouped by field, where they disagree.
   function claimList(entity) {
     if (!entity.claims || !entity.claims.length) return [];
@@ -728,7 +870,17 @@
     fact("Open weights", entity.open_weights === undefined ? undefined : entity.open_weights ? "yes" : "no");
     fact("Country", entity.country);
     fact("Also known as", entity.aliases);
+    // Counted as `kg lineage` counts: distinct entities along derivation, training and generation edges.
+    fact("Lineage", `${lineageCount(index, 0)} upstream, ${lineageCount(index, 1)} downstream`);
     parts.push(facts);
+    const series = familyOf(index);
+    if (state.folded && series !== null) {
+      const open = state.open.has(series);
+      const toggle = element("button", open ? `Fold ${entities[series].name} again` : `Open ${entities[series].name} (${familySize.get(series)} members)`, "family");
+      toggle.type = "button";
+      toggle.addEventListener("click", () => openFamily(series, !open));
+      parts.push(toggle);
+    }
 
     parts.push(element("p", entity.description));
     if (entity.description_zh) parts.push(element("p", entity.description_zh));
@@ -743,7 +895,7 @@
       });
       parts.push(element("h3", "Links"), list);
     }
-    parts.push(...licenceStatements(entity), ...claimList(entity));
+    parts.push(...licenceStatements(entity), ...effectiveTerms(entity), ...claimList(entity));
     const sources = element("ul", null, "sources");
     entity.sources.forEach((source) => {
       const item = element("li");
@@ -760,9 +912,15 @@
       });
       parts.push(element("h3", "Corrections to the seed article"), list);
     }
+    // A choice made from the keyboard inside the panel keeps the focus there, on the new heading.
+    const keepFocus = panel.contains(document.activeElement);
     panel.replaceChildren(...parts);
     panel.hidden = false;
     panel.scrollTop = 0;
+    if (keepFocus) {
+      parts[1].tabIndex = -1;
+      parts[1].focus();
+    }
     network.setSize("100%", "100%"); // now, not at vis-network's next size check, so positions stay true
   }
 
@@ -922,13 +1080,17 @@
     star: ["polygon", { points: "14,1 16,6 21,6 17,9.5 18.5,15 14,11.5 9.5,15 11,9.5 7,6 12,6" }],
   };
 
-  function legendRow(list, checked, onChange, svg, text) {
+  function legendRow(list, key, checked, onChange, svg, text) {
     const item = element("li");
     const label = element("label");
     const box = element("input");
     box.type = "checkbox";
+    box.value = key;
     box.checked = checked;
-    box.addEventListener("change", () => onChange(box.checked));
+    box.addEventListener("change", () => {
+      onChange(box.checked);
+      writeHash();
+    });
     label.append(box, svg, element("span", text));
     item.append(label);
     list.append(item);
@@ -937,7 +1099,7 @@
   const kindsPresent = new Set(entities.map((entity) => entity.legend));
   data.kinds.filter((kind) => kindsPresent.has(kind.key)).forEach((kind) => {
     const [tag, attributes] = SHAPES[kind.shape];
-    legendRow($("kinds"), state.kinds.has(kind.key), (on) => {
+    legendRow($("kinds"), kind.key, state.kinds.has(kind.key), (on) => {
       if (on) state.kinds.add(kind.key);
       else state.kinds.delete(kind.key);
       applyFilters();
@@ -945,7 +1107,7 @@
   });
 
   data.relations.forEach((relation) => {
-    legendRow($("relations"), state.relations.has(relation.key), (on) => {
+    legendRow($("relations"), relation.key, state.relations.has(relation.key), (on) => {
       if (on) state.relations.add(relation.key);
       else state.relations.delete(relation.key);
       applyFilters();
@@ -983,6 +1145,7 @@
   $("organization").addEventListener("change", (event) => {
     state.organization = event.target.value;
     applyFilters();
+    fitVisible(true); // the whole of what it built and built on
     writeHash();
   });
 
@@ -1011,6 +1174,14 @@
     if (params.nodes.length) state.moved = true;
   });
   $("reset").addEventListener("click", reset);
+  // Zoom buttons: in and out around the middle of the view, and fit what is shown.
+  const zoomBy = (factor) => {
+    network.moveTo({ scale: network.getScale() * factor, animation: false });
+    updateArrows();
+  };
+  $("zoom-in").addEventListener("click", () => zoomBy(1.25));
+  $("zoom-out").addEventListener("click", () => zoomBy(1 / 1.25));
+  $("zoom-fit").addEventListener("click", () => fitVisible(true));
   $("legend-toggle").addEventListener("click", () => document.body.classList.toggle("legend-open"));
   // Physics lets the nodes move along the edges; turning it off puts every node back where the layout put it.
   // The time axis moves models and datasets to x by release date (undated ones to a column on
@@ -1118,15 +1289,15 @@
   } else {
     fitVisible();
   }
-  if (big) {
-    network.on("zoom", () => {
-      const wanted = network.getScale() >= ARROW_SCALE;
-      if (wanted !== state.arrows) {
-        state.arrows = wanted;
-        network.redraw();
-      }
-    });
+  // A big graph draws arrow heads from zoom ARROW_SCALE on, whether zoomed by wheel, pinch or button.
+  function updateArrows() {
+    const wanted = !big || network.getScale() >= ARROW_SCALE;
+    if (wanted !== state.arrows) {
+      state.arrows = wanted;
+      network.redraw();
+    }
   }
+  if (big) network.on("zoom", updateArrows);
   // ---- the table view: the same entities as rows, also the text alternative to the graph ----
   const COLUMNS = [
     ["name", "Name"], ["kind", "Kind"], ["released", "Released"], ["developers", "Developers"], ["license", "Licence"], ["parents", "Comes from"],
@@ -1195,10 +1366,17 @@
   function showTable(on) {
     $("table-view").hidden = !on;
     $("graph").hidden = on;
+    $("zoom").hidden = on;
     $("view-table").setAttribute("aria-pressed", String(on));
-    if (on) drawTable();
+    if (on) return drawTable();
+    network.setSize("100%", "100%"); // the graph's size again, before it is framed
+    if (pendingFrame) frame(...pendingFrame.splice(0));
+    pendingFrame = null;
   }
-  $("view-table").addEventListener("click", () => showTable($("table-view").hidden));
+  $("view-table").addEventListener("click", () => {
+    showTable($("table-view").hidden);
+    writeHash();
+  });
   $("table-filter").addEventListener("input", drawTable);
 
   readHash();
