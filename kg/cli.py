@@ -240,8 +240,9 @@ def _html(args: argparse.Namespace) -> int:
     if args.depth is not None and args.focus is None:
         raise RequestError("--depth needs --focus", "add --focus ENTITY, e.g. --focus model/llama")
     catalog = _load(args)
-    graph, title = select_view(build_graph(catalog), args.focus, args.depth, args.kind, args.relation)
-    page = render_html(graph, title=title, licenses=catalog.licenses, focus=args.focus)
+    whole = build_graph(catalog)
+    graph, title = select_view(whole, args.focus, args.depth, args.kind, args.relation)
+    page = render_html(graph, title=title, licenses=catalog.licenses, focus=args.focus, terms=compute_all(whole, catalog.licenses))
     with locked(args.out.parent.parent):  # the lock `kg build` takes when args.out is in its output folder
         sweep_temporaries(args.out.parent)
         write_atomically(args.out, page)

@@ -276,7 +276,7 @@ class KnowledgeGraph:
         `kinds` and `relations` keep only those kinds of entity and edge.
         """
         graph, title = select_view(self.graph, focus, depth, kinds, relations)
-        return render_html(graph, title=title, licenses=self.catalog.licenses, focus=focus)
+        return render_html(graph, title=title, licenses=self.catalog.licenses, focus=focus, terms=self._effective_terms)
 
     def show(
         self,
@@ -293,7 +293,7 @@ class KnowledgeGraph:
         goes into an iframe's `srcdoc` and works offline, like the file.
         """
         graph, title = select_view(self.graph, focus, depth, kinds, relations)
-        return InlinePage(render_html(graph, title=title, licenses=self.catalog.licenses, focus=focus), title, height)
+        return InlinePage(render_html(graph, title=title, licenses=self.catalog.licenses, focus=focus, terms=self._effective_terms), title, height)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ import numpy as np
 from kg.entities import DATASET_RELATIONS, FOLDERS, MODEL_RELATIONS, License
 from kg.errors import RequestError, suggest
 from kg.graph import FAMILY_TREE_FIELDS, RELATION_LABELS, find_node
+from kg.terms import EffectiveTerms, compute_all
 
 PAGE_LINEAGE_RELATIONS = {*MODEL_RELATIONS, *DATASET_RELATIONS, "trained_on", "generated_by", "family"}
 LINEAGE_KINDS = ("model", "dataset")
@@ -109,13 +110,17 @@ _SCRIPT_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"
 
 
 def render_html(
-    graph: nx.MultiDiGraph, *, title: str = "LLM lineage", licenses: Mapping[str, License] | None = None, focus: str | None = None
+    graph: nx.MultiDiGraph, *, title: str = "LLM lineage", licenses: Mapping[str, License] | None = None, focus: str | None = None,
+    terms: Mapping[str, EffectiveTerms] | None = None,
 ) -> bytes:
     """The lineage page of `graph` as UTF-8 bytes: deterministic, offline, one file.
 
-    `focus` (an id, name or alias in `graph`) is selected when the page opens, unless its URL names another view."""
+    `focus` (an id, name or alias in `graph`) is selected when the page opens, unless its URL names another view.
+    `terms` are the effective terms the panel shows and the commercial-use filter reads; by default they are
+    computed on `graph`, so pass those of the whole graph when `graph` is a view of it (`select_view`)."""
     sizes = _sizes(graph)
     licenses = licenses or {}
+    terms = compute_all(graph, licenses) if terms is None else terms
     # The folded view first: the full layout starts from its rows, and needs no restarts then.
     members = family_members(graph)
     folded = fold_families(graph, members) if members else None
@@ -127,10 +132,10 @@ def render_html(
         "labelGap": LABEL_GAP,
         "kinds": [{"key": key, **style} for key, style in KIND_STYLES.items()],
         "relations": [_relation_entry(relation) for relation in _relations_in(graph)],
-        "nodes": _page_nodes(graph, positions, sizes, licenses),
+        "nodes": _page_nodes(graph, positions, sizes, licenses, terms),
         "edges": _page_edges(graph),
         "routes": _page_routes(graph, routes),
-        "licenses": _licenses_used(graph, licenses),
+        "licenses": _licenses_used(graph, licenses, {t.licence for node in graph if node in terms for t in terms[node].terms}),
     }
     if focus is not None:
         data["focus"] = find_node(graph, focus)
@@ -180,21 +185,34 @@ def _legend_kind(attributes: Mapping) -> str:
     return "base model" if attributes.get("foundation") else attributes["kind"]
 
 
-def _page_nodes(graph: nx.MultiDiGraph, positions: Mapping[str, tuple[int, int]], sizes: Mapping[str, int], licenses: Mapping[str, License]) -> list[dict]:
+def _page_nodes(graph: nx.MultiDiGraph, positions: Mapping[str, tuple[int, int]], sizes: Mapping[str, int], licenses: Mapping[str, License],
+                terms: Mapping[str, EffectiveTerms]) -> list[dict]:
     nodes = []
     for node in sorted(graph):
         attributes = dict(graph.nodes[node])
         x, y = positions[node]
         entry = {**attributes, "id": node, "legend": _legend_kind(attributes), "x": x, "y": y, "size": sizes[node]}
-        # What the commercial-use filter reads: true, false, or absent (not known). From the
-        # declared licence until effective terms along the lineage fill it on the node itself.
+        # What the commercial-use filter reads: true, false, or absent (not known): the
+        # effective terms along the lineage for models and datasets, else the declared licence.
         declared = licenses.get(attributes.get("license", ""))
-        if "commercial_use" not in entry and declared is not None and declared.commercial_use is not None:
+        if node in terms:
+            entry.update(_page_terms(terms[node]))
+        elif declared is not None and declared.commercial_use is not None:
             entry["commercial_use"] = declared.commercial_use
         if short_label(attributes["name"]) != attributes["name"]:
             entry["label"] = short_label(attributes["name"])
         nodes.append(entry)
     return nodes
+
+
+def _page_terms(result: EffectiveTerms) -> dict:
+    """What the panel's "Effective terms" shows: each term with its path and evidence, the conflicts with their paths."""
+    entry: dict = {"terms": [{"term": t.term, "kind": t.kind, "licence": t.licence, "path": list(t.path), "sources": list(t.sources)} for t in result.terms]}
+    if result.commercial_use is not None:
+        entry["commercial_use"] = result.commercial_use
+    if result.conflicts:
+        entry["conflicts"] = [{"message": f"{c.kind}: {c.message}", "paths": [list(p.path) for p in c.paths]} for c in result.conflicts]
+    return entry
 
 
 def _page_edges(graph: nx.MultiDiGraph) -> list[list]:
@@ -259,10 +277,10 @@ def _page_fold(graph: nx.MultiDiGraph, members: Mapping[str, str], folded: nx.Mu
     }
 
 
-def _licenses_used(graph: nx.MultiDiGraph, licenses: Mapping[str, License]) -> dict:
+def _licenses_used(graph: nx.MultiDiGraph, licenses: Mapping[str, License], by_terms: set[str]) -> dict:
     used = {license for _, license in graph.nodes(data="license") if license in licenses}
     used |= {s["license"] for _, statements in graph.nodes(data="license_statements", default=()) for s in statements if s["license"] in licenses}
-    used |= {t["licence"] for _, terms in graph.nodes(data="terms", default=()) for t in terms if t.get("licence") in licenses}
+    used |= {licence for licence in by_terms if licence in licenses}
     found = {}
     for key in sorted(used):
         found[key] = {"name": licenses[key].name, "url": licenses[key].url}

@@ -15,6 +15,7 @@ from kg.catalog import load_catalog
 from kg.cli import main
 from kg.graph import build_graph
 from kg.html import LABEL_GAP, RELATION_STYLES, LABEL_HEIGHT, family_members, focus_graph, fold_families, json_for_script, label_width, lay_out, render_html
+from kg.terms import EffectiveTerms, Term, compute_all
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PAGE_FILES = sorted((Path(__file__).resolve().parent.parent / "kg" / "page").iterdir())
@@ -77,21 +78,38 @@ def test_licences_used_are_named_with_their_url() -> None:
     }
 
 
-def test_commercial_use_is_read_on_the_node_and_filled_from_the_declared_licence() -> None:
+def test_commercial_use_on_the_page_is_the_verdict_along_the_lineage() -> None:
     catalog = load_catalog(FIXTURES / "tiny")
     graph = build_graph(catalog)
-    graph.nodes["model/llama-7b"]["commercial_use"] = False  # as the terms engine would set it
+    graph.add_node("software/tool", kind="software", name="Tool", description="x", license="Apache-2.0", sources=[{"url": "https://example.org/tool", "supports": "x"}])
     nodes = {node["id"]: node for node in _blob(render_html(graph, licenses=catalog.licenses))["nodes"]}
     found = {node: entry["commercial_use"] for node, entry in nodes.items() if "commercial_use" in entry}
-    assert found == {"model/dolly-v2-12b": True, "model/pythia-12b": True, "dataset/alpaca-52k": False, "model/llama-7b": False}
+    # Alpaca-LoRA and Alpaca 7B have no licence of their own, but are trained on CC BY-NC data;
+    # software has no effective terms, so its declared licence answers.
+    assert found == {"model/dolly-v2-12b": True, "model/pythia-12b": True, "dataset/alpaca-52k": False,
+                     "model/alpaca-lora-7b": False, "model/stanford-alpaca-7b": False, "software/tool": True}  # fmt: skip
+    assert nodes["model/alpaca-lora-7b"]["terms"] == [
+        {"term": "no-commercial-use", "kind": "data", "licence": "CC-BY-NC-4.0", "path": ["model/alpaca-lora-7b", "dataset/alpaca-52k"],
+         "sources": [nodes["model/alpaca-lora-7b"]["terms"][0]["sources"][0], "https://github.com/tatsu-lab/stanford_alpaca/blob/main/DATA_LICENSE"]},
+    ]  # fmt: skip
+
+
+def test_a_view_shows_the_terms_of_the_whole_lineage_not_of_the_view() -> None:
+    catalog = load_catalog(FIXTURES / "tiny")
+    whole = build_graph(catalog)
+    view = whole.subgraph(["model/stanford-alpaca-7b"]).copy()  # its CC BY-NC data is outside the view
+    alone = {n["id"]: n for n in _blob(render_html(view, licenses=catalog.licenses))["nodes"]}
+    assert "commercial_use" not in alone["model/stanford-alpaca-7b"]
+    given = {n["id"]: n for n in _blob(render_html(view, licenses=catalog.licenses, terms=compute_all(whole, catalog.licenses)))["nodes"]}
+    assert given["model/stanford-alpaca-7b"]["commercial_use"] is False
 
 
 def test_licences_named_only_by_effective_terms_are_on_the_page_too() -> None:
     catalog = load_catalog(FIXTURES / "tiny")
     graph = build_graph(catalog)
     del graph.nodes["dataset/alpaca-52k"]["license"]
-    graph.nodes["model/stanford-alpaca-7b"]["terms"] = [{"term": "no commercial use", "licence": "CC-BY-NC-4.0", "path": ["dataset/alpaca-52k"]}]
-    assert sorted(_blob(render_html(graph, licenses=catalog.licenses))["licenses"]) == ["Apache-2.0", "CC-BY-NC-4.0"]
+    terms = {"model/stanford-alpaca-7b": EffectiveTerms("model/stanford-alpaca-7b", (), False, (Term("no-commercial-use", "data", "CC-BY-NC-4.0", ("model/stanford-alpaca-7b", "dataset/alpaca-52k"), ("https://example.org/a", "https://example.org/b")),), ())}
+    assert sorted(_blob(render_html(graph, licenses=catalog.licenses, terms=terms))["licenses"]) == ["Apache-2.0", "CC-BY-NC-4.0"]
 
 
 def test_a_focus_page_names_its_focus(tiny_graph) -> None:

@@ -17,6 +17,7 @@ from kg.catalog import load_catalog
 from kg.graph import build_graph
 from kg.graph import RELATION_LABELS
 from kg.html import LABEL_CHARS, render_html, select_view
+from kg.terms import Conflict, EffectiveTerms, Term, compute_all
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -799,25 +800,24 @@ def test_a_reloaded_url_restores_the_view(browser, real) -> None:  # noqa: ANN00
     again.page.close()
 
 
-def test_commercial_use_and_effective_terms_come_from_the_node(browser, tmp_path: Path) -> None:  # noqa: ANN001
+def test_commercial_use_and_effective_terms_come_from_the_terms(browser, tmp_path: Path) -> None:  # noqa: ANN001
     catalog = load_catalog(ROOT / "tests" / "fixtures" / "tiny")
     graph = build_graph(catalog)
-    # As the terms engine will: Alpaca 7B's effective terms forbid commercial use though its own licence is absent.
-    graph.nodes["model/stanford-alpaca-7b"]["commercial_use"] = False
-    graph.nodes["model/stanford-alpaca-7b"]["terms"] = [
-        {"term": "no commercial use", "kind": "prohibition", "licence": "CC-BY-NC-4.0",
-         "path": ["model/stanford-alpaca-7b", "dataset/alpaca-52k"], "sources": ["https://example.org/alpaca-terms"]},
-    ]  # fmt: skip
-    graph.nodes["model/stanford-alpaca-7b"]["conflicts"] = [
-        {"message": "the data forbids what the weights allow", "paths": [["model/stanford-alpaca-7b", "model/llama-7b"], ["model/stanford-alpaca-7b", "dataset/alpaca-52k"]]},
-        {"message": "<img src=x onerror=alert(1)>", "paths": [["model/gone", "javascript:alert(2)"]]},
-    ]  # fmt: skip
+    # Alpaca 7B's terms forbid commercial use though its own licence is absent; one conflict is hostile text.
+    alpaca = EffectiveTerms(
+        "model/stanford-alpaca-7b", (), False,
+        (Term("no-commercial-use", "data", "CC-BY-NC-4.0", ("model/stanford-alpaca-7b", "dataset/alpaca-52k"), ("https://example.org/alpaca-terms", "https://example.org/nc")),),
+        (Conflict("share-alike", "the data forbids what the weights allow", (), (Term("x", "own", "MIT", ("model/stanford-alpaca-7b", "model/llama-7b"), ()),
+                                                                                 Term("x", "own", "MIT", ("model/stanford-alpaca-7b", "dataset/alpaca-52k"), ()))),
+         Conflict("incompatible", "<img src=x onerror=alert(1)>", (), (Term("x", "own", "MIT", ("model/gone", "javascript:alert(2)"), ()),))),
+    )  # fmt: skip
+    terms = {**compute_all(graph, catalog.licenses), "model/stanford-alpaca-7b": alpaca}
     path = tmp_path / "lineage.html"
-    path.write_bytes(render_html(graph, licenses=catalog.licenses))
+    path.write_bytes(render_html(graph, licenses=catalog.licenses, terms=terms))
     visit = Visit(browser, path)
     page = visit.page
     page.select_option("#commercial", "no")
-    assert _unhidden(visit) == ["dataset/alpaca-52k", "model/stanford-alpaca-7b"]
+    assert _unhidden(visit) == ["dataset/alpaca-52k", "model/alpaca-lora-7b", "model/stanford-alpaca-7b"]
     page.select_option("#commercial", "yes")
     assert _unhidden(visit) == ["model/dolly-v2-12b", "model/pythia-12b"]
     page.select_option("#commercial", "")
@@ -825,18 +825,19 @@ def test_commercial_use_and_effective_terms_come_from_the_node(browser, tmp_path
     section = page.locator("#panel section.effective-terms")
     assert section.locator("h3").text_content() == "Effective terms"
     assert section.locator("ul.terms > li").inner_text().splitlines() == [
-        "no commercial use (prohibition) — Creative Commons Attribution Non Commercial 4.0 International",
+        "no-commercial-use (data) — Creative Commons Attribution Non Commercial 4.0 International",
         "via Alpaca 7B → Alpaca 52K",
         "https://example.org/alpaca-terms",
+        "https://example.org/nc",
     ]
     conflicts = section.locator("ul.conflicts > li")
-    assert conflicts.nth(0).inner_text().splitlines() == ["the data forbids what the weights allow", "Alpaca 7B → LLaMA 7B", "Alpaca 7B → Alpaca 52K"]
+    assert conflicts.nth(0).inner_text().splitlines() == ["share-alike: the data forbids what the weights allow", "Alpaca 7B → LLaMA 7B", "Alpaca 7B → Alpaca 52K"]
     # Text stays text, and ids not on the page are not links.
-    assert conflicts.nth(1).inner_text().splitlines() == ["<img src=x onerror=alert(1)>", "model/gone → javascript:alert(2)"]
+    assert conflicts.nth(1).inner_text().splitlines() == ["incompatible: <img src=x onerror=alert(1)>", "model/gone → javascript:alert(2)"]
     assert conflicts.nth(1).locator("a, img, button").count() == 0
     section.locator("ul.conflicts button", has_text="LLaMA 7B").click()
     assert visit.selected() == "model/llama-7b"
-    assert page.locator("#panel section.effective-terms").count() == 0  # no terms on LLaMA 7B: no section
+    assert page.locator("#panel section.effective-terms").count() == 0  # nothing recorded binds LLaMA 7B in the tiny catalog: no section
     assert (visit.requests, visit.errors, visit.dialogs) == ([], [], [])
     page.close()
 

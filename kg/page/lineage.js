@@ -866,6 +866,8 @@
     fact("Records", entity.records && formatCount(entity.records));
     const license = entity.license && data.licenses[entity.license];
     fact("Licence", license ? link(license.url, license.name) : entity.license);
+    // The verdict along the lineage (kg terms) where the page carries terms; the paths are under "Effective terms".
+    if (entity.terms) fact("Commercial use", entity.commercial_use === undefined ? "not known" : entity.commercial_use ? "allowed" : "not allowed, see Effective terms");
     fact("Languages", entity.languages);
     fact("Open weights", entity.open_weights === undefined ? undefined : entity.open_weights ? "yes" : "no");
     fact("Country", entity.country);
