@@ -90,7 +90,7 @@ def test_commercial_use_on_the_page_is_the_verdict_along_the_lineage() -> None:
                      "model/alpaca-lora-7b": False, "model/stanford-alpaca-7b": False, "software/tool": True}  # fmt: skip
     assert nodes["model/alpaca-lora-7b"]["terms"] == [
         {"term": "no-commercial-use", "kind": "data", "licence": "CC-BY-NC-4.0", "path": ["model/alpaca-lora-7b", "dataset/alpaca-52k"],
-         "sources": [nodes["model/alpaca-lora-7b"]["terms"][0]["sources"][0], "https://github.com/tatsu-lab/stanford_alpaca/blob/main/DATA_LICENSE"]},
+         "sources": ["https://github.com/tloen/alpaca-lora", "https://github.com/tatsu-lab/stanford_alpaca"]},
     ]  # fmt: skip
 
 
