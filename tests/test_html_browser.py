@@ -548,16 +548,17 @@ def test_the_table_view_sorts_filters_and_exports_what_is_shown(visit_real: Visi
 @pytest.mark.parametrize(
     ("control", "value", "matches"),
     [
-        ("#commercial", "yes", lambda node, licenses: node.get("license") in licenses and licenses[node["license"]].commercial_use is True),
-        ("#commercial", "no", lambda node, licenses: node.get("license") in licenses and licenses[node["license"]].commercial_use is False),
-        ("#open-weights", "no", lambda node, licenses: node.get("open_weights") is False),
-        ("#language", "zh", lambda node, licenses: "zh" in node.get("languages", ())),
+        ("#commercial", "yes", lambda node, verdict: verdict is True),
+        ("#commercial", "no", lambda node, verdict: verdict is False),
+        ("#open-weights", "no", lambda node, verdict: node.get("open_weights") is False),
+        ("#language", "zh", lambda node, verdict: "zh" in node.get("languages", ())),
     ],
 )
 def test_facet_filters_keep_exactly_the_matching_entities_and_are_shareable(browser, real, control, value, matches) -> None:  # noqa: ANN001
     graph = real[1]
-    licenses = load_catalog().licenses
-    expected = sorted(n for n, data in graph.nodes(data=True) if data["kind"] in ("model", "dataset") and matches(data, licenses))
+    # Commercial use is the verdict along the lineage (kg.terms), not the declared licence's.
+    verdicts = {node: result.commercial_use for node, result in compute_all(graph, load_catalog().licenses).items()}
+    expected = sorted(n for n, data in graph.nodes(data=True) if data["kind"] in ("model", "dataset") and matches(data, verdicts[n]))
     visit = Visit(browser, real[0])
     visit.page.select_option(control, value)
     shown = visit.page.evaluate("window.lineage.nodes.get({filter: (n) => !n.hidden}).map((n) => n.id)")
