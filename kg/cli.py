@@ -242,7 +242,7 @@ def _html(args: argparse.Namespace) -> int:
     catalog = _load(args)
     whole = build_graph(catalog)
     graph, title = select_view(whole, args.focus, args.depth, args.kind, args.relation)
-    page = render_html(graph, title=title, licenses=catalog.licenses, focus=args.focus, terms=compute_all(whole, catalog.licenses))
+    page = render_html(graph, title=title, licenses=catalog.licenses, focus=args.focus, terms=compute_all(whole, catalog.licenses, nodes=graph))
     with locked(args.out.parent.parent):  # the lock `kg build` takes when args.out is in its output folder
         sweep_temporaries(args.out.parent)
         write_atomically(args.out, page)

@@ -116,8 +116,9 @@ def render_html(
     """The lineage page of `graph` as UTF-8 bytes: deterministic, offline, one file.
 
     `focus` (an id, name or alias in `graph`) is selected when the page opens, unless its URL names another view.
-    `terms` are the effective terms the panel shows and the commercial-use filter reads; by default they are
-    computed on `graph`, so pass those of the whole graph when `graph` is a view of it (`select_view`)."""
+    `terms` are the effective terms the panel shows and the commercial-use filter reads: pass those
+    computed on the whole graph when `graph` is a view of it (`select_view`, `compute_all(whole, licenses,
+    nodes=view)`); by default they are computed on `graph` itself."""
     sizes = _sizes(graph)
     licenses = licenses or {}
     terms = compute_all(graph, licenses) if terms is None else terms

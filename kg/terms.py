@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Iterable, Literal, Mapping
 
 import networkx as nx
 import yaml
@@ -179,11 +179,14 @@ def compute_terms(graph: nx.MultiDiGraph, licenses: Mapping[str, License], entit
     )
 
 
-def compute_all(graph: nx.MultiDiGraph, licenses: Mapping[str, License], rules: Rules | None = None) -> dict[str, EffectiveTerms]:
-    """The effective terms of every model and dataset, by id."""
+def compute_all(graph: nx.MultiDiGraph, licenses: Mapping[str, License], rules: Rules | None = None,
+                nodes: Iterable[str] | None = None) -> dict[str, EffectiveTerms]:
+    """The effective terms of every model and dataset, by id; of those among
+    `nodes` only, when given (their ancestors are still walked in `graph`)."""
     rules = rules or load_rules()
     cache: dict[str, _Reached] = {}
-    return {node: compute_terms(graph, licenses, node, rules, cache) for node, kind in sorted(graph.nodes(data="kind")) if kind in SUBJECTS}
+    wanted = sorted(graph) if nodes is None else sorted(set(nodes))
+    return {node: compute_terms(graph, licenses, node, rules, cache) for node in wanted if graph.nodes[node]["kind"] in SUBJECTS}
 
 
 def _article(kind: str) -> str:
