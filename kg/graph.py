@@ -194,6 +194,34 @@ def _describe(graph: nx.MultiDiGraph, node: str) -> str:
     return f"{node} ({data['name']}{date})"
 
 
+def derivation_cycles(graph: nx.MultiDiGraph) -> list[list[str]]:
+    """The members of each derivation cycle, sorted; none in linear time when there are none.
+
+    The catalog's own cycles are refused by kg.catalog; this finds those that
+    imported records make (A names B as its base model, B names A).
+    """
+    derivations = nx.DiGraph((u, v) for u, v, f in graph.edges(data="field") if f == "derived_from")
+    if nx.is_directed_acyclic_graph(derivations):
+        return []
+    return sorted(sorted(c) for c in nx.strongly_connected_components(derivations) if len(c) > 1)
+
+
+def overview_nodes(graph: nx.MultiDiGraph, families: int = 20, members: int = 12) -> set[str]:
+    """What a page of a graph too large to draw shows: every curated entity, and
+    the `families` imported roots with the most descendants, each with up to
+    `members` of its direct derivatives (those with the most descendants first).
+    """
+    shown = {node for node, imported in graph.nodes(data="imported") if not imported}
+    roots = [n for n, imported in graph.nodes(data="imported") if imported and not any(f in LINEAGE_FIELDS for _, _, f in graph.out_edges(n, data="field"))]
+    size = {root: len(downstream(graph, root)) for root in roots}
+    biggest = sorted((root for root in roots if size[root]), key=lambda r: (-size[r], r))[:families]
+    for root in biggest:
+        children = {u for u, _, f in graph.in_edges(root, data="field") if f in LINEAGE_FIELDS}
+        ranked = sorted(children, key=lambda c: (-graph.in_degree(c), c))
+        shown |= {root, *ranked[:members]}
+    return shown
+
+
 def count_by_kind_and_relation(graph: nx.MultiDiGraph) -> tuple[Counter, Counter]:
     """How many nodes of each kind, and how many edges of each relation."""
     kinds = Counter(kind for _, kind in graph.nodes(data="kind"))

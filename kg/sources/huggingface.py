@@ -7,6 +7,11 @@ elsewhere. The Hub's tags (`base_model:finetune:<id>`, `dataset:<id>`,
 `license:<id>`) say the same as the card for records without one. The Hub's
 `createdAt` is the upload date, and 2022-03-02 is the floor it gives every
 repository older than that: never a release date.
+
+A dump may hold dataset records too (`HfApi.list_datasets`), marked
+`"repoType": "dataset"`. The Hub has no card key for "this dataset holds a
+model's outputs"; a dump says so with `generated_by` (a repo id or a list),
+which the reader takes.
 """
 
 from __future__ import annotations
@@ -90,7 +95,12 @@ def _read_jsonl(path: Path, problems: list[Problem]) -> list[Record]:
         def origin(key: str, repo: str = repo, number: int = number) -> Origin:
             return Origin(NAME, f"{shown}:{number}#/{key}", f"{HUB}/{repo}", retrieved, item.get("sha"))
 
-        records.append(_record(repo, _fix_keys(card if isinstance(card, dict) else {}), item.get("tags") or [], item.get("createdAt"), origin))
+        card = _fix_keys(card if isinstance(card, dict) else {})
+        tags = item.get("tags") or []
+        if item.get("repoType") == "dataset":
+            records.append(_dataset_record(repo, card, tags, item.get("createdAt"), origin))
+        else:
+            records.append(_record(repo, card, tags, item.get("createdAt"), origin))
     return records
 
 
@@ -117,6 +127,20 @@ def _record(repo: str, card: dict, tags: list, created: Any, origin) -> Record: 
     datasets = _as_list(card.get("datasets")) or [t[len("dataset:"):] for t in tags if isinstance(t, str) and t.startswith("dataset:")]
     for dataset in datasets:
         record.mention("trained_on", f"huggingface:{dataset}", "dataset", origin("datasets"))
+    _claim_common(record, card, tags, created, origin)
+    return record
+
+
+def _dataset_record(repo: str, card: dict, tags: list, created: Any, origin) -> Record:  # noqa: ANN001
+    record = Record(NAME, repo, "dataset", repo.split("/")[-1], origin("id"), aliases=[repo], external_ids=[f"huggingface:{repo}"])
+    for model in _as_list(card.get("generated_by")):
+        record.mention("generated_by", f"huggingface:{model}", "model", origin("generated_by"))
+    _claim_common(record, card, tags, created, origin)
+    return record
+
+
+def _claim_common(record: Record, card: dict, tags: list, created: Any, origin) -> None:  # noqa: ANN001
+    """The claims models and datasets share: licence, languages, upload date."""
     licenses = _as_list(card.get("license")) or [t[len("license:"):] for t in tags if isinstance(t, str) and t.startswith("license:")]
     for license in licenses:
         if license.casefold() != "other" and not is_placeholder(license):
@@ -125,7 +149,6 @@ def _record(repo: str, card: dict, tags: list, created: Any, origin) -> Record: 
         record.claim("languages", language, origin("language"))
     if isinstance(created, str) and created[:10] > CREATED_AT_FLOOR:
         record.claim("uploaded", created[:10], origin("createdAt"))
-    return record
 
 
 def _relation(explicit: Any, bases: list[str], tags: list, card: dict) -> str:
