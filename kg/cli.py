@@ -17,7 +17,7 @@ from pathlib import Path
 from kg.catalog import Catalog, load_catalog
 from kg.errors import CatalogError, OutputError, Problem, RequestError
 from kg.entities import FOLDERS
-from kg.graph import build_graph, count_by_kind_and_relation, derivation_cycles, find_node, format_lineage, overview_nodes
+from kg.graph import build_graph, count_by_kind_and_relation, derivation_cycles, find_node, format_lineage, load_graph, overview_nodes
 from kg.html import render_html, select_view
 from kg.publish import graph_to_json, locked, publish_folder, sweep_temporaries, write_atomically
 from kg.explore import build_knowledge_graph
@@ -78,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     lineage = command("lineage", _lineage, "Print what an entity comes from and what comes from it.")
     lineage.add_argument("entity", help="an id (model/alpaca-lora-7b), or a name or alias ('Alpaca-LoRA', '骆驼')")
     lineage.add_argument("--depth", type=int, default=None, help="levels to show each way (default: all)")
+    lineage.add_argument("--graph", type=Path, default=None, help="answer from a saved build/graph.json (with its imported entities) instead of the catalog")
     command("stats", _stats, "Count entities per kind and edges per relation.")
     query = command("query", _query, "Run a SPARQL query (a .rq file or a query string) and print the rows.")
     query.add_argument("query", help="a shipped query's name (llama-descendants), an .rq file, or the query text")
@@ -223,7 +224,7 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _lineage(args: argparse.Namespace) -> int:
-    graph = build_graph(_load(args))
+    graph = load_graph(args.graph) if args.graph is not None else build_graph(_load(args))
     print(format_lineage(graph, find_node(graph, args.entity), args.depth))
     return 0
 

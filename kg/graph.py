@@ -9,7 +9,9 @@ derivations and the field name (`trained_on`, `developers`, ...) otherwise.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, deque
+from pathlib import Path
 from typing import Iterable
 
 import networkx as nx
@@ -74,6 +76,22 @@ def build_graph(catalog: Catalog) -> nx.MultiDiGraph:
             evidence = ref.source or entity.sources[0].url
             graph.add_edge(entity_id, ref.id, key=relation, field=field, relation=relation, evidence=evidence, **extra)
     return graph
+
+
+def load_graph(path: Path | str) -> nx.MultiDiGraph:
+    """The graph `kg build` wrote to graph.json, read back (with imported entities when it had sources).
+
+    The route for lineage questions at Hub scale: reading a saved graph takes
+    seconds for a million models, reading and merging the dump again a minute.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_bytes())
+        return nx.node_link_graph(data, directed=True, multigraph=True, edges="edges")
+    except FileNotFoundError:
+        raise RequestError(f"{path}: no such file", "run kg build first; it writes build/graph.json") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RequestError(f"{path}: not a graph.json written by kg build ({type(exc).__name__}: {exc})", "give the graph.json of a kg build output folder") from None
 
 
 def upstream(graph: nx.MultiDiGraph, node: str, fields: Iterable[str] = LINEAGE_FIELDS) -> set[str]:
@@ -206,7 +224,7 @@ def derivation_cycles(graph: nx.MultiDiGraph) -> list[list[str]]:
     return sorted(sorted(c) for c in nx.strongly_connected_components(derivations) if len(c) > 1)
 
 
-def overview_nodes(graph: nx.MultiDiGraph, families: int = 20, members: int = 12) -> set[str]:
+def overview_nodes(graph: nx.MultiDiGraph, families: int = 8, members: int = 4) -> set[str]:
     """What a page of a graph too large to draw shows: every curated entity, and
     the `families` imported roots with the most descendants, each with up to
     `members` of its direct derivatives (those with the most descendants first).

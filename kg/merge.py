@@ -22,7 +22,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -49,7 +49,7 @@ CURATED = "catalog"
 DEFAULT_ORDER = ("huggingface", "open-llms", "ecosystem-graphs", "dpc")
 
 
-@lru_cache(maxsize=1 << 20)  # each name is looked up and indexed several times during a merge
+@lru_cache(maxsize=1 << 12)  # each name is looked up and indexed several times in a row during a merge
 def normalise(name: str) -> str:
     """A name for matching: NFKC, case-folded, letters and digits only ('LLaMa-7B' = 'llama 7b')."""
     return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", name).casefold())
@@ -83,11 +83,12 @@ class Merged:
     references: list[Reference] = field(default_factory=list)
     claims: dict[tuple[str, str], list[tuple[Claim, bool]]] = field(default_factory=dict)  # (entity, field) -> (claim, accepted)
 
-    @property
+    # Computed once, after kg.merge.merge has filled the fields (they are read several times for a report).
+    @cached_property
     def unresolved(self) -> list[Reference]:
         return [r for r in self.references if r.target is None]
 
-    @property
+    @cached_property
     def conflicts(self) -> dict[tuple[str, str], list[tuple[Claim, bool]]]:
         return {key: claims for key, claims in self.claims.items() if not _agree_on(key[1], claims)}
 
@@ -121,29 +122,49 @@ def _agree(values: list[Any]) -> bool:
 
 
 class _Index:
-    """Ids by explicit external id, and by (kind, normalised name)."""
+    """Ids by explicit external id, and by kind and normalised name.
+
+    A key held by one id maps to the id itself, by several to a set: a
+    million imported records make a million keys, and a set each would
+    double the merge's memory.
+    """
     def __init__(self) -> None:
-        self.explicit: dict[str, set[str]] = defaultdict(set)
-        self.names: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.explicit: dict[str, str | set[str]] = {}
+        self.names: dict[str, str | set[str]] = {}
 
     def add(self, entity_id: str, kind: str, names: Iterable[str], external: Iterable[str]) -> None:
         for name in names:
             if normalise(name):
-                self.names[(kind, normalise(name))].add(entity_id)
+                _hold(self.names, f"{kind} {normalise(name)}", entity_id)
         for ext in external:
-            self.explicit[ext.casefold()].add(entity_id)
+            _hold(self.explicit, ext.casefold(), entity_id)
 
     def find(self, kind: str, names: Iterable[str], external: Iterable[str]) -> tuple[set[str], str]:
         for ext in external:
             found = self.explicit.get(ext.casefold())
             if found:
-                return found, f"explicit link {ext}"
+                return _as_set(found), f"explicit link {ext}"
         kinds = ("model", "dataset", "software", "organization", "person", "method") if kind == "any" else (kind,)
         for name in names:
-            found = {i for k in kinds for i in self.names.get((k, normalise(name)), ())}
+            found = {i for k in kinds for i in _as_set(self.names.get(f"{k} {normalise(name)}", ()))}
             if found:
                 return found, f"name '{name}'"
         return set(), ""
+
+
+def _hold(index: dict[str, str | set[str]], key: str, entity_id: str) -> None:
+    held = index.get(key)
+    if held is None:
+        index[key] = entity_id
+    elif isinstance(held, str):
+        if held != entity_id:
+            index[key] = {held, entity_id}
+    else:
+        held.add(entity_id)
+
+
+def _as_set(held: str | set[str] | tuple) -> set[str] | tuple:
+    return {held} if isinstance(held, str) else held
 
 
 def _curated_index(catalog: Catalog) -> _Index:
@@ -269,11 +290,13 @@ def add_to_graph(graph: nx.MultiDiGraph, merged: Merged) -> None:
             graph.nodes[entity_id].setdefault("claims", []).extend(
                 {"field": name, "value": c.value, "accepted": accepted, **_origin_dict(c.origin)} for c, accepted in claims
             )
+    added = set()
     for ref in merged.references:
         if ref.entity in merged.new:
             field_name, relation = ref.mention.field, ref.mention.relation or ref.mention.field
             # A derivation of no relation the page and `kg lineage` can name stays in the RDF only (prov:wasDerivedFrom).
-            if ref.target and field_name in LINEAGE_REFERENCES and relation in RELATION_LABELS and not graph.has_edge(ref.entity, ref.target, relation):
+            if ref.target and field_name in LINEAGE_REFERENCES and relation in RELATION_LABELS and (ref.entity, ref.target, relation) not in added:
+                added.add((ref.entity, ref.target, relation))
                 graph.add_edge(ref.entity, ref.target, key=relation, field=field_name, relation=relation, evidence=ref.mention.origin.url)
         elif ref.entity in graph:
             row = {"field": ref.mention.field, "text": ref.mention.text, **_origin_dict(ref.mention.origin)}
@@ -387,11 +410,19 @@ def read_sources(sources: Iterable[tuple[str, str]] | dict, commit: str | None =
     return records
 
 
+RDF_RECORDS = 50_000  # above this many imported records, rdflib would take minutes and gigabytes: kg build streams them
+
+
 def apply_sources(lkg, sources, order: Iterable[str] = DEFAULT_ORDER) -> Merged:  # noqa: ANN001
-    """Merge `sources` into a built knowledge graph in place: claims on its graph, claims and new entities in its RDF."""
+    """Merge `sources` into a built knowledge graph in place: claims on its graph, claims and new entities in its RDF.
+
+    Past `RDF_RECORDS` imported records the RDF is left to the catalog's own
+    (the graph still gets everything); `kg build --source` writes theirs.
+    """
     merged = merge(lkg.catalog, read_sources(sources), order)
     add_to_graph(lkg.graph, merged)
-    claims_to_rdf(lkg.rdf, merged, lkg.catalog.licenses)
+    if len(merged.records) <= RDF_RECORDS:
+        claims_to_rdf(lkg.rdf, merged, lkg.catalog.licenses)
     return merged
 
 

@@ -196,9 +196,13 @@ def _is_running(pid: int) -> bool:
     return True
 
 
+READABLE_NODES = 20_000  # above this graph.json is written without indentation (json's fast encoder; 10x quicker)
+
+
 def graph_to_json(graph: nx.MultiDiGraph) -> bytes:
     """The graph as node-link JSON, sorted so that equal catalogs give equal bytes."""
     data = nx.node_link_data(graph, edges="edges")
     data["nodes"].sort(key=lambda n: n["id"])
     data["edges"].sort(key=lambda e: (e["source"], e["target"], e["key"]))
-    return (json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode("utf-8")
+    indent = 1 if graph.number_of_nodes() <= READABLE_NODES else None
+    return (json.dumps(data, ensure_ascii=False, indent=indent, sort_keys=True) + "\n").encode("utf-8")

@@ -30,6 +30,7 @@ from kg.errors import OutputError
 from kg.vocab import PREFIXES
 
 Block = tuple[str, list[tuple[str, str]]]
+BATCH = 2000  # blocks gathered before each write
 FILES = ("kg.nt", "kg.ttl", "kg.jsonld")
 RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
@@ -93,13 +94,17 @@ def write_exports(folder: Path, blocks: Iterable[Block]) -> int:
             ttl.write("".join(f"@prefix {prefix}: <{namespace}> .\n" for prefix, namespace in PREFIXES.items()) + "\n")
             context = json.dumps({prefix: str(namespace) for prefix, namespace in PREFIXES.items()}, ensure_ascii=False)
             jsonld.write(f'{{"@context": {context},\n "@graph": [')
-            separator = "\n  "
+            pending: tuple[list[str], list[str], list[str]] = ([], [], [])
+            first = True
             for subject, pairs in blocks:
                 count += len(pairs)
-                nt.write("".join(f"{subject} {p} {o} .\n" for p, o in pairs))
-                ttl.write(_turtle_block(subject, pairs))
-                jsonld.write(separator + _jsonld_node(subject, pairs))
-                separator = ",\n  "
+                pending[0].extend(f"{subject} {p} {o} .\n" for p, o in pairs)
+                pending[1].append(_turtle_block(subject, pairs))
+                pending[2].append(("\n  " if first else ",\n  ") + _jsonld_node(subject, pairs))
+                first = False
+                if len(pending[1]) >= BATCH:
+                    _flush(pending, (nt, ttl, jsonld))
+            _flush(pending, (nt, ttl, jsonld))
             jsonld.write("\n ]\n}\n")
             for handle in (nt, ttl, jsonld):  # on disk before the folder is swapped in, like every other output
                 handle.flush()
@@ -109,6 +114,13 @@ def write_exports(folder: Path, blocks: Iterable[Block]) -> int:
         reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
         raise OutputError(f"{reason} while writing {shown}") from exc
     return count
+
+
+def _flush(pending: tuple[list[str], ...], handles: tuple) -> None:
+    """Write what is pending, one call per file (a call per block costs more than the writing)."""
+    for lines, handle in zip(pending, handles):
+        handle.write("".join(lines))
+        lines.clear()
 
 
 def _compact(node: str, cache: dict[str, str] = {}) -> str:  # noqa: B006 (the cache is meant to persist)

@@ -78,30 +78,37 @@ def _read_jsonl(path: Path, problems: list[Problem]) -> list[Record]:
     shown = str(path)
     retrieved = retrieved_on(path)
     records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(shown, number, "", f"not valid JSON: {exc.msg}"))
-            continue
-        if not isinstance(item, dict) or not isinstance(item.get("id") or item.get("modelId"), str):
-            problems.append(Problem(shown, number, "id", "a Hub model record needs an 'id'"))
-            continue
-        repo = item.get("id") or item["modelId"]
-        card = item.get("cardData") or item.get("card_data") or {}
-
-        def origin(key: str, repo: str = repo, number: int = number) -> Origin:
-            return Origin(NAME, f"{shown}:{number}#/{key}", f"{HUB}/{repo}", retrieved, item.get("sha"))
-
-        card = _fix_keys(card if isinstance(card, dict) else {})
-        tags = item.get("tags") or []
-        if item.get("repoType") == "dataset":
-            records.append(_dataset_record(repo, card, tags, item.get("createdAt"), origin))
-        else:
-            records.append(_record(repo, card, tags, item.get("createdAt"), origin))
+    with open(path, encoding="utf-8") as lines:  # line by line: a dump of the whole Hub is gigabytes
+        for number, line in enumerate(lines, start=1):
+            record = _read_line(line, number, shown, retrieved, problems)
+            if record is not None:
+                records.append(record)
     return records
+
+
+def _read_line(line: str, number: int, shown: str, retrieved: str, problems: list[Problem]) -> Record | None:
+    if not line.strip():
+        return None
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as exc:
+        problems.append(Problem(shown, number, "", f"not valid JSON: {exc.msg}"))
+        return None
+    if not isinstance(item, dict) or not isinstance(item.get("id") or item.get("modelId"), str):
+        problems.append(Problem(shown, number, "id", "a Hub model record needs an 'id'"))
+        return None
+    repo = item.get("id") or item["modelId"]
+    card = item.get("cardData") or item.get("card_data") or {}
+    card = _fix_keys(card if isinstance(card, dict) else {})
+    tags = item.get("tags") or []
+    dataset = item.get("repoType") == "dataset"
+    # Shared by every value of the record: one string each, not one per value.
+    url, commit, where = f"{HUB}/datasets/{repo}" if dataset else f"{HUB}/{repo}", item.get("sha"), f"{shown}:{number}#/"
+
+    def origin(key: str) -> Origin:
+        return Origin(NAME, where + key, url, retrieved, commit)
+
+    return (_dataset_record if dataset else _record)(repo, card, tags, item.get("createdAt"), origin)
 
 
 def _fix_keys(meta: dict) -> dict:
