@@ -8,6 +8,7 @@ and where); 2 an output could not be written (the previous output is kept);
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -17,13 +18,14 @@ from pathlib import Path
 from kg.catalog import Catalog, load_catalog
 from kg.errors import CatalogError, OutputError, Problem, RequestError
 from kg.entities import FOLDERS
-from kg.graph import build_graph, count_by_kind_and_relation, find_node, format_lineage
+from kg.graph import build_graph, count_by_kind_and_relation, derivation_cycles, find_node, format_lineage, load_graph, overview_nodes
 from kg.html import render_html, select_view
 from kg.publish import graph_to_json, locked, publish_folder, sweep_temporaries, write_atomically
 from kg.explore import build_knowledge_graph
-from kg.merge import DEFAULT_ORDER, apply_sources, format_conflicts, format_report, merge, read_sources, sources_from_file, write_drafts
+from kg.merge import DEFAULT_ORDER, add_to_graph, format_conflicts, imported_blocks, format_report, merge, read_sources, sources_from_file, write_drafts
 from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, FORMATS, format_result, load_store, read_query, run_query, to_store
 from kg.rdf import serialize, to_rdf
+from kg.stream import FILES as STREAMED, graph_blocks, write_exports
 from kg.terms import compute_all, compute_terms, format_terms
 from kg.terms import format_conflicts as format_terms_conflicts
 
@@ -79,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     lineage = command("lineage", _lineage, "Print what an entity comes from and what comes from it.")
     lineage.add_argument("entity", help="an id (model/alpaca-lora-7b), or a name or alias ('Alpaca-LoRA', '骆驼')")
     lineage.add_argument("--depth", type=int, default=None, help="levels to show each way (default: all)")
+    lineage.add_argument("--graph", type=Path, default=None, help="answer from a saved build/graph.json (with its imported entities) instead of the catalog")
     terms = command("terms", _terms, "Print what a model or dataset may be used for, inherited along its lineage, with the paths.")
     terms.add_argument("entity", nargs="?", help="an id or a name or alias of a model or dataset")
     terms.add_argument("--format", choices=("text", "json"), default="text", help="text (default): a tree of paths; json: one object")
@@ -177,27 +180,39 @@ def _validate(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     catalog = _load(args)
     lkg = build_knowledge_graph(catalog)
-    merged = None
     listed = sources_from_file(catalog.root) if not args.source else None
-    if args.source:
-        merged = apply_sources(lkg, _sources(args), _order(args))
-    elif listed:
-        merged = apply_sources(lkg, *listed)
+    pairs, order = (_sources(args), _order(args)) if args.source else listed or ([], DEFAULT_ORDER)
+    merged = merge(catalog, read_sources(pairs), order) if pairs else None
     graph, rdf = lkg.graph, lkg.rdf
-    # Everything is serialized before anything is written: a failure leaves every old file.
-    outputs = {
-        "graph.json": graph_to_json(graph),
-        **serialize(rdf),
-        "lineage.html": render_html(graph, licenses=catalog.licenses),
-    }
+    outputs = {}
+    stream = None
+    triples = len(rdf)
+    page = graph
     if merged is not None:
-        outputs["sources-report.txt"] = format_report(merged, limit=None).encode()
+        # Imported records can number millions: their RDF is streamed to the files, never held in rdflib,
+        # and the page shows the catalog and the biggest imported families, not every node.
+        add_to_graph(graph, merged)
+        cycles = derivation_cycles(graph)
+        report = format_report(merged, limit=None) + "".join(f"derivation cycle (not a lineage): {' -> '.join(c)}\n" for c in cycles)
+        outputs["sources-report.txt"] = report.encode()
+        for cycle in cycles:
+            print(f"warning: imported records form a derivation cycle: {', '.join(cycle)}", file=sys.stderr)
+        page = graph.subgraph(overview_nodes(graph)).copy()
+
+        def stream(folder: Path) -> tuple[str, ...]:
+            nonlocal triples
+            triples = write_exports(folder, itertools.chain(graph_blocks(rdf), imported_blocks(merged, catalog.licenses)))
+            return STREAMED
+    else:
+        outputs.update(serialize(rdf))
+    # Everything held in memory is serialized before anything is written: a failure leaves every old file.
+    outputs = {"graph.json": graph_to_json(graph), **outputs, "lineage.html": render_html(page, licenses=catalog.licenses, terms=compute_all(graph, catalog.licenses, nodes=page))}
     with locked(args.out.parent):
         sweep_temporaries(args.out.parent)
-        publish_folder(args.out, outputs)
+        publish_folder(args.out, outputs, stream)
     print(f"wrote {args.out / 'graph.json'}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
-    print(f"wrote {args.out / 'kg.ttl'}, kg.nt, kg.jsonld: {len(rdf)} triples")
-    print(f"wrote {args.out / 'lineage.html'}")
+    print(f"wrote {args.out / 'kg.ttl'}, kg.nt, kg.jsonld: {triples} triples")
+    print(f"wrote {args.out / 'lineage.html'}" + (f": {page.number_of_nodes()} nodes (the catalog and the biggest imported families)" if page is not graph else ""))
     if merged is not None:
         print("sources: " + ", ".join(f"{key} {value}" for key, value in merged.counts().items()))
         print(f"wrote {args.out / 'sources-report.txt'}: what matched, what is ambiguous, conflicting and unresolved")
@@ -216,7 +231,7 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _lineage(args: argparse.Namespace) -> int:
-    graph = build_graph(_load(args))
+    graph = load_graph(args.graph) if args.graph is not None else build_graph(_load(args))
     print(format_lineage(graph, find_node(graph, args.entity), args.depth))
     return 0
 

@@ -42,7 +42,7 @@ from kg.errors import CatalogError
 from kg.graph import FAMILY_TREE_FIELDS, RELATION_LABELS, build_graph, downstream, find_node, format_lineage, upstream
 from kg.html import render_html, select_view
 from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, prefixed_name, read_query, report_violations, run_checks, run_query, to_store
-from kg.merge import DEFAULT_ORDER, apply_sources
+from kg.merge import DEFAULT_ORDER, RDF_RECORDS, apply_sources
 from kg.rdf import to_rdf
 from kg.terms import EffectiveTerms, compute_all, compute_terms, format_terms
 from kg.vocab import ID, LICENSE, SPDX
@@ -89,6 +89,9 @@ def load(data: str | Path | None = None, sources: dict | list | None = None, ord
     if sources:
 
         object.__setattr__(lkg, "merged", apply_sources(lkg, sources, order or DEFAULT_ORDER))  # frozen: set once, here
+        if len(lkg.merged.records) > RDF_RECORDS:
+            warnings.warn(f"{len(lkg.merged.records):,} imported records: .graph holds them, .rdf only the catalog "
+                          "(kg build --source streams their RDF to build/kg.nt)", CatalogWarning, stacklevel=2)
     return lkg
 
 

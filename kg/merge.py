@@ -22,8 +22,9 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import networkx as nx
 import yaml
@@ -33,11 +34,13 @@ from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
 from kg.catalog import Catalog
 from kg.entities import FOLDERS
 from kg.errors import CatalogError, Problem, RequestError, suggest
+from kg.graph import RELATION_LABELS
 from kg.publish import write_atomically
-from kg.rdf import add_closed, entity_iri, license_iri
+from kg.rdf import license_iri, super_terms
+from kg.stream import Block, iri, literal, term
 from kg.reader import read_yaml
 from kg.sources import SOURCE_NAMES, Claim, Mention, Origin, Record, read_source
-from kg.vocab import CLASSES, DERIVATIONS, LKG, REFERENCES, SCHEMA
+from kg.vocab import CLASSES, DERIVATIONS, ID, LKG, REFERENCES, SCHEMA, fits
 
 SCALAR_FIELDS = ("license", "released", "parameters", "records", "uploaded")
 # Reference fields whose targets are compared: an imported target the catalog does not list is a conflict.
@@ -46,6 +49,7 @@ CURATED = "catalog"
 DEFAULT_ORDER = ("huggingface", "open-llms", "ecosystem-graphs", "dpc")
 
 
+@lru_cache(maxsize=1 << 12)  # each name is looked up and indexed several times in a row during a merge
 def normalise(name: str) -> str:
     """A name for matching: NFKC, case-folded, letters and digits only ('LLaMa-7B' = 'llama 7b')."""
     return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", name).casefold())
@@ -61,7 +65,7 @@ def _slug(text: str) -> str:
     return re.sub(r"-+", "-", re.sub(r"[^a-z0-9.]+", "-", unicodedata.normalize("NFKD", text).casefold())).strip("-.") or "x"
 
 
-@dataclass
+@dataclass(slots=True)
 class Reference:
     """A mention from an entity, resolved to a target id or left unresolved (target None)."""
     entity: str
@@ -79,11 +83,12 @@ class Merged:
     references: list[Reference] = field(default_factory=list)
     claims: dict[tuple[str, str], list[tuple[Claim, bool]]] = field(default_factory=dict)  # (entity, field) -> (claim, accepted)
 
-    @property
+    # Computed once, after kg.merge.merge has filled the fields (they are read several times for a report).
+    @cached_property
     def unresolved(self) -> list[Reference]:
         return [r for r in self.references if r.target is None]
 
-    @property
+    @cached_property
     def conflicts(self) -> dict[tuple[str, str], list[tuple[Claim, bool]]]:
         return {key: claims for key, claims in self.claims.items() if not _agree_on(key[1], claims)}
 
@@ -117,29 +122,49 @@ def _agree(values: list[Any]) -> bool:
 
 
 class _Index:
-    """Ids by explicit external id, and by (kind, normalised name)."""
+    """Ids by explicit external id, and by kind and normalised name.
+
+    A key held by one id maps to the id itself, by several to a set: a
+    million imported records make a million keys, and a set each would
+    double the merge's memory.
+    """
     def __init__(self) -> None:
-        self.explicit: dict[str, set[str]] = defaultdict(set)
-        self.names: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.explicit: dict[str, str | set[str]] = {}
+        self.names: dict[str, str | set[str]] = {}
 
     def add(self, entity_id: str, kind: str, names: Iterable[str], external: Iterable[str]) -> None:
         for name in names:
             if normalise(name):
-                self.names[(kind, normalise(name))].add(entity_id)
+                _hold(self.names, f"{kind} {normalise(name)}", entity_id)
         for ext in external:
-            self.explicit[ext.casefold()].add(entity_id)
+            _hold(self.explicit, ext.casefold(), entity_id)
 
     def find(self, kind: str, names: Iterable[str], external: Iterable[str]) -> tuple[set[str], str]:
         for ext in external:
             found = self.explicit.get(ext.casefold())
             if found:
-                return found, f"explicit link {ext}"
+                return _as_set(found), f"explicit link {ext}"
         kinds = ("model", "dataset", "software", "organization", "person", "method") if kind == "any" else (kind,)
         for name in names:
-            found = {i for k in kinds for i in self.names.get((k, normalise(name)), ())}
+            found = {i for k in kinds for i in _as_set(self.names.get(f"{k} {normalise(name)}", ()))}
             if found:
                 return found, f"name '{name}'"
         return set(), ""
+
+
+def _hold(index: dict[str, str | set[str]], key: str, entity_id: str) -> None:
+    held = index.get(key)
+    if held is None:
+        index[key] = entity_id
+    elif isinstance(held, str):
+        if held != entity_id:
+            index[key] = {held, entity_id}
+    else:
+        held.add(entity_id)
+
+
+def _as_set(held: str | set[str] | tuple) -> set[str] | tuple:
+    return {held} if isinstance(held, str) else held
 
 
 def _curated_index(catalog: Catalog) -> _Index:
@@ -246,94 +271,131 @@ def _collect_claims(catalog: Catalog, records: list[Record], owner: dict[int, st
 
 
 def _origin_dict(origin: Origin) -> dict:
-    return {k: v for k, v in vars(origin).items() if v is not None}
+    return {name: getattr(origin, name) for name in ("source", "where", "url", "retrieved", "commit") if getattr(origin, name) is not None}
 
 
 def add_to_graph(graph: nx.MultiDiGraph, merged: Merged) -> None:
     """Curated nodes get `claims` (every source's value, the accepted one marked) and `imported_references`.
 
-    New entities are not added to the networkx graph (the page would drown
-    in them); they are in the RDF export (`claims_to_rdf`).
+    New entities join the graph with only what traversals and the page need
+    (`kind`, `name`, `sources`, `imported`), and with their resolved lineage
+    references as edges (evidence: the source's page); their claims are in
+    the RDF export (`imported_blocks`).
     """
+    for entity_id, records in merged.new.items():
+        sources = [{"url": r.origin.url, "supports": f"{r.source} record {r.source_id}"} for r in records if r.origin.url]
+        graph.add_node(entity_id, kind=records[0].kind, name=records[0].name, sources=sources, imported=True)
     for (entity_id, name), claims in merged.claims.items():
-        if entity_id in graph:
+        if entity_id in graph and entity_id not in merged.new:
             graph.nodes[entity_id].setdefault("claims", []).extend(
                 {"field": name, "value": c.value, "accepted": accepted, **_origin_dict(c.origin)} for c, accepted in claims
             )
+    added = set()
     for ref in merged.references:
-        if ref.entity in graph:
+        if ref.entity in merged.new:
+            field_name, relation = ref.mention.field, ref.mention.relation or ref.mention.field
+            # A derivation of no relation the page and `kg lineage` can name stays in the RDF only (prov:wasDerivedFrom).
+            if ref.target and field_name in LINEAGE_REFERENCES and relation in RELATION_LABELS and (ref.entity, ref.target, relation) not in added:
+                added.add((ref.entity, ref.target, relation))
+                graph.add_edge(ref.entity, ref.target, key=relation, field=field_name, relation=relation, evidence=ref.mention.origin.url)
+        elif ref.entity in graph:
             row = {"field": ref.mention.field, "text": ref.mention.text, **_origin_dict(ref.mention.origin)}
             row.update({"target": ref.target} if ref.target else {"unresolved": True})
             graph.nodes[ref.entity].setdefault("imported_references", []).append(row)
 
 
 PREDICATES = {"license": "license", "released": "datePublished", "parameters": "parameterCount", "records": "recordCount", "uploaded": "uploaded"}
+# The fields whose resolved references a new entity also gets as direct edges (its lineage).
+LINEAGE_REFERENCES = ("derived_from", "trained_on", "generated_by")
 
 
 def claims_to_rdf(rdf: Graph, merged: Merged, licenses: Iterable[str]) -> None:
-    """Each claim as an rdf:Statement with dcterms:source and lkg:accepted; new entities and imported references too."""
+    """Add `imported_blocks` to an rdflib graph (the API's `.rdf`; a large merge is streamed instead)."""
+    text = "".join(f"{subject} {p} {o} .\n" for subject, pairs in imported_blocks(merged, licenses) for p, o in pairs)
+    rdf.parse(data=text, format="nt")
+
+
+def imported_blocks(merged: Merged, licenses: Iterable[str]) -> Iterator[Block]:
+    """The RDF of a merge, one subject at a time, terms in N-Triples form (see kg.stream).
+
+    New entities: class, label, description, identifier, `lkg:importedFrom`
+    and `dcterms:source`, and as direct triples their resolved lineage
+    references (what SPARQL walks, with the standard super-properties). Every claim, and every
+    imported reference, is also an rdf:Statement with `dcterms:source` and
+    `lkg:accepted`; unresolved references keep the name as object.
+    """
     licenses = set(licenses)
+    supers = super_terms()
+    types = {kind: [term(c) for c in (cls, *supers.get(cls, ()))] for kind, cls in CLASSES.items()}
+    predicates = {name: term(SCHEMA[p] if name in ("license", "released") else LKG[p]) for name, p in PREDICATES.items()}
+    closed = {prop: {kind: [term(q) for q in (prop, *supers.get(prop, ())) if fits(q, kind)] for kind in CLASSES} for prop in (*DERIVATIONS.values(), *REFERENCES.values(), PROV.wasDerivedFrom)}
+    a, label, name, description, identifier = term(RDF.type), term(RDFS.label), term(SCHEMA.name), term(SCHEMA.description), term(DCTERMS.identifier)
+    source, imported_from, statement_type = term(DCTERMS.source), term(LKG.importedFrom), term(RDF.Statement)
+    subject_p, predicate_p, object_p, accepted_p = term(RDF.subject), term(RDF.predicate), term(RDF.object), term(LKG.accepted)
+    claim_source, claim_location, retrieved, commit = term(LKG.claimSource), term(LKG.claimLocation), term(LKG.retrieved), term(LKG.sourceCommit)
+    unresolved_type, true, false = term(LKG.UnresolvedReference), term(Literal(True)), term(Literal(False))
+    integer, date = str(XSD.integer), str(XSD.date)
 
-    def predicate(name: str) -> URIRef:
-        return SCHEMA[PREDICATES[name]] if name in ("license", "released") else LKG[PREDICATES[name]]
+    def entity(entity_id: str) -> str:
+        return f"<{ID}{entity_id}>"  # ids are slugs (checked for curated ones, made by _slug for new ones): nothing to escape
 
-    def value_node(name: str, value: Any):  # noqa: ANN202
-        if name == "license" and value in licenses:
-            return license_iri(value)
-        return Literal(value, datatype=XSD.integer) if isinstance(value, int) else Literal(str(value))
+    def value_node(field_name: str, value: Any) -> str:
+        if field_name == "license" and value in licenses:
+            return term(license_iri(value))
+        return literal(str(value), datatype=integer) if isinstance(value, int) else literal(str(value))
 
-    def describe(statement: URIRef, origin: Origin) -> None:
-        rdf.add((statement, RDF.type, RDF.Statement))
+    def described(origin: Origin) -> list[tuple[str, str]]:
+        pairs = [(a, statement_type)]
         if origin.url:
-            rdf.add((statement, DCTERMS.source, URIRef(origin.url.replace(" ", "%20"))))
-        rdf.add((statement, LKG.claimSource, Literal(origin.source)))
-        rdf.add((statement, LKG.claimLocation, Literal(origin.where)))
+            pairs.append((source, iri(origin.url)))
+        pairs += [(claim_source, literal(origin.source)), (claim_location, literal(origin.where))]
         if origin.retrieved:
-            rdf.add((statement, LKG.retrieved, Literal(origin.retrieved, datatype=XSD.date)))
+            pairs.append((retrieved, literal(origin.retrieved, datatype=date)))
         if origin.commit:
-            rdf.add((statement, LKG.sourceCommit, Literal(origin.commit)))
+            pairs.append((commit, literal(origin.commit)))
+        return pairs
 
+    def property_of(ref: Reference) -> URIRef:
+        if ref.mention.field == "derived_from":
+            return DERIVATIONS.get(ref.mention.relation or "", PROV.wasDerivedFrom)
+        return REFERENCES.get(ref.mention.field, LKG.dependsOn)
+
+    edges: dict[str, list[Reference]] = defaultdict(list)
+    for ref in merged.references:
+        if ref.target and ref.entity in merged.new and ref.mention.field in LINEAGE_REFERENCES:
+            edges[ref.entity].append(ref)
     for entity_id, records in merged.new.items():
-        subject = entity_iri(entity_id)
-        add_closed(rdf, subject, RDF.type, [CLASSES[records[0].kind]], records[0].kind)
-        rdf.add((subject, RDFS.label, Literal(records[0].name, lang="en")))
-        rdf.add((subject, SCHEMA.name, Literal(records[0].name, lang="en")))
-        # A description the shapes require; it says only what the build knows, in our words.
+        kind = records[0].kind
+        subject = entity(entity_id)
+        pairs = [(a, t) for t in types[kind]]
         where = ", ".join(sorted({r.source for r in records}))
-        rdf.add((subject, SCHEMA.description, Literal(f"A {records[0].kind} known only from {where}; not reviewed for the catalog.", lang="en")))
-        rdf.add((subject, DCTERMS.identifier, Literal(entity_id)))
-        for record in records:
-            rdf.add((subject, LKG.importedFrom, Literal(f"{record.source}:{record.source_id}")))
-            if record.origin.url:
-                rdf.add((subject, DCTERMS.source, URIRef(record.origin.url.replace(" ", "%20"))))
-    for (entity_id, name), claims in merged.claims.items():
-        if name in EDGE_FIELDS:
+        name_term = literal(records[0].name, lang="en")
+        pairs += [(label, name_term), (name, name_term), (identifier, literal(entity_id)),
+                  (description, literal(f"A {kind} known only from {where}; not reviewed for the catalog.", lang="en"))]
+        pairs += [(imported_from, literal(f"{r.source}:{r.source_id}")) for r in records]
+        pairs += [(source, iri(r.origin.url)) for r in records if r.origin.url]
+        pairs += [(p, entity(ref.target)) for ref in edges.get(entity_id, ()) for p in closed[property_of(ref)][kind]]
+        yield subject, list(dict.fromkeys(pairs))
+    for (entity_id, field_name), claims in merged.claims.items():
+        if field_name in EDGE_FIELDS:
             continue  # written below as the imported references' statements; the curated edges have their own
-        subject = entity_iri(entity_id)
-        for n, (claim, accepted) in enumerate(claims):
-            statement = URIRef(f"{subject}#claim-{name}-{n}")
-            describe(statement, claim.origin)
-            rdf.add((statement, RDF.subject, subject))
-            rdf.add((statement, RDF.predicate, predicate(name)))
-            rdf.add((statement, RDF.object, value_node(name, claim.value)))
-            rdf.add((statement, LKG.accepted, Literal(accepted)))
+        subject = entity(entity_id)
+        for n, (claim, ok) in enumerate(claims):
+            pairs = described(claim.origin)
+            pairs += [(subject_p, subject), (predicate_p, predicates[field_name]), (object_p, value_node(field_name, claim.value)), (accepted_p, true if ok else false)]
+            yield f"{subject[:-1]}#claim-{field_name}-{n}>", pairs
     counters: dict[str, int] = defaultdict(int)
     for ref in merged.references:
-        subject = entity_iri(ref.entity)
+        subject = entity(ref.entity)
         n = counters[ref.entity] = counters[ref.entity] + 1
-        statement = URIRef(f"{subject}#import-{n}")
-        describe(statement, ref.mention.origin)
-        rdf.add((statement, RDF.subject, subject))
-        if ref.mention.field == "derived_from":
-            prop = DERIVATIONS.get(ref.mention.relation or "", PROV.wasDerivedFrom)
-        else:
-            prop = REFERENCES.get(ref.mention.field, LKG.dependsOn)
-        rdf.add((statement, RDF.predicate, prop))
+        statement = f"{subject[:-1]}#import-{n}>"
+        pairs = described(ref.mention.origin)
+        pairs += [(subject_p, subject), (predicate_p, term(property_of(ref)))]
         if ref.target:
-            rdf.add((statement, RDF.object, entity_iri(ref.target)))
+            pairs.append((object_p, entity(ref.target)))
         else:
-            rdf.add((statement, RDF.object, Literal(ref.mention.text)))
-            rdf.add((statement, RDF.type, LKG.UnresolvedReference))
+            pairs += [(object_p, literal(ref.mention.text)), (a, unresolved_type)]
+        yield statement, pairs
 
 
 def read_sources(sources: Iterable[tuple[str, str]] | dict, commit: str | None = None) -> list[Record]:
@@ -348,11 +410,19 @@ def read_sources(sources: Iterable[tuple[str, str]] | dict, commit: str | None =
     return records
 
 
+RDF_RECORDS = 50_000  # above this many imported records, rdflib would take minutes and gigabytes: kg build streams them
+
+
 def apply_sources(lkg, sources, order: Iterable[str] = DEFAULT_ORDER) -> Merged:  # noqa: ANN001
-    """Merge `sources` into a built knowledge graph in place: claims on its graph, claims and new entities in its RDF."""
+    """Merge `sources` into a built knowledge graph in place: claims on its graph, claims and new entities in its RDF.
+
+    Past `RDF_RECORDS` imported records the RDF is left to the catalog's own
+    (the graph still gets everything); `kg build --source` writes theirs.
+    """
     merged = merge(lkg.catalog, read_sources(sources), order)
     add_to_graph(lkg.graph, merged)
-    claims_to_rdf(lkg.rdf, merged, lkg.catalog.licenses)
+    if len(merged.records) <= RDF_RECORDS:
+        claims_to_rdf(lkg.rdf, merged, lkg.catalog.licenses)
     return merged
 
 

@@ -24,7 +24,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,8 +40,11 @@ def temporary_name(target: Path, stage: str = "new") -> Path:
     return target.parent / f".{target.name}.kg-{stage}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
-def publish_folder(out: Path, outputs: Mapping[str, bytes]) -> None:
+def publish_folder(out: Path, outputs: Mapping[str, bytes], stream: Callable[[Path], Iterable[str]] | None = None) -> None:
     """Make `out` hold `outputs` (file name -> bytes) and nothing else of ours, in one swap.
+
+    `stream`, when given, writes files too large to hold in memory straight
+    into the new folder and returns their names (see kg.stream).
 
     Raises OutputError, with `out` exactly as it was, if anything fails
     before the swap.
@@ -60,8 +63,9 @@ def publish_folder(out: Path, outputs: Mapping[str, bytes]) -> None:
     try:
         for name, data in outputs.items():
             _write_file(staging / name, data, shown=out / name)
+        written = set(outputs) | set(stream(staging) if stream is not None else ())
         if out.is_dir():
-            _carry_over(out, staging, skip=set(outputs))
+            _carry_over(out, staging, skip=written)
             _fsync_folder(staging)
             _exchange(staging, out)
             shutil.rmtree(staging, ignore_errors=True)  # now the old set; a failure here leaves it to the next sweep
@@ -192,9 +196,13 @@ def _is_running(pid: int) -> bool:
     return True
 
 
+READABLE_NODES = 20_000  # above this graph.json is written without indentation (json's fast encoder; 10x quicker)
+
+
 def graph_to_json(graph: nx.MultiDiGraph) -> bytes:
     """The graph as node-link JSON, sorted so that equal catalogs give equal bytes."""
     data = nx.node_link_data(graph, edges="edges")
     data["nodes"].sort(key=lambda n: n["id"])
     data["edges"].sort(key=lambda e: (e["source"], e["target"], e["key"]))
-    return (json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode("utf-8")
+    indent = 1 if graph.number_of_nodes() <= READABLE_NODES else None
+    return (json.dumps(data, ensure_ascii=False, indent=indent, sort_keys=True) + "\n").encode("utf-8")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,7 +25,7 @@ from kg.errors import Problem, suggest
 PLACEHOLDERS = {"", "unknown", "unspecified", "no license", "none", "n/a", "na", "tbd", "null", "nil", "?", "-", "not specified", "various"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Origin:
     """Where one value was read: the source's name, the page it documents, the place in the file."""
 
@@ -38,14 +39,14 @@ class Origin:
         return f"{self.source} {self.where}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Claim:
     field: str
     value: Any
     origin: Origin
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Mention:
     """A reference by free text (or an external id) to another thing: `field` -> `text`."""
 
@@ -56,7 +57,7 @@ class Mention:
     relation: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     """One thing a source describes."""
 
@@ -110,6 +111,7 @@ _LICENSES = {
 }
 
 
+@lru_cache(maxsize=4096)  # a dump of a million records names a few hundred licences
 def map_license(text: str) -> str:
     """Our licence id for a tracker's licence name; an unmapped name is kept as written (it is still a claim)."""
     for candidate in (text, re.sub(r"\([^)]*\)", "", text)):  # 'CC BY NC 4.0 (model weights)' is CC BY NC 4.0

@@ -7,6 +7,11 @@ elsewhere. The Hub's tags (`base_model:finetune:<id>`, `dataset:<id>`,
 `license:<id>`) say the same as the card for records without one. The Hub's
 `createdAt` is the upload date, and 2022-03-02 is the floor it gives every
 repository older than that: never a release date.
+
+A dump may hold dataset records too (`HfApi.list_datasets`), marked
+`"repoType": "dataset"`. The Hub has no card key for "this dataset holds a
+model's outputs"; a dump says so with `generated_by` (a repo id or a list),
+which the reader takes.
 """
 
 from __future__ import annotations
@@ -73,25 +78,37 @@ def _read_jsonl(path: Path, problems: list[Problem]) -> list[Record]:
     shown = str(path)
     retrieved = retrieved_on(path)
     records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(shown, number, "", f"not valid JSON: {exc.msg}"))
-            continue
-        if not isinstance(item, dict) or not isinstance(item.get("id") or item.get("modelId"), str):
-            problems.append(Problem(shown, number, "id", "a Hub model record needs an 'id'"))
-            continue
-        repo = item.get("id") or item["modelId"]
-        card = item.get("cardData") or item.get("card_data") or {}
-
-        def origin(key: str, repo: str = repo, number: int = number) -> Origin:
-            return Origin(NAME, f"{shown}:{number}#/{key}", f"{HUB}/{repo}", retrieved, item.get("sha"))
-
-        records.append(_record(repo, _fix_keys(card if isinstance(card, dict) else {}), item.get("tags") or [], item.get("createdAt"), origin))
+    with open(path, encoding="utf-8") as lines:  # line by line: a dump of the whole Hub is gigabytes
+        for number, line in enumerate(lines, start=1):
+            record = _read_line(line, number, shown, retrieved, problems)
+            if record is not None:
+                records.append(record)
     return records
+
+
+def _read_line(line: str, number: int, shown: str, retrieved: str, problems: list[Problem]) -> Record | None:
+    if not line.strip():
+        return None
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as exc:
+        problems.append(Problem(shown, number, "", f"not valid JSON: {exc.msg}"))
+        return None
+    if not isinstance(item, dict) or not isinstance(item.get("id") or item.get("modelId"), str):
+        problems.append(Problem(shown, number, "id", "a Hub model record needs an 'id'"))
+        return None
+    repo = item.get("id") or item["modelId"]
+    card = item.get("cardData") or item.get("card_data") or {}
+    card = _fix_keys(card if isinstance(card, dict) else {})
+    tags = item.get("tags") or []
+    dataset = item.get("repoType") == "dataset"
+    # Shared by every value of the record: one string each, not one per value.
+    url, commit, where = f"{HUB}/datasets/{repo}" if dataset else f"{HUB}/{repo}", item.get("sha"), f"{shown}:{number}#/"
+
+    def origin(key: str) -> Origin:
+        return Origin(NAME, where + key, url, retrieved, commit)
+
+    return (_dataset_record if dataset else _record)(repo, card, tags, item.get("createdAt"), origin)
 
 
 def _fix_keys(meta: dict) -> dict:
@@ -117,6 +134,20 @@ def _record(repo: str, card: dict, tags: list, created: Any, origin) -> Record: 
     datasets = _as_list(card.get("datasets")) or [t[len("dataset:"):] for t in tags if isinstance(t, str) and t.startswith("dataset:")]
     for dataset in datasets:
         record.mention("trained_on", f"huggingface:{dataset}", "dataset", origin("datasets"))
+    _claim_common(record, card, tags, created, origin)
+    return record
+
+
+def _dataset_record(repo: str, card: dict, tags: list, created: Any, origin) -> Record:  # noqa: ANN001
+    record = Record(NAME, repo, "dataset", repo.split("/")[-1], origin("id"), aliases=[repo], external_ids=[f"huggingface:{repo}"])
+    for model in _as_list(card.get("generated_by")):
+        record.mention("generated_by", f"huggingface:{model}", "model", origin("generated_by"))
+    _claim_common(record, card, tags, created, origin)
+    return record
+
+
+def _claim_common(record: Record, card: dict, tags: list, created: Any, origin) -> None:  # noqa: ANN001
+    """The claims models and datasets share: licence, languages, upload date."""
     licenses = _as_list(card.get("license")) or [t[len("license:"):] for t in tags if isinstance(t, str) and t.startswith("license:")]
     for license in licenses:
         if license.casefold() != "other" and not is_placeholder(license):
@@ -125,7 +156,6 @@ def _record(repo: str, card: dict, tags: list, created: Any, origin) -> Record: 
         record.claim("languages", language, origin("language"))
     if isinstance(created, str) and created[:10] > CREATED_AT_FLOOR:
         record.claim("uploaded", created[:10], origin("createdAt"))
-    return record
 
 
 def _relation(explicit: Any, bases: list[str], tags: list, card: dict) -> str:

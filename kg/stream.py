@@ -1,0 +1,186 @@
+"""The RDF export of a large graph, written as it is produced, without rdflib.
+
+rdflib's serializers hold the whole graph and spend most of their time
+choosing prefixed names (about 16 s per 100,000 triples for Turtle); a
+million Hub models give tens of millions of triples. Here the triples arrive
+as *blocks*, one subject with its (predicate, object) pairs, every term
+already in N-Triples form (`<iri>`, `"text"@en`, `"1"^^<…#integer>`), and
+each block is written at once to N-Triples, Turtle and JSON-LD. Nothing is
+kept but the block in hand, so memory does not grow with the graph.
+
+Blocks are written in the order they come: the caller makes that order
+deterministic (the curated part sorted, imported entities in the order of
+their source). The small catalog without sources keeps rdflib's sorted
+output (`kg.rdf.serialize`); `tests/test_stream.py` parses what this module
+writes with pyoxigraph and rdflib and compares it with rdflib's own.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from rdflib import Graph, Literal, URIRef
+
+from kg.errors import OutputError
+from kg.vocab import PREFIXES
+
+Block = tuple[str, list[tuple[str, str]]]
+BATCH = 2000  # blocks gathered before each write
+FILES = ("kg.nt", "kg.ttl", "kg.jsonld")
+RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+XSD_BOOLEAN = "<http://www.w3.org/2001/XMLSchema#boolean>"
+XSD_INTEGER = "<http://www.w3.org/2001/XMLSchema#integer>"
+_INTEGER = re.compile(r"^[+-]?[0-9]+$")
+# What N-Triples and Turtle strings must escape, and the other control characters, which JSON
+# must escape (the same text then serves JSON-LD); everything else is written as UTF-8.
+_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t",
+                          **{chr(c): f"\\u{c:04X}" for c in range(32) if chr(c) not in "\n\r\t"}})
+# Characters no IRI may hold unescaped in N-Triples or Turtle.
+_BAD_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+# A local name Turtle takes after a prefix without escapes (a subset of PN_LOCAL).
+_LOCAL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]|\.(?=[A-Za-z0-9_-]))*$")
+_NAMESPACES = {str(namespace): prefix for prefix, namespace in PREFIXES.items()}
+
+
+def iri(text: str) -> str:
+    """An IRI term; characters no IRI may hold (a space in a URL from a dump) are percent-encoded."""
+    if _BAD_IRI.search(text):
+        text = _BAD_IRI.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), text)
+    return f"<{text}>"
+
+
+def literal(text: str, lang: str | None = None, datatype: str | None = None) -> str:
+    """A literal term: plain, with a language tag, or typed by a datatype IRI."""
+    quoted = f'"{text.translate(_ESCAPES)}"'
+    if lang:
+        return f"{quoted}@{lang}"
+    return f"{quoted}^^<{datatype}>" if datatype and datatype != XSD_STRING else quoted
+
+
+def term(node: URIRef | Literal) -> str:
+    """An rdflib term (the curated graph has no blank nodes) in N-Triples form."""
+    if isinstance(node, Literal):
+        return literal(str(node), node.language, str(node.datatype) if node.datatype else None)
+    if isinstance(node, URIRef):
+        return iri(str(node))
+    raise OutputError(f"internal error: cannot stream the RDF term {node!r} (blank nodes are not written)")
+
+
+def graph_blocks(rdf: Graph) -> Iterator[Block]:
+    """The triples of a (small) rdflib graph as blocks, subjects and pairs sorted."""
+    by_subject: dict[str, list[tuple[str, str]]] = {}
+    for s, p, o in rdf:
+        by_subject.setdefault(term(s), []).append((term(p), term(o)))
+    for subject in sorted(by_subject):
+        yield subject, sorted(set(by_subject[subject]), key=lambda pair: (pair[0] != RDF_TYPE, pair))
+
+
+def write_exports(folder: Path, blocks: Iterable[Block]) -> int:
+    """Write kg.nt, kg.ttl and kg.jsonld of `blocks` into `folder`; return the number of triples.
+
+    Raises OutputError (disk full, unwritable folder) with the file's name.
+    """
+    paths = {name: Path(folder) / name for name in FILES}
+    count = 0
+    try:
+        with open(paths["kg.nt"], "x", encoding="utf-8") as nt, open(paths["kg.ttl"], "x", encoding="utf-8") as ttl, \
+                open(paths["kg.jsonld"], "x", encoding="utf-8") as jsonld:
+            ttl.write("".join(f"@prefix {prefix}: <{namespace}> .\n" for prefix, namespace in PREFIXES.items()) + "\n")
+            context = json.dumps({prefix: str(namespace) for prefix, namespace in PREFIXES.items()}, ensure_ascii=False)
+            jsonld.write(f'{{"@context": {context},\n "@graph": [')
+            pending: tuple[list[str], list[str], list[str]] = ([], [], [])
+            first = True
+            for subject, pairs in blocks:
+                count += len(pairs)
+                pending[0].extend(f"{subject} {p} {o} .\n" for p, o in pairs)
+                pending[1].append(_turtle_block(subject, pairs))
+                pending[2].append(("\n  " if first else ",\n  ") + _jsonld_node(subject, pairs))
+                first = False
+                if len(pending[1]) >= BATCH:
+                    _flush(pending, (nt, ttl, jsonld))
+            _flush(pending, (nt, ttl, jsonld))
+            jsonld.write("\n ]\n}\n")
+            for handle in (nt, ttl, jsonld):  # on disk before the folder is swapped in, like every other output
+                handle.flush()
+                os.fsync(handle.fileno())
+    except OSError as exc:
+        shown = Path(exc.filename).name if exc.filename else "the RDF export"
+        reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+        raise OutputError(f"{reason} while writing {shown}") from exc
+    return count
+
+
+def _flush(pending: tuple[list[str], ...], handles: tuple) -> None:
+    """Write what is pending, one call per file (a call per block costs more than the writing)."""
+    for lines, handle in zip(pending, handles):
+        handle.write("".join(lines))
+        lines.clear()
+
+
+def _compact(node: str, cache: dict[str, str] = {}) -> str:  # noqa: B006 (the cache is meant to persist)
+    """`<iri>` as prefix:local where a declared prefix and a plain local name allow it."""
+    found = cache.get(node)
+    if found is not None:
+        return found
+    text = node[1:-1]
+    cut = max(text.rfind("/"), text.rfind("#")) + 1
+    prefix = _NAMESPACES.get(text[:cut])
+    short = f"{prefix}:{text[cut:]}" if prefix and _LOCAL.match(text[cut:]) else node
+    if len(cache) < 100_000:  # predicates, classes, licences repeat; entity IRIs mostly do not
+        cache[node] = short
+    return short
+
+
+def _turtle_term(node: str) -> str:
+    if node[0] == "<":
+        return _compact(node)
+    at = node.rfind('"^^<')
+    if at < 0:
+        return node
+    text, datatype = node[1:at], node[at + 3:]
+    if datatype == XSD_BOOLEAN and text in ("true", "false") or datatype == XSD_INTEGER and _INTEGER.match(text):
+        return text  # Turtle's own forms of these two
+    return f"{node[:at + 3]}{_compact(datatype)}"
+
+
+def _turtle_block(subject: str, pairs: list[tuple[str, str]]) -> str:
+    lines = []
+    previous = None
+    for p, o in pairs:
+        if p == previous:
+            lines[-1] += f", {_turtle_term(o)}"
+        else:
+            lines.append(f"{'a' if p == RDF_TYPE else _compact(p)} {_turtle_term(o)}")
+            previous = p
+    return f"{_compact(subject)} " + " ;\n    ".join(lines) + " .\n\n"
+
+
+def _jsonld_node(subject: str, pairs: list[tuple[str, str]]) -> str:
+    """One node object of the @graph. Terms are reused as JSON text: the escapes
+    `literal` and `iri` leave in them are JSON escapes too."""
+    grouped: dict[str, list[str]] = {}
+    for p, o in pairs:
+        if p == RDF_TYPE:
+            grouped.setdefault('"@type"', []).append(f'"{_compact(o).strip("<>")}"')
+        else:
+            grouped.setdefault(f'"{_compact(p).strip("<>")}"', []).append(_jsonld_value(o))
+    members = "".join(f", {key}: [{', '.join(values)}]" for key, values in grouped.items())
+    return f'{{"@id": "{subject[1:-1]}"{members}}}'
+
+
+def _jsonld_value(node: str) -> str:
+    if node[0] == "<":
+        return f'{{"@id": "{node[1:-1]}"}}'
+    end = node.rfind('"')
+    value = f'{{"@value": {node[:end + 1]}'
+    if node[end + 1:end + 2] == "@":
+        return f'{value}, "@language": "{node[end + 2:]}"}}'
+    if node[end + 1:end + 3] == "^^":
+        return f'{value}, "@type": "{node[end + 4:-1]}"}}'
+    return value + "}"
