@@ -12,6 +12,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import networkx as nx
 import pytest
 
 from kg.cli import main
@@ -43,16 +44,6 @@ def derived_from(dump: Path) -> dict[str, set[str]]:
     return children
 
 
-def descendants(children: dict[str, set[str]], base: str) -> set[str]:
-    found, todo = set(), [base]
-    while todo:
-        for child in children.get(todo.pop(), ()):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("hub")
@@ -60,23 +51,24 @@ def hub(tmp_path_factory: pytest.TempPathFactory):
     out = folder / "build"
     assert main(["build", "--source", f"huggingface={dump}", "--out", str(out), "--store", str(out / "store")]) == 0
     children = derived_from(dump)
-    biggest = max(children, key=lambda base: (len(descendants(children, base)), base))
+    family = nx.DiGraph((parent, child) for parent, kids in children.items() for child in kids)
+    biggest = max(children, key=lambda base: (len(nx.descendants(family, base)), base))
     server, url = start_server(out / "store", out / "lineage.html")
     try:
-        yield url, dump, children, biggest
+        yield url, dump, children, nx.descendants(family, biggest), biggest
     finally:
         assert stop_server(server) == (130, "stopped\n")
 
 
 def test_the_endpoint_holds_every_record_of_the_dump(hub) -> None:  # noqa: ANN001
-    url, dump, _, _ = hub
+    url, dump, _, _, _ = hub
     answer = ask(url, PREFIXES + 'SELECT (COUNT(DISTINCT ?entity) AS ?n) WHERE { ?entity lkg:importedFrom ?from FILTER(STRSTARTS(?from, "huggingface:")) }')
     lines = sum(1 for line in dump.read_text(encoding="utf-8").splitlines() if line.strip())
     assert int(answer["results"]["bindings"][0]["n"]["value"]) == lines > MODELS
 
 
 def test_the_models_derived_in_one_step_from_the_biggest_base(hub) -> None:  # noqa: ANN001
-    url, _, children, biggest = hub
+    url, _, children, _, biggest = hub
     query = PREFIXES + f"""SELECT DISTINCT ?from WHERE {{
       ?base lkg:importedFrom "huggingface:{biggest}" .
       ?statement rdf:subject ?model ; rdf:object ?base ; rdf:predicate ?relation .
@@ -94,10 +86,10 @@ def test_the_models_derived_in_one_step_from_the_biggest_base(hub) -> None:  # n
     "prov:wasDerivedFrom triples, so no property path follows them; issue-14-scale's build path is to add them",
 )
 def test_all_descendants_of_the_biggest_base(hub) -> None:  # noqa: ANN001
-    url, _, children, biggest = hub
+    url, _, _, expected, biggest = hub
     query = PREFIXES + f"""SELECT DISTINCT ?from WHERE {{
       ?base lkg:importedFrom "huggingface:{biggest}" .
       ?model prov:wasDerivedFrom+ ?base ; lkg:importedFrom ?from .
     }}"""
     found = {row["from"]["value"].removeprefix("huggingface:") for row in ask(url, query)["results"]["bindings"]}
-    assert found == descendants(children, biggest)
+    assert found == expected

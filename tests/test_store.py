@@ -37,6 +37,10 @@ def test_the_store_holds_exactly_the_triples_of_kg_nt(tiny: Path, capsys: pytest
     assert build("--store", "out/store") == 0
     assert capsys.readouterr().out.endswith("wrote out/store: an Oxigraph store for `kg serve --store out/store`\n")
     assert triples_of_store(Path("out/store")) == triples_of_file(Path("out/kg.nt"))
+    change_a_description(tiny)  # again, with the store inside the output folder the build replaces
+    assert build("--store", "out/store") == 0
+    assert triples_of_store(Path("out/store")) == triples_of_file(Path("out/kg.nt"))
+    assert sorted(p.name for p in Path("out").iterdir()) == ["graph.json", "kg.jsonld", "kg.nt", "kg.ttl", "lineage.html", "store"]
 
 
 def test_a_rebuild_replaces_the_store_and_leaves_no_temporaries(tiny: Path) -> None:
