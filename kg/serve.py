@@ -46,6 +46,7 @@ from kg.query import QueryError, refuse_remote
 from kg.store import hold_store
 
 MAX_ANSWER_BYTES = 256 * 2**20
+MAX_QUERY_BYTES = 2**20
 STARTUP_SECONDS = 30.0
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -168,7 +169,13 @@ class _Front(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         path = self.path.partition("?")[0]
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_QUERY_BYTES:
+            for start in range(0, length, 1 << 16):  # read and dropped, never held, so that the client gets the answer
+                self.rfile.read(min(1 << 16, length - start))
+            self._refuse(413, f"a query of more than {MAX_QUERY_BYTES // 2**10} KiB is refused")
+            return
+        body = self.rfile.read(length)
         if path != "/query":
             self._refuse(403 if path in ("/update", "/store") else 404, "this endpoint is read-only: it takes no updates")
             return

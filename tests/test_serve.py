@@ -185,3 +185,10 @@ def test_a_port_in_use_is_named(tmp_path: Path, capsys: pytest.CaptureFixture) -
         port = taken.getsockname()[1]
         assert main(["serve", "--store", str(tmp_path / "store"), "--port", str(port)]) == 1
     assert capsys.readouterr().err == f"Error: cannot listen on 127.0.0.1 port {port}: Address already in use\nHint: choose another with --port\n"
+
+
+def test_a_query_of_more_than_a_mebibyte_is_refused_unread(endpoint) -> None:  # noqa: ANN001
+    url, _ = endpoint
+    huge = "SELECT * WHERE { ?s ?p ?o } #" + "x" * 2**20
+    request = urllib.request.Request(f"{url}/query", data=huge.encode(), method="POST", headers={"Content-Type": "application/sparql-query"})
+    assert refused(request) == (413, "a query of more than 1024 KiB is refused\n")
