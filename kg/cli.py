@@ -25,6 +25,8 @@ from kg.explore import build_knowledge_graph
 from kg.merge import DEFAULT_ORDER, add_to_graph, format_conflicts, imported_blocks, format_report, merge, read_sources, sources_from_file, write_drafts
 from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, FORMATS, format_result, load_store, read_query, run_query, to_store
 from kg.rdf import serialize, to_rdf
+from kg.serve import check_bind, serve
+from kg.store import check_store_folder, write_store
 from kg.stream import FILES as STREAMED, graph_blocks, write_exports
 from kg.terms import compute_all, compute_terms, format_terms
 from kg.terms import format_conflicts as format_terms_conflicts
@@ -77,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--strict", action="store_true", help="fail on warnings too")
     build = command("build", _build, "Validate the catalog and write the graph to the output folder.")
     build.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build/)")
+    build.add_argument("--store", type=Path, default=None, metavar="DIR", help="also load the graph into an Oxigraph store (RocksDB) in DIR, for `kg serve`")
     _source_options(build)
     lineage = command("lineage", _lineage, "Print what an entity comes from and what comes from it.")
     lineage.add_argument("entity", help="an id (model/alpaca-lora-7b), or a name or alias ('Alpaca-LoRA', '骆驼')")
@@ -104,6 +107,14 @@ def _parser() -> argparse.ArgumentParser:
     imports.add_argument("path", type=Path, help="the source's file or folder")
     imports.add_argument("--write", action="store_true", help="write draft entries of new records to <data>/_drafts/ for review")
     imports.add_argument("--order", help="source precedence after the catalog, comma-separated")
+    served = commands.add_parser("serve", help="Serve a store read-only over SPARQL, with the lineage page.", description="Serve a store read-only over SPARQL (Oxigraph's server), with the lineage page.")
+    served.add_argument("--store", type=Path, default=Path("build/store"), metavar="DIR", help="the store `kg build --store DIR` wrote (default: build/store)")
+    served.add_argument("--page", type=Path, default=Path("build/lineage.html"), help="the page served at / (default: build/lineage.html)")
+    served.add_argument("--bind", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    served.add_argument("--port", type=_positive(int), default=7878, help="port of the endpoint and the page (default: 7878)")
+    served.add_argument("--timeout", type=_positive(float), default=DEFAULT_TIMEOUT, help=f"seconds before a query is stopped (default: {DEFAULT_TIMEOUT:g})")
+    served.add_argument("--allow-remote", action="store_true", help="allow a --bind address other machines can reach")
+    served.set_defaults(run=_serve)
     conflicts = command("conflicts", _conflicts, "List where the sources disagree with the catalog or each other.")
     _source_options(conflicts)
     conflicts.add_argument("--all", action="store_true", help="also disagreements between sources on imported entities")
@@ -207,15 +218,39 @@ def _build(args: argparse.Namespace) -> int:
         outputs.update(serialize(rdf))
     # Everything held in memory is serialized before anything is written: a failure leaves every old file.
     outputs = {"graph.json": graph_to_json(graph), **outputs, "lineage.html": render_html(page, licenses=catalog.licenses, terms=compute_all(graph, catalog.licenses, nodes=page))}
+    if args.store is not None:
+        check_store_folder(args.store)  # a store in use or a folder of other things: say so before writing anything
     with locked(args.out.parent):
         sweep_temporaries(args.out.parent)
         publish_folder(args.out, outputs, stream)
     print(f"wrote {args.out / 'graph.json'}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
     print(f"wrote {args.out / 'kg.ttl'}, kg.nt, kg.jsonld: {triples} triples")
     print(f"wrote {args.out / 'lineage.html'}" + (f": {page.number_of_nodes()} nodes (the catalog and the biggest imported families)" if page is not graph else ""))
+    if args.store is not None:
+        _write_store(args.store, args.out / "kg.nt", args.out)
     if merged is not None:
         print("sources: " + ", ".join(f"{key} {value}" for key, value in merged.counts().items()))
         print(f"wrote {args.out / 'sources-report.txt'}: what matched, what is ambiguous, conflicting and unresolved")
+    return 0
+
+
+def _write_store(store: Path, ntriples: Path, out: Path) -> None:
+    with locked(store.parent):
+        sweep_temporaries(store.parent)
+        try:
+            write_store(store, ntriples)
+        except OutputError as exc:
+            raise OutputError(f"{exc} (the exports in {out} are new, the store is the previous one)") from exc
+    print(f"wrote {store}: an Oxigraph store for `kg serve --store {store}`")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    check_bind(args.bind, args.allow_remote)
+    try:
+        serve(args.store, args.page, args.bind, args.port, args.timeout)
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -66,16 +66,31 @@ def publish_folder(out: Path, outputs: Mapping[str, bytes], stream: Callable[[Pa
         written = set(outputs) | set(stream(staging) if stream is not None else ())
         if out.is_dir():
             _carry_over(out, staging, skip=written)
-            _fsync_folder(staging)
-            _exchange(staging, out)
-            shutil.rmtree(staging, ignore_errors=True)  # now the old set; a failure here leaves it to the next sweep
-        else:
-            os.rename(staging, out)
-        _fsync_folder(out.parent)
+        swap_in(staging, out)
     except BaseException:
-        if staging.exists() and (not out.exists() or not os.path.samefile(staging, out)):
-            shutil.rmtree(staging, ignore_errors=True)
+        discard_staging(staging, out)
         raise
+
+
+def swap_in(staging: Path, out: Path) -> None:
+    """Put the finished folder `staging` at `out` in one atomic step.
+
+    An old `out` is exchanged with it (renameat2) and then removed; a
+    failure to remove it leaves it to the next sweep.
+    """
+    _fsync_folder(staging)
+    if out.is_dir():
+        _exchange(staging, out)
+        shutil.rmtree(staging, ignore_errors=True)  # now the old set
+    else:
+        os.rename(staging, out)
+    _fsync_folder(out.parent)
+
+
+def discard_staging(staging: Path, out: Path) -> None:
+    """Remove `staging` after a failure, unless it already became `out`."""
+    if staging.exists() and (not out.exists() or not os.path.samefile(staging, out)):
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_atomically(target: Path, data: bytes) -> None:

@@ -161,7 +161,7 @@ def run_query(
     is raised here once the copy is gone). Raises QueryError naming the line
     and column of a syntax error, or what bound was hit.
     """
-    _refuse_remote(text, where)
+    refuse_remote(text, where)
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     worker = context.Process(target=_answer, args=(store, text, max_rows, sender), daemon=True)
@@ -187,7 +187,7 @@ def run_query(
     return payload
 
 
-def _refuse_remote(text: str, where: str) -> None:
+def refuse_remote(text: str, where: str) -> None:
     # Blank out strings, IRIs and comments but keep their newlines, so that lines and columns still match.
     bare = LEXICAL_NOISE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
     match = REMOTE_KEYWORD.search(bare)

@@ -1,0 +1,199 @@
+"""The SPARQL endpoint at Hub scale: store load time and the descendants query through `kg serve`.
+
+For each size N: a synthetic Hub dump of N models (`hub_dump.py`, seed 1) is
+turned into N-Triples here, directly, in the shape the export gives an
+imported model (types with their standard super-classes, labels, identifier,
+source, licence, and each derivation as `lkg:<relation>`, `lkg:derivedFrom`
+and `prov:wasDerivedFrom`, plus `fair4ml:fineTunedFrom` for fine-tunes and
+adapters). `kg build --source` is not used for that: on this branch it takes
+about a minute at 10,000 models, and it writes imported derivations only as
+rdf:Statements (see tests/test_serve_hub.py).
+
+Then, each in fresh processes, median of 3 (peak RSS the largest of the 3):
+
+- `kg.store.write_store` (bulk load into a new store, swapped in), whole
+  process, beside Oxigraph's own `oxigraph load` of the same file;
+- `kg serve` on the store, and through its endpoint (HTTP, SPARQL JSON) all
+  descendants of the base model with the most of them, as IRIs only and with
+  their labels: the first answer after the server starts, and the median of
+  the next 3.
+
+    .venv/bin/python benchmarks/endpoint_scale.py                 # 100,000 and 1,000,000
+    .venv/bin/python benchmarks/endpoint_scale.py 10000 100000    # other sizes
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+
+import networkx as nx
+from hub_dump import write_dump
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from kg.sources.huggingface import KEY_FIXES, RELATIONS  # noqa: E402
+from kg.vocab import ID  # noqa: E402
+
+RUNS = 3
+LKG = "https://w3id.org/llm-lineage/ontology#"
+PROV = "http://www.w3.org/ns/prov#"
+FAIR4ML = "https://w3id.org/fair4ml#"
+RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+PROPERTIES = {"finetune": "fineTunedFrom", "adapter": "adapterOf", "merge": "mergedFrom", "quantized": "quantizedFrom"}
+QUERIES = {  # all descendants of the biggest base: their IRIs, and with their labels
+    "IRIs": "SELECT ?model WHERE {{ ?model prov:wasDerivedFrom+ {base} }}",
+    "with labels": "SELECT DISTINCT ?model ?name WHERE {{ ?model prov:wasDerivedFrom+ {base} ; rdfs:label ?name }}",
+}
+WRITE_STORE = "import sys; from pathlib import Path; from kg.store import write_store; write_store(Path(sys.argv[1]), Path(sys.argv[2]))"
+
+
+def entity(repo: str) -> str:
+    return f"<{ID}model/huggingface-{urllib.parse.quote(repo.lower().replace('/', '-'), safe='-._')}>"
+
+
+def literal(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a valid N-Triples string for these names
+
+
+def bases_of(item: dict) -> list[tuple[str, str]]:
+    """(relation, base repo id) pairs, read as kg.sources.huggingface reads them."""
+    card = {KEY_FIXES.get(str(k).casefold(), str(k)): v for k, v in (item.get("cardData") or {}).items()}
+    bases = card.get("base_model") or []
+    bases = [bases] if isinstance(bases, str) else bases
+    tags = item.get("tags") or []
+    if bases:
+        relation = RELATIONS.get(card.get("base_model_relation") or "", "merge" if len(bases) > 1 else None)
+        if relation is None:
+            tagset = set(tags)
+            relation = "adapter" if "peft" in tagset else "quantized" if tagset & {"gguf", "gptq", "awq", "exl2"} else "finetune"
+        return [(relation, base) for base in bases]
+    return [(RELATIONS.get(t.split(":")[1], "finetune"), t.split(":", 2)[2]) for t in tags if t.startswith("base_model:") and t.count(":") >= 2]
+
+
+def write_ntriples(dump: Path, out: Path) -> tuple[int, str, int]:
+    """The dump's models as N-Triples; returns (triples, the base with the most descendants, their number)."""
+    items = [json.loads(line) for line in dump.read_text(encoding="utf-8").splitlines() if line.strip()]
+    items = [item for item in items if item.get("repoType") != "dataset"]
+    known = {item["id"] for item in items}
+    children: dict[str, list[str]] = defaultdict(list)
+    count = 0
+    with open(out, "w", encoding="utf-8") as nt:
+        for item in items:
+            repo, me = item["id"], entity(item["id"])
+            lines = [
+                f"{me} {RDF_TYPE} <{LKG}Model> .", f"{me} {RDF_TYPE} <{FAIR4ML}MLModel> .", f"{me} {RDF_TYPE} <{PROV}Entity> .",
+                f"{me} <http://www.w3.org/2000/01/rdf-schema#label> {literal(repo.split('/')[-1])}@en .",
+                f"{me} <http://schema.org/name> {literal(repo.split('/')[-1])}@en .",
+                f"{me} <http://purl.org/dc/terms/identifier> {literal('model/huggingface-' + repo.lower().replace('/', '-'))} .",
+                f"{me} <{LKG}importedFrom> {literal('huggingface:' + repo)} .",
+                f"{me} <http://purl.org/dc/terms/source> <https://huggingface.co/{urllib.parse.quote(repo, safe='/-._')}> .",
+            ]
+            for tag in item.get("tags") or []:
+                if tag.startswith("license:"):
+                    lines.append(f"{me} <http://schema.org/license> {literal(tag[8:])} .")
+            for relation, base in bases_of(item):
+                if base not in known:
+                    continue
+                children[base].append(repo)
+                target = entity(base)
+                lines += [f"{me} <{LKG}{PROPERTIES[relation]}> {target} .", f"{me} <{LKG}derivedFrom> {target} .", f"{me} <{PROV}wasDerivedFrom> {target} ."]
+                if relation in ("finetune", "adapter"):
+                    lines.append(f"{me} <{FAIR4ML}fineTunedFrom> {target} .")
+            nt.write("\n".join(lines) + "\n")
+            count += len(lines)
+    family = nx.DiGraph((base, child) for base, kids in children.items() for child in kids)
+    sizes = {base: len(nx.descendants(family, base)) for base in children}
+    biggest = max(sizes, key=lambda b: (sizes[b], b))
+    return count, biggest, sizes[biggest]
+
+
+def timed(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one whole process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"{command[:3]} failed with status {status}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def query_endpoint(store: Path, base: str) -> tuple[float, dict[str, tuple[float, list[float], int]]]:
+    """Start kg serve; (seconds until it is ready, {query: (first answer s, the next answers s, rows)})."""
+    port = free_port()
+    started = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "-m", "kg.cli", "serve", "--store", str(store), "--port", str(port), "--timeout", "120"],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        for _ in range(3):
+            server.stdout.readline()
+        ready = time.perf_counter() - started
+        prefixes = f"PREFIX prov: <{PROV}> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+        answers = {}
+        for name, query in QUERIES.items():
+            times, rows = [], 0
+            for _ in range(1 + RUNS):
+                body = urllib.parse.urlencode({"query": prefixes + query.format(base=entity(base))}).encode()
+                request = urllib.request.Request(f"http://127.0.0.1:{port}/query", data=body, headers={"Accept": "application/sparql-results+json"})
+                began = time.perf_counter()
+                with urllib.request.urlopen(request, timeout=300) as response:
+                    rows = len(json.load(response)["results"]["bindings"])
+                times.append(time.perf_counter() - began)
+            answers[name] = (times[0], times[1:], rows)
+        return ready, answers
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def main() -> None:
+    sizes = [int(a) for a in sys.argv[1:]] or [100_000, 1_000_000]
+    oxigraph = str(Path(sys.executable).parent / "oxigraph")
+    print("| models | triples | N-Triples MB | write_store s | peak RSS MiB | oxigraph load s | ratio | serve ready s | descendants "
+          "| IRIs: first s | IRIs: median s | with labels: first s | with labels: median s |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for n in sizes:
+        with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as folder:
+            folder = Path(folder)
+            dump = write_dump(n, 1, folder / "hub.jsonl")
+            triples, biggest, family = write_ntriples(dump, folder / "kg.nt")
+            dump.unlink()
+            ours, peaks, theirs = [], [], []
+            for _ in range(RUNS):
+                shutil.rmtree(folder / "store", ignore_errors=True)
+                seconds, peak = timed([sys.executable, "-c", WRITE_STORE, str(folder / "store"), str(folder / "kg.nt")])
+                ours.append(seconds)
+                peaks.append(peak)
+                shutil.rmtree(folder / "oxigraph", ignore_errors=True)
+                theirs.append(timed([oxigraph, "load", "--location", str(folder / "oxigraph"), "--file", str(folder / "kg.nt")])[0])
+            shutil.rmtree(folder / "oxigraph", ignore_errors=True)
+            ready, answers = query_endpoint(folder / "store", biggest)
+            assert all(rows == family for _, _, rows in answers.values()), (answers, family)
+            ours_s, theirs_s = statistics.median(ours), statistics.median(theirs)
+            times = " | ".join(f"{first:.3f} | {statistics.median(rest):.3f}" for first, rest, _ in answers.values())
+            print(f"| {n:,} | {triples:,} | {(folder / 'kg.nt').stat().st_size / 1e6:.0f} | {ours_s:.2f} | {max(peaks):.0f} | {theirs_s:.2f} | "
+                  f"{ours_s / theirs_s:.2f} | {ready:.2f} | {family:,} | {times} |", flush=True)
+    print(f"\n(peak RSS of this script: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
+
+
+if __name__ == "__main__":
+    main()
