@@ -89,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     terms.add_argument("entity", nargs="?", help="an id or a name or alias of a model or dataset")
     terms.add_argument("--format", choices=("text", "json"), default="text", help="text (default): a tree of paths; json: one object")
     terms.add_argument("--conflicts", action="store_true", help="instead, list every conflict in the catalog, one per line")
+    terms.add_argument("--graph", type=Path, default=None, help="answer from a saved build/graph.json (with its imported entities) instead of the catalog")
     command("stats", _stats, "Count entities per kind and edges per relation.")
     query = command("query", _query, "Run a SPARQL query (a .rq file or a query string) and print the rows.")
     query.add_argument("query", help="a shipped query's name (llama-descendants), an .rq file, or the query text")
@@ -202,7 +203,7 @@ def _build(args: argparse.Namespace) -> int:
     if merged is not None:
         # Imported records can number millions: their RDF is streamed to the files, never held in rdflib,
         # and the page shows the catalog and the biggest imported families, not every node.
-        add_to_graph(graph, merged)
+        add_to_graph(graph, merged, catalog.licenses)
         cycles = derivation_cycles(graph)
         report = format_report(merged, limit=None) + "".join(f"derivation cycle (not a lineage): {' -> '.join(c)}\n" for c in cycles)
         outputs["sources-report.txt"] = report.encode()
@@ -274,8 +275,8 @@ def _lineage(args: argparse.Namespace) -> int:
 def _terms(args: argparse.Namespace) -> int:
     if args.conflicts == (args.entity is not None):
         raise RequestError("give an entity, or --conflicts for the whole catalog", "e.g. kg terms Vicuna-13B")
-    catalog = _load(args)
-    graph = build_graph(catalog)
+    catalog = _load(args)  # the licence table, and the graph unless a saved one is given
+    graph = load_graph(args.graph) if args.graph is not None else build_graph(catalog)
     if args.conflicts:
         results = compute_all(graph, catalog.licenses)
         print(format_terms_conflicts(results) if args.format == "text" else json.dumps(

@@ -274,17 +274,24 @@ def _origin_dict(origin: Origin) -> dict:
     return {name: getattr(origin, name) for name in ("source", "where", "url", "retrieved", "commit") if getattr(origin, name) is not None}
 
 
-def add_to_graph(graph: nx.MultiDiGraph, merged: Merged) -> None:
+def add_to_graph(graph: nx.MultiDiGraph, merged: Merged, licenses: Iterable[str] = ()) -> None:
     """Curated nodes get `claims` (every source's value, the accepted one marked) and `imported_references`.
 
-    New entities join the graph with only what traversals and the page need
-    (`kind`, `name`, `sources`, `imported`), and with their resolved lineage
-    references as edges (evidence: the source's page); their claims are in
-    the RDF export (`imported_blocks`).
+    New entities join the graph with only what traversals, the terms and the
+    page need (`kind`, `name`, `sources`, `imported`, and `license` when the
+    accepted licence claim names one of `licenses`), and with their resolved
+    lineage references as edges (evidence: the source's page); their claims
+    are in the RDF export (`imported_blocks`).
     """
+    known = set(licenses)
     for entity_id, records in merged.new.items():
         sources = [{"url": r.origin.url, "supports": f"{r.source} record {r.source_id}"} for r in records if r.origin.url]
         graph.add_node(entity_id, kind=records[0].kind, name=records[0].name, sources=sources, imported=True)
+    for (entity_id, name), claims in merged.claims.items():
+        if name == "license" and entity_id in merged.new:
+            accepted = [c for c, chosen in claims if chosen and c.value in known]
+            if accepted:
+                graph.nodes[entity_id]["license"] = accepted[0].value
     for (entity_id, name), claims in merged.claims.items():
         if entity_id in graph and entity_id not in merged.new:
             graph.nodes[entity_id].setdefault("claims", []).extend(
@@ -420,7 +427,7 @@ def apply_sources(lkg, sources, order: Iterable[str] = DEFAULT_ORDER) -> Merged:
     (the graph still gets everything); `kg build --source` writes theirs.
     """
     merged = merge(lkg.catalog, read_sources(sources), order)
-    add_to_graph(lkg.graph, merged)
+    add_to_graph(lkg.graph, merged, lkg.catalog.licenses)
     if len(merged.records) <= RDF_RECORDS:
         claims_to_rdf(lkg.rdf, merged, lkg.catalog.licenses)
     return merged
