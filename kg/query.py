@@ -28,6 +28,7 @@ from rdflib import Graph
 
 from kg.catalog import Catalog
 from kg.errors import Problem, RequestError, suggest
+from kg.stream import term as ntriples_term
 from kg.vocab import ID, ONTOLOGY_DIR, ONTOLOGY_FILE, PREFIXES
 
 QUERIES_DIR = ONTOLOGY_DIR / "queries"
@@ -85,8 +86,8 @@ def to_store(*graphs: Graph) -> ox.Store:
     """
     store = ox.Store()
     for graph in graphs:
-        lines = sorted(graph.serialize(format="nt", encoding="utf-8").splitlines(keepends=True))
-        store.load(b"".join(lines), format=ox.RdfFormat.N_TRIPLES)
+        lines = sorted({f"{ntriples_term(s)} {ntriples_term(p)} {ntriples_term(o)} .\n" for s, p, o in graph})
+        store.load("".join(lines).encode("utf-8"), format=ox.RdfFormat.N_TRIPLES)
     return store
 
 

@@ -23,6 +23,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 from rdflib import Graph, Literal, URIRef
 
@@ -87,25 +88,10 @@ def write_exports(folder: Path, blocks: Iterable[Block]) -> int:
     Raises OutputError (disk full, unwritable folder) with the file's name.
     """
     paths = {name: Path(folder) / name for name in FILES}
-    count = 0
     try:
         with open(paths["kg.nt"], "x", encoding="utf-8") as nt, open(paths["kg.ttl"], "x", encoding="utf-8") as ttl, \
                 open(paths["kg.jsonld"], "x", encoding="utf-8") as jsonld:
-            ttl.write("".join(f"@prefix {prefix}: <{namespace}> .\n" for prefix, namespace in PREFIXES.items()) + "\n")
-            context = json.dumps({prefix: str(namespace) for prefix, namespace in PREFIXES.items()}, ensure_ascii=False)
-            jsonld.write(f'{{"@context": {context},\n "@graph": [')
-            pending: tuple[list[str], list[str], list[str]] = ([], [], [])
-            first = True
-            for subject, pairs in blocks:
-                count += len(pairs)
-                pending[0].extend(f"{subject} {p} {o} .\n" for p, o in pairs)
-                pending[1].append(_turtle_block(subject, pairs))
-                pending[2].append(("\n  " if first else ",\n  ") + _jsonld_node(subject, pairs))
-                first = False
-                if len(pending[1]) >= BATCH:
-                    _flush(pending, (nt, ttl, jsonld))
-            _flush(pending, (nt, ttl, jsonld))
-            jsonld.write("\n ]\n}\n")
+            count = write_blocks(blocks, nt, ttl, jsonld)
             for handle in (nt, ttl, jsonld):  # on disk before the folder is swapped in, like every other output
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -113,6 +99,27 @@ def write_exports(folder: Path, blocks: Iterable[Block]) -> int:
         shown = Path(exc.filename).name if exc.filename else "the RDF export"
         reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
         raise OutputError(f"{reason} while writing {shown}") from exc
+    return count
+
+
+def write_blocks(blocks: Iterable[Block], nt: TextIO, ttl: TextIO, jsonld: TextIO) -> int:
+    """Write `blocks` as N-Triples, Turtle and JSON-LD to three text streams; return the number of triples."""
+    ttl.write("".join(f"@prefix {prefix}: <{namespace}> .\n" for prefix, namespace in PREFIXES.items()) + "\n")
+    context = json.dumps({prefix: str(namespace) for prefix, namespace in PREFIXES.items()}, ensure_ascii=False)
+    jsonld.write(f'{{"@context": {context},\n "@graph": [')
+    pending: tuple[list[str], list[str], list[str]] = ([], [], [])
+    first = True
+    count = 0
+    for subject, pairs in blocks:
+        count += len(pairs)
+        pending[0].extend(f"{subject} {p} {o} .\n" for p, o in pairs)
+        pending[1].append(_turtle_block(subject, pairs))
+        pending[2].append(("\n  " if first else ",\n  ") + _jsonld_node(subject, pairs))
+        first = False
+        if len(pending[1]) >= BATCH:
+            _flush(pending, (nt, ttl, jsonld))
+    _flush(pending, (nt, ttl, jsonld))
+    jsonld.write("\n ]\n}\n")
     return count
 
 

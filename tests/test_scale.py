@@ -112,7 +112,7 @@ def test_streamed_files_of_the_bundled_catalog_are_isomorphic_to_rdflibs_graph(t
     assert len(_parsed(tmp_path / "kg.ttl")) == len(rdf)
 
 
-def test_without_sources_kg_build_writes_rdflibs_sorted_files_as_before(tiny: Path) -> None:
+def test_without_sources_kg_build_writes_the_sorted_files_of_serialize(tiny: Path) -> None:
     assert main(["build", "--data", str(tiny), "--out", "out"]) == 0
     expected = serialize(build_knowledge_graph(load_catalog(tiny)).rdf)
     assert {name: (Path("out") / name).read_bytes() for name in expected} == expected
