@@ -22,6 +22,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import TextIO
 
@@ -64,8 +65,10 @@ def literal(text: str, lang: str | None = None, datatype: str | None = None) -> 
     return f"{quoted}^^<{datatype}>" if datatype and datatype != XSD_STRING else quoted
 
 
+@lru_cache(maxsize=1 << 17)
 def term(node: URIRef | Literal) -> str:
-    """An rdflib term (the curated graph has no blank nodes) in N-Triples form."""
+    """An rdflib term (the curated graph has no blank nodes) in N-Triples form; predicates,
+    classes and entities recur, and the checks' store and the export ask for the same terms."""
     if isinstance(node, Literal):
         return literal(str(node), node.language, str(node.datatype) if node.datatype else None)
     if isinstance(node, URIRef):
