@@ -11,6 +11,9 @@ PNGs into docs/, reduced to a 256-colour palette to stay small:
 - lineage-phone.png: a phone (390 x 844) with Alpaca 7B selected.
 
     .venv/bin/python docs/screenshots.py
+
+Chinese names need a CJK font in Chromium (Debian's fonts-noto-cjk); without
+one they are drawn as boxes.
 """
 
 from __future__ import annotations
