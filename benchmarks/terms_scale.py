@@ -45,10 +45,12 @@ dump, runs = sys.argv[1], int(sys.argv[2])
 lkg = kg.load(sources=[("huggingface", dump)] if dump else None)
 graph, licenses, rules = lkg.graph, lkg.catalog.licenses, load_rules()
 lineage = nx.subgraph_view(graph, filter_edge=lambda u, v, k: graph.edges[u, v, k]["field"] in ("derived_from", "trained_on", "generated_by"))
-order = list(nx.topological_sort(nx.DiGraph(lineage)))
-depth = {}
-for node in reversed(order):  # parents after children in this order: a node's depth is 1 + its deepest parent's
-    depth[node] = 1 + max((depth[p] for p in lineage.successors(node)), default=0)
+# Imported records may form derivation cycles (reported by kg build): depth is taken on their condensation.
+condensed = nx.condensation(nx.DiGraph(lineage))
+levels = {}
+for part in reversed(list(nx.topological_sort(condensed))):  # parents after children: depth is 1 + the deepest parent's
+    levels[part] = 1 + max((levels[p] for p in condensed.successors(part)), default=0)
+depth = {node: levels[part] for node, part in condensed.graph["mapping"].items()}
 deepest = max((n for n in graph if graph.nodes[n]["kind"] in ("model", "dataset")), key=lambda n: (depth[n], n))
 page = overview_nodes(graph) if dump else list(graph)
 
