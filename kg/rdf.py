@@ -4,7 +4,8 @@
 standard super-class and super-property the ontology declares for them, so
 that plain SPARQL with PROV-O, FAIR4ML or schema.org finds the facts with no
 reasoner. Each edge is also described by an `rdf:Statement` carrying its own
-evidence (`dcterms:source`) and note.
+evidence (`dcterms:source`) and note. Each model and dataset has its
+effective terms (`kg.terms`) as an ODRL 2.2 policy, and each licence is one.
 
 Nothing here makes blank nodes: statements and corrections get IRIs derived
 from what they describe, so equal catalogs give byte-equal files and a small
@@ -80,7 +81,7 @@ def to_rdf(graph: nx.MultiDiGraph, licenses: Mapping[str, License]) -> Graph:
         _add_entity(rdf, node, data)
     for source, target, data in graph.edges(data=True):
         _add_edge(rdf, source, target, data)
-    for node, terms in compute_all(graph, licenses).items():
+    for terms in compute_all(graph, licenses).values():
         _add_effective_terms(rdf, graph, terms)
     return rdf
 
