@@ -8,6 +8,7 @@ and where); 2 an output could not be written (the previous output is kept);
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import json
 import os
@@ -16,7 +17,7 @@ from pathlib import Path
 
 
 from kg.catalog import Catalog, load_catalog
-from kg.errors import CatalogError, OutputError, Problem, RequestError
+from kg.errors import CatalogError, OutputError, Problem, RequestError, suggest
 from kg.entities import FOLDERS
 from kg.graph import build_graph, count_by_kind_and_relation, derivation_cycles, find_node, format_lineage, load_graph, overview_nodes
 from kg.html import render_html, select_view
@@ -31,6 +32,9 @@ from kg.stream import FILES as STREAMED, graph_blocks, write_exports
 from kg.terms import compute_all, compute_terms, format_terms
 from kg.terms import format_conflicts as format_terms_conflicts
 
+# What `kg build` writes into its output folder: an old one of these that a build leaves out is not kept.
+BUILT = ("graph.json", *STREAMED, "lineage.html", "sources-report.txt")
+
 
 def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
@@ -39,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
             stream.reconfigure(errors="backslashreplace")
     parser = _parser()
     args = parser.parse_args(argv)
+    # A command builds objects that nearly all live until it ends (a Hub build: millions); at the default
+    # thresholds the cyclic collector scans them again and again, about 13 % of a 100,000-model build.
+    gc.set_threshold(100_000, 50, 1000)
     try:
         return args.run(args)
     except CatalogError as exc:
@@ -80,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     build = command("build", _build, "Validate the catalog and write the graph to the output folder.")
     build.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build/)")
     build.add_argument("--store", type=Path, default=None, metavar="DIR", help="also load the graph into an Oxigraph store (RocksDB) in DIR, for `kg serve`")
+    build.add_argument("--formats", type=_rdf_files, default=STREAMED, metavar="LIST",
+                       help="the RDF files to write, comma-separated: some of nt, ttl, jsonld (default: all three)")
     _source_options(build)
     lineage = command("lineage", _lineage, "Print what an entity comes from and what comes from it.")
     lineage.add_argument("entity", help="an id (model/alpaca-lora-7b), or a name or alias ('Alpaca-LoRA', '骆驼')")
@@ -138,6 +147,17 @@ def _positive(kind: type) -> object:
     return parse
 
 
+def _rdf_files(text: str) -> tuple[str, ...]:
+    """An argparse type: `nt,ttl` -> ("kg.nt", "kg.ttl"), in the order of kg.stream.FILES."""
+    suffixes = {name.removeprefix("kg."): name for name in STREAMED}
+    asked = [word.strip().lstrip(".").casefold() for word in text.split(",")]
+    wrong = [word for word in asked if word not in suffixes]
+    if wrong:
+        hints = [f"'{word}' ({suggest(word, suffixes) or 'not a format'})" for word in wrong]
+        raise argparse.ArgumentTypeError(f"{', '.join(hints)}: the formats are {', '.join(suffixes)}")
+    return tuple(name for suffix, name in suffixes.items() if suffix in asked)
+
+
 def _source_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--source", action="append", default=[], metavar="NAME=PATH", help="merge another tracker's data; repeatable")
     sub.add_argument("--order", help="source precedence after the catalog, comma-separated (default: huggingface,open-llms,ecosystem-graphs,dpc)")
@@ -190,6 +210,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
+    if args.store is not None and "kg.nt" not in args.formats:
+        raise RequestError("--store loads the store from kg.nt, which --formats leaves out", f"add nt: --formats {','.join(n.removeprefix('kg.') for n in ('kg.nt', *args.formats))}")
     catalog = _load(args)
     lkg = build_knowledge_graph(catalog)
     listed = sources_from_file(catalog.root) if not args.source else None
@@ -213,19 +235,20 @@ def _build(args: argparse.Namespace) -> int:
 
         def stream(folder: Path) -> tuple[str, ...]:
             nonlocal triples
-            triples = write_exports(folder, itertools.chain(graph_blocks(rdf), imported_blocks(merged, catalog.licenses)))
-            return STREAMED
+            triples = write_exports(folder, itertools.chain(graph_blocks(rdf), imported_blocks(merged, catalog.licenses)), args.formats)
+            return args.formats
     else:
-        outputs.update(serialize(rdf))
+        outputs.update({name: data for name, data in serialize(rdf).items() if name in args.formats})
     # Everything held in memory is serialized before anything is written: a failure leaves every old file.
     outputs = {"graph.json": graph_to_json(graph), **outputs, "lineage.html": render_html(page, licenses=catalog.licenses, terms=compute_all(graph, catalog.licenses, nodes=page))}
     if args.store is not None:
         check_store_folder(args.store)  # a store in use or a folder of other things: say so before writing anything
     with locked(args.out.parent):
         sweep_temporaries(args.out.parent)
-        publish_folder(args.out, outputs, stream)
+        publish_folder(args.out, outputs, stream, replaces=BUILT)
     print(f"wrote {args.out / 'graph.json'}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
-    print(f"wrote {args.out / 'kg.ttl'}, kg.nt, kg.jsonld: {triples} triples")
+    written = sorted(args.formats, key=("kg.ttl", "kg.nt", "kg.jsonld").index)
+    print(f"wrote {args.out / written[0]}{''.join(', ' + name for name in written[1:])}: {triples} triples")
     print(f"wrote {args.out / 'lineage.html'}" + (f": {page.number_of_nodes()} nodes (the catalog and the biggest imported families)" if page is not graph else ""))
     if args.store is not None:
         _write_store(args.store, args.out / "kg.nt", args.out)

@@ -383,7 +383,7 @@ def serialize(rdf: Graph) -> dict[str, bytes]:
     lines are sorted as a whole. rdflib's own serializers gave the same
     triples ten times slower (`benchmarks/RESULTS.md`).
     """
-    nt, ttl, jsonld = io.StringIO(), io.StringIO(), io.StringIO()
-    write_blocks(graph_blocks(rdf), nt, ttl, jsonld)
-    lines = sorted(nt.getvalue().splitlines(keepends=True))
-    return {"kg.ttl": ttl.getvalue().encode("utf-8"), "kg.nt": "".join(lines).encode("utf-8"), "kg.jsonld": jsonld.getvalue().encode("utf-8")}
+    texts = {name: io.StringIO() for name in ("kg.ttl", "kg.nt", "kg.jsonld")}
+    write_blocks(graph_blocks(rdf), texts)
+    lines = sorted(texts["kg.nt"].getvalue().splitlines(keepends=True))
+    return {"kg.ttl": texts["kg.ttl"].getvalue().encode("utf-8"), "kg.nt": "".join(lines).encode("utf-8"), "kg.jsonld": texts["kg.jsonld"].getvalue().encode("utf-8")}

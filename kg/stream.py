@@ -21,7 +21,8 @@ import errno
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack
 from functools import lru_cache
 from pathlib import Path
 from typing import TextIO
@@ -85,17 +86,17 @@ def graph_blocks(rdf: Graph) -> Iterator[Block]:
         yield subject, sorted(set(by_subject[subject]), key=lambda pair: (pair[0] != RDF_TYPE, pair))
 
 
-def write_exports(folder: Path, blocks: Iterable[Block]) -> int:
-    """Write kg.nt, kg.ttl and kg.jsonld of `blocks` into `folder`; return the number of triples.
+def write_exports(folder: Path, blocks: Iterable[Block], files: Iterable[str] = FILES) -> int:
+    """Write `files` (some of kg.nt, kg.ttl and kg.jsonld) of `blocks` into `folder`; return the number of triples.
 
     Raises OutputError (disk full, unwritable folder) with the file's name.
     """
-    paths = {name: Path(folder) / name for name in FILES}
+    paths = [Path(folder) / name for name in files]
     try:
-        with open(paths["kg.nt"], "x", encoding="utf-8") as nt, open(paths["kg.ttl"], "x", encoding="utf-8") as ttl, \
-                open(paths["kg.jsonld"], "x", encoding="utf-8") as jsonld:
-            count = write_blocks(blocks, nt, ttl, jsonld)
-            for handle in (nt, ttl, jsonld):  # on disk before the folder is swapped in, like every other output
+        with ExitStack() as stack:
+            handles = {path.name: stack.enter_context(open(path, "x", encoding="utf-8")) for path in paths}
+            count = write_blocks(blocks, handles)
+            for handle in handles.values():  # on disk before the folder is swapped in, like every other output
                 handle.flush()
                 os.fsync(handle.fileno())
     except OSError as exc:
@@ -105,32 +106,31 @@ def write_exports(folder: Path, blocks: Iterable[Block]) -> int:
     return count
 
 
-def write_blocks(blocks: Iterable[Block], nt: TextIO, ttl: TextIO, jsonld: TextIO) -> int:
-    """Write `blocks` as N-Triples, Turtle and JSON-LD to three text streams; return the number of triples."""
-    ttl.write("".join(f"@prefix {prefix}: <{namespace}> .\n" for prefix, namespace in PREFIXES.items()) + "\n")
-    context = json.dumps({prefix: str(namespace) for prefix, namespace in PREFIXES.items()}, ensure_ascii=False)
-    jsonld.write(f'{{"@context": {context},\n "@graph": [')
-    pending: tuple[list[str], list[str], list[str]] = ([], [], [])
-    first = True
+def write_blocks(blocks: Iterable[Block], handles: Mapping[str, TextIO]) -> int:
+    """Write `blocks` to text streams (file name in FILES -> stream) in each one's format; return the number of triples."""
+    writers = [(_WRITERS[name], handle, []) for name, handle in handles.items()]
+    for name, handle in handles.items():
+        handle.write(_HEADERS[name])
     count = 0
-    for subject, pairs in blocks:
+    separator = "\n  "  # before each JSON-LD node: the first one's, then the others'
+    for n, (subject, pairs) in enumerate(blocks, 1):
         count += len(pairs)
-        pending[0].extend(f"{subject} {p} {o} .\n" for p, o in pairs)
-        pending[1].append(_turtle_block(subject, pairs))
-        pending[2].append(("\n  " if first else ",\n  ") + _jsonld_node(subject, pairs))
-        first = False
-        if len(pending[1]) >= BATCH:
-            _flush(pending, (nt, ttl, jsonld))
-    _flush(pending, (nt, ttl, jsonld))
-    jsonld.write("\n ]\n}\n")
+        for write, _, pending in writers:
+            pending.append(write(subject, pairs, separator))
+        separator = ",\n  "
+        if n % BATCH == 0:
+            _flush(writers)
+    _flush(writers)
+    for name, handle in handles.items():
+        handle.write(_FOOTERS[name])
     return count
 
 
-def _flush(pending: tuple[list[str], ...], handles: tuple) -> None:
+def _flush(writers: list[tuple[Callable, TextIO, list[str]]]) -> None:
     """Write what is pending, one call per file (a call per block costs more than the writing)."""
-    for lines, handle in zip(pending, handles):
-        handle.write("".join(lines))
-        lines.clear()
+    for _, handle, pending in writers:
+        handle.write("".join(pending))
+        pending.clear()
 
 
 def _compact(node: str, cache: dict[str, str] = {}) -> str:  # noqa: B006 (the cache is meant to persist)
@@ -159,7 +159,11 @@ def _turtle_term(node: str) -> str:
     return f"{node[:at + 3]}{_compact(datatype)}"
 
 
-def _turtle_block(subject: str, pairs: list[tuple[str, str]]) -> str:
+def _ntriples_block(subject: str, pairs: list[tuple[str, str]], _: str) -> str:
+    return "".join([f"{subject} {p} {o} .\n" for p, o in pairs])
+
+
+def _turtle_block(subject: str, pairs: list[tuple[str, str]], _: str) -> str:
     lines = []
     previous = None
     for p, o in pairs:
@@ -171,8 +175,8 @@ def _turtle_block(subject: str, pairs: list[tuple[str, str]]) -> str:
     return f"{_compact(subject)} " + " ;\n    ".join(lines) + " .\n\n"
 
 
-def _jsonld_node(subject: str, pairs: list[tuple[str, str]]) -> str:
-    """One node object of the @graph. Terms are reused as JSON text: the escapes
+def _jsonld_node(subject: str, pairs: list[tuple[str, str]], separator: str) -> str:
+    """One node object of the @graph, after `separator`. Terms are reused as JSON text: the escapes
     `literal` and `iri` leave in them are JSON escapes too."""
     grouped: dict[str, list[str]] = {}
     for p, o in pairs:
@@ -181,7 +185,7 @@ def _jsonld_node(subject: str, pairs: list[tuple[str, str]]) -> str:
         else:
             grouped.setdefault(f'"{_compact(p).strip("<>")}"', []).append(_jsonld_value(o))
     members = "".join(f", {key}: [{', '.join(values)}]" for key, values in grouped.items())
-    return f'{{"@id": "{subject[1:-1]}"{members}}}'
+    return f'{separator}{{"@id": "{subject[1:-1]}"{members}}}'
 
 
 def _jsonld_value(node: str) -> str:
@@ -194,3 +198,12 @@ def _jsonld_value(node: str) -> str:
     if node[end + 1:end + 3] == "^^":
         return f'{value}, "@type": "{node[end + 4:-1]}"}}'
     return value + "}"
+
+
+_WRITERS = {"kg.nt": _ntriples_block, "kg.ttl": _turtle_block, "kg.jsonld": _jsonld_node}
+_HEADERS = {
+    "kg.nt": "",
+    "kg.ttl": "".join(f"@prefix {prefix}: <{namespace}> .\n" for prefix, namespace in PREFIXES.items()) + "\n",
+    "kg.jsonld": '{"@context": ' + json.dumps({prefix: str(namespace) for prefix, namespace in PREFIXES.items()}, ensure_ascii=False) + ',\n "@graph": [',
+}
+_FOOTERS = {"kg.nt": "", "kg.ttl": "", "kg.jsonld": "\n ]\n}\n"}

@@ -242,3 +242,25 @@ def test_concurrent_builds_of_different_catalogs_never_mix_their_outputs(tiny: P
     ]
     assert [b.wait() for b in builds] == [0] * 4
     assert _read_outputs("out") in expected  # every file from the same build, whichever came last
+
+
+def test_build_formats_writes_only_those_and_drops_the_old_file_of_a_format_left_out(tiny: Path, capsys: pytest.CaptureFixture) -> None:
+    run(capsys, "build", "--data", "data", "--out", "out")
+    Path("out/notes.txt").write_text("mine\n", encoding="utf-8")
+    code, out, _ = run(capsys, "build", "--data", "data", "--out", "out", "--formats", "nt,ttl")
+    assert (code, out.splitlines()[1]) == (0, "wrote out/kg.ttl, kg.nt: 500 triples")
+    assert sorted(p.name for p in Path("out").iterdir()) == ["graph.json", "kg.nt", "kg.ttl", "lineage.html", "notes.txt"]
+
+
+def test_build_formats_names_a_misspelt_format_and_the_right_ones(tiny: Path, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["build", "--data", "data", "--formats", "nt,tll,rdfxml"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "kg build: error: argument --formats: 'tll' (did you mean 'ttl'?), 'rdfxml' (not a format): the formats are nt, ttl, jsonld")
+
+
+def test_build_store_without_ntriples_is_refused_before_anything_is_written(tiny: Path, capsys: pytest.CaptureFixture) -> None:
+    code, out, err = run(capsys, "build", "--data", "data", "--out", "out", "--formats", "ttl", "--store", "store")
+    assert (code, out, err) == (1, "", "Error: --store loads the store from kg.nt, which --formats leaves out\nHint: add nt: --formats nt,ttl\n")
+    assert not Path("out").exists() and not Path("store").exists()

@@ -24,7 +24,7 @@ from kg.errors import OutputError
 from kg.explore import build_knowledge_graph
 from kg.graph import derivation_cycles, overview_nodes
 from kg.merge import merge, read_sources
-from kg.publish import publish_folder
+from kg.publish import READABLE_NODES, graph_to_json, publish_folder
 from kg.rdf import serialize
 from kg.stream import FILES, graph_blocks, iri, literal, write_exports
 
@@ -110,6 +110,19 @@ def test_streamed_files_of_the_bundled_catalog_are_isomorphic_to_rdflibs_graph(t
     for name, rdflib_format in (("kg.nt", "nt"), ("kg.ttl", "turtle"), ("kg.jsonld", "json-ld")):
         assert isomorphic(Graph().parse(tmp_path / name, format=rdflib_format), rdf), name
     assert len(_parsed(tmp_path / "kg.ttl")) == len(rdf)
+
+
+def test_graph_json_of_a_large_graph_is_node_link_data_without_indentation(monkeypatch: pytest.MonkeyPatch) -> None:
+    graph = build_knowledge_graph(load_catalog()).graph
+    graph.add_edge("model/alpaca-7b", "dataset/alpaca-data", key="trained_on", id="an attribute named like a node's key", source="and one named like an edge's")
+    data = nx.node_link_data(graph, edges="edges")
+    data["nodes"].sort(key=lambda n: n["id"])
+    data["edges"].sort(key=lambda e: (e["source"], e["target"], e["key"]))
+    monkeypatch.setattr("kg.publish.READABLE_NODES", graph.number_of_nodes() - 1)
+    assert graph_to_json(graph) == (json.dumps(data, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+    assert graph_to_json(graph).count(b"\n") == 1
+    monkeypatch.setattr("kg.publish.READABLE_NODES", READABLE_NODES)
+    assert graph_to_json(graph).count(b"\n") > graph.number_of_nodes()  # small graphs stay indented
 
 
 def test_without_sources_kg_build_writes_the_sorted_files_of_serialize(tiny: Path) -> None:
