@@ -351,21 +351,24 @@ def imported_blocks(merged: Merged, licenses: Iterable[str]) -> Iterator[Block]:
             return term(license_iri(value))
         return literal(str(value), datatype=integer) if isinstance(value, int) else literal(str(value))
 
+    last: list = [None, [], []]  # the origin fields besides `where` seen last, and their pairs before and after it
+
     def described(origin: Origin) -> list[tuple[str, str]]:
-        pairs = [(a, statement_type)]
-        if origin.url:
-            pairs.append((source, iri(origin.url)))
-        pairs += [(claim_source, literal(origin.source)), (claim_location, literal(origin.where))]
-        if origin.retrieved:
-            pairs.append((retrieved, literal(origin.retrieved, datatype=date)))
-        if origin.commit:
-            pairs.append((commit, literal(origin.commit)))
-        return pairs
+        # A record's statements come one after another and share all but `where`: their terms are made once.
+        shared = (origin.source, origin.url, origin.retrieved, origin.commit)
+        if shared != last[0]:
+            last[0] = shared
+            last[1] = [(a, statement_type), *([(source, iri(origin.url))] if origin.url else []), (claim_source, literal(origin.source))]
+            last[2] = [*([(retrieved, literal(origin.retrieved, datatype=date))] if origin.retrieved else []),
+                       *([(commit, literal(origin.commit))] if origin.commit else [])]
+        return [*last[1], (claim_location, literal(origin.where)), *last[2]]
+
+    derived_from, depends_on = PROV.wasDerivedFrom, LKG.dependsOn
 
     def property_of(ref: Reference) -> URIRef:
         if ref.mention.field == "derived_from":
-            return DERIVATIONS.get(ref.mention.relation or "", PROV.wasDerivedFrom)
-        return REFERENCES.get(ref.mention.field, LKG.dependsOn)
+            return DERIVATIONS.get(ref.mention.relation or "", derived_from)
+        return REFERENCES.get(ref.mention.field, depends_on)
 
     edges: dict[str, list[Reference]] = defaultdict(list)
     for ref in merged.references:

@@ -44,6 +44,7 @@ _INTEGER = re.compile(r"^[+-]?[0-9]+$")
 # must escape (the same text then serves JSON-LD); everything else is written as UTF-8.
 _ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t",
                           **{chr(c): f"\\u{c:04X}" for c in range(32) if chr(c) not in "\n\r\t"}})
+_NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\]')  # the keys of _ESCAPES: translate costs 6x a search, and most texts need nothing
 # Characters no IRI may hold unescaped in N-Triples or Turtle.
 _BAD_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 # A local name Turtle takes after a prefix without escapes (a subset of PN_LOCAL).
@@ -60,7 +61,7 @@ def iri(text: str) -> str:
 
 def literal(text: str, lang: str | None = None, datatype: str | None = None) -> str:
     """A literal term: plain, with a language tag, or typed by a datatype IRI."""
-    quoted = f'"{text.translate(_ESCAPES)}"'
+    quoted = f'"{text.translate(_ESCAPES) if _NEEDS_ESCAPE.search(text) else text}"'
     if lang:
         return f"{quoted}@{lang}"
     return f"{quoted}^^<{datatype}>" if datatype and datatype != XSD_STRING else quoted
@@ -142,8 +143,9 @@ def _compact(node: str, cache: dict[str, str] = {}) -> str:  # noqa: B006 (the c
     cut = max(text.rfind("/"), text.rfind("#")) + 1
     prefix = _NAMESPACES.get(text[:cut])
     short = f"{prefix}:{text[cut:]}" if prefix and _LOCAL.match(text[cut:]) else node
-    if len(cache) < 100_000:  # predicates, classes, licences repeat; entity IRIs mostly do not
-        cache[node] = short
+    if len(cache) >= 100_000:  # predicates and classes recur everywhere, an entity's IRI near its other blocks
+        cache.clear()
+    cache[node] = short
     return short
 
 
