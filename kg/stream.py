@@ -5,14 +5,15 @@ choosing prefixed names (about 16 s per 100,000 triples for Turtle); a
 million Hub models give tens of millions of triples. Here the triples arrive
 as *blocks*, one subject with its (predicate, object) pairs, every term
 already in N-Triples form (`<iri>`, `"text"@en`, `"1"^^<…#integer>`), and
-each block is written at once to N-Triples, Turtle and JSON-LD. Nothing is
-kept but the block in hand, so memory does not grow with the graph.
+each block is written at once to each file asked for (N-Triples, Turtle,
+JSON-LD). Nothing is kept but the blocks of one batch and a bounded cache of
+prefixed names, so memory does not grow with the graph.
 
 Blocks are written in the order they come: the caller makes that order
 deterministic (the curated part sorted, imported entities in the order of
-their source). The small catalog without sources keeps rdflib's sorted
-output (`kg.rdf.serialize`); `tests/test_stream.py` parses what this module
-writes with pyoxigraph and rdflib and compares it with rdflib's own.
+their source). The small catalog without sources is written by the same
+writers, sorted (`kg.rdf.serialize`); `tests/test_scale.py` parses what this
+module writes with pyoxigraph and rdflib and compares it with rdflib's graph.
 """
 
 from __future__ import annotations
