@@ -13,17 +13,25 @@ Then, each in fresh processes, median of 3 (peak RSS the largest of the 3):
 
 - `kg.store.write_store` (bulk load into a new store, swapped in), whole
   process, beside Oxigraph's own `oxigraph load` of the same file;
+- inside each `write_store`, the time `add_closure` takes (reading the
+  `prov:wasDerivedFrom` pairs back, the closure, its bulk load) and the
+  number of `lkg:descendsFrom` triples it adds;
 - `kg serve` on the store, and through its endpoint (HTTP, SPARQL JSON) all
   descendants of the base model with the most of them, as IRIs only and with
-  their labels: the first answer after the server starts, and the median of
-  the next 3.
+  their labels, asked with the property path `prov:wasDerivedFrom+` and with
+  the closure `lkg:descendsFrom`: the first answer after the server starts,
+  and the median of the next 3;
+- `kg lineage --store` (whole process) for the biggest base and for its
+  deepest member (the most derivation steps below it).
 
-    .venv/bin/python benchmarks/endpoint_scale.py                 # 100,000 and 1,000,000
-    .venv/bin/python benchmarks/endpoint_scale.py 10000 100000    # other sizes
+    .venv/bin/python benchmarks/endpoint_scale.py                       # 100,000 and 1,000,000
+    .venv/bin/python benchmarks/endpoint_scale.py 10000 100000          # other sizes
+    .venv/bin/python benchmarks/endpoint_scale.py 1000000 --runs 1      # one run of each instead of 3
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -53,11 +61,25 @@ PROV = "http://www.w3.org/ns/prov#"
 FAIR4ML = "https://w3id.org/fair4ml#"
 RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
 PROPERTIES = {"finetune": "fineTunedFrom", "adapter": "adapterOf", "merge": "mergedFrom", "quantized": "quantizedFrom"}
-QUERIES = {  # all descendants of the biggest base: their IRIs, and with their labels
-    "IRIs": "SELECT ?model WHERE {{ ?model prov:wasDerivedFrom+ {base} }}",
-    "with labels": "SELECT DISTINCT ?model ?name WHERE {{ ?model prov:wasDerivedFrom+ {base} ; rdfs:label ?name }}",
+QUERIES = {  # all descendants of the biggest base: their IRIs, and with their labels, by the property path and by the closure
+    "path, IRIs": "SELECT ?model WHERE {{ ?model prov:wasDerivedFrom+ {base} }}",
+    "path, with labels": "SELECT DISTINCT ?model ?name WHERE {{ ?model prov:wasDerivedFrom+ {base} ; rdfs:label ?name }}",
+    "closure, IRIs": "SELECT ?model WHERE {{ ?model lkg:descendsFrom {base} }}",
+    "closure, with labels": "SELECT ?model ?name WHERE {{ ?model lkg:descendsFrom {base} ; rdfs:label ?name }}",
 }
-WRITE_STORE = "import sys; from pathlib import Path; from kg.store import write_store; write_store(Path(sys.argv[1]), Path(sys.argv[2]))"
+# write_store in a fresh process, with add_closure timed inside it: seconds and triples go to the file argv[3].
+WRITE_STORE = """import sys, time
+from pathlib import Path
+import kg.store
+closure = kg.store.add_closure
+def timed_closure(store):
+    started = time.perf_counter()
+    count = closure(store)
+    Path(sys.argv[3]).write_text(f"{time.perf_counter() - started} {count}")
+    return count
+kg.store.add_closure = timed_closure
+kg.store.write_store(Path(sys.argv[1]), Path(sys.argv[2]))
+"""
 
 
 def entity(repo: str) -> str:
@@ -83,8 +105,9 @@ def bases_of(item: dict) -> list[tuple[str, str]]:
     return [(RELATIONS.get(t.split(":")[1], "finetune"), t.split(":", 2)[2]) for t in tags if t.startswith("base_model:") and t.count(":") >= 2]
 
 
-def write_ntriples(dump: Path, out: Path) -> tuple[int, str, int]:
-    """The dump's models as N-Triples; returns (triples, the base with the most descendants, their number)."""
+def write_ntriples(dump: Path, out: Path) -> tuple[int, str, int, tuple[str, int]]:
+    """The dump's models as N-Triples; returns (triples, the base with the most descendants, their number,
+    (its deepest member, the steps from the base to it))."""
     items = [json.loads(line) for line in dump.read_text(encoding="utf-8").splitlines() if line.strip()]
     items = [item for item in items if item.get("repoType") != "dataset"]
     known = {item["id"] for item in items}
@@ -117,18 +140,25 @@ def write_ntriples(dump: Path, out: Path) -> tuple[int, str, int]:
     family = nx.DiGraph((base, child) for base, kids in children.items() for child in kids)
     sizes = {base: len(nx.descendants(family, base)) for base in children}
     biggest = max(sizes, key=lambda b: (sizes[b], b))
-    return count, biggest, sizes[biggest]
+    steps = nx.single_source_shortest_path_length(family, biggest)
+    deepest = max(steps, key=lambda member: (steps[member], member))
+    return count, biggest, sizes[biggest], (deepest, steps[deepest])
 
 
 def timed(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one whole process."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"{command[:3]} failed with status {status}")
-    return seconds, usage.ru_maxrss / 1024
+    """Wall seconds and peak RSS (MiB) of one whole process.
+
+    The peak is GNU time's: a child this script starts itself would report at
+    least this script's own peak (Linux keeps the high-water mark of the
+    memory a child replaces at exec, and this script holds the whole dump).
+    """
+    with tempfile.NamedTemporaryFile("r") as peak:
+        started = time.perf_counter()
+        done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", peak.name, *command], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        seconds = time.perf_counter() - started
+        if done.returncode != 0:
+            raise SystemExit(f"{command[:3]} failed with status {done.returncode}")
+        return seconds, int(peak.read().split()[-1]) / 1024
 
 
 def free_port() -> int:
@@ -137,7 +167,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def query_endpoint(store: Path, base: str) -> tuple[float, dict[str, tuple[float, list[float], int]]]:
+def query_endpoint(store: Path, base: str, runs: int) -> tuple[float, dict[str, tuple[float, list[float], int]]]:
     """Start kg serve; (seconds until it is ready, {query: (first answer s, the next answers s, rows)})."""
     port = free_port()
     started = time.perf_counter()
@@ -147,11 +177,11 @@ def query_endpoint(store: Path, base: str) -> tuple[float, dict[str, tuple[float
         for _ in range(3):
             server.stdout.readline()
         ready = time.perf_counter() - started
-        prefixes = f"PREFIX prov: <{PROV}> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+        prefixes = f"PREFIX prov: <{PROV}> PREFIX lkg: <{LKG}> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
         answers = {}
         for name, query in QUERIES.items():
             times, rows = [], 0
-            for _ in range(1 + RUNS):
+            for _ in range(1 + runs):
                 body = urllib.parse.urlencode({"query": prefixes + query.format(base=entity(base))}).encode()
                 request = urllib.request.Request(f"http://127.0.0.1:{port}/query", data=body, headers={"Accept": "application/sparql-results+json"})
                 began = time.perf_counter()
@@ -165,34 +195,54 @@ def query_endpoint(store: Path, base: str) -> tuple[float, dict[str, tuple[float
         server.wait()
 
 
+def lineage_times(store: Path, entities: list[str], runs: int) -> list[tuple[float, float]]:
+    """(median seconds, peak RSS MiB) of `kg lineage --store` for each of `entities`, whole process."""
+    out = []
+    for entity in entities:
+        command = [sys.executable, "-m", "kg.cli", "lineage", "--store", str(store), entity.removeprefix(f"<{ID}").removesuffix(">")]
+        runs_of = [timed(command) for _ in range(runs)]
+        out.append((statistics.median(t for t, _ in runs_of), max(m for _, m in runs_of)))
+    return out
+
+
 def main() -> None:
-    sizes = [int(a) for a in sys.argv[1:]] or [100_000, 1_000_000]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[100_000, 1_000_000], help="models in each dump")
+    parser.add_argument("--runs", type=int, default=RUNS, help=f"runs of each measure (default {RUNS}); the medians are shown")
+    options = parser.parse_args()
+    sizes, runs = options.sizes, options.runs
     oxigraph = str(Path(sys.executable).parent / "oxigraph")
-    print("| models | triples | N-Triples MB | write_store s | peak RSS MiB | oxigraph load s | ratio | serve ready s | descendants "
-          "| IRIs: first s | IRIs: median s | with labels: first s | with labels: median s |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(f"load average at the start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}; {runs} run(s) each")
+    print("| models | triples | N-Triples MB | write_store s | of which closure s | closure triples | peak RSS MiB | oxigraph load s | ratio | serve ready s | descendants "
+          + "".join(f"| {name}: first s | {name}: median s " for name in QUERIES) + "| `kg lineage --store` base s | MiB | deepest member s | MiB | steps |")
+    print("| ---: " * (16 + 2 * len(QUERIES)) + "|")
     for n in sizes:
         with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as folder:
             folder = Path(folder)
             dump = write_dump(n, 1, folder / "hub.jsonl")
-            triples, biggest, family = write_ntriples(dump, folder / "kg.nt")
+            triples, biggest, family, (deepest, steps) = write_ntriples(dump, folder / "kg.nt")
             dump.unlink()
-            ours, peaks, theirs = [], [], []
-            for _ in range(RUNS):
+            ours, peaks, theirs, closures = [], [], [], []
+            for _ in range(runs):
                 shutil.rmtree(folder / "store", ignore_errors=True)
-                seconds, peak = timed([sys.executable, "-c", WRITE_STORE, str(folder / "store"), str(folder / "kg.nt")])
+                seconds, peak = timed([sys.executable, "-c", WRITE_STORE, str(folder / "store"), str(folder / "kg.nt"), str(folder / "closure.txt")])
                 ours.append(seconds)
                 peaks.append(peak)
+                closure_s, closure_n = (folder / "closure.txt").read_text().split()
+                closures.append((float(closure_s), int(closure_n)))
                 shutil.rmtree(folder / "oxigraph", ignore_errors=True)
                 theirs.append(timed([oxigraph, "load", "--location", str(folder / "oxigraph"), "--file", str(folder / "kg.nt")])[0])
             shutil.rmtree(folder / "oxigraph", ignore_errors=True)
-            ready, answers = query_endpoint(folder / "store", biggest)
+            ready, answers = query_endpoint(folder / "store", biggest, runs)
             assert all(rows == family for _, _, rows in answers.values()), (answers, family)
+            lineage = lineage_times(folder / "store", [entity(biggest), entity(deepest)], runs)
             ours_s, theirs_s = statistics.median(ours), statistics.median(theirs)
             times = " | ".join(f"{first:.3f} | {statistics.median(rest):.3f}" for first, rest, _ in answers.values())
-            print(f"| {n:,} | {triples:,} | {(folder / 'kg.nt').stat().st_size / 1e6:.0f} | {ours_s:.2f} | {max(peaks):.0f} | {theirs_s:.2f} | "
-                  f"{ours_s / theirs_s:.2f} | {ready:.2f} | {family:,} | {times} |", flush=True)
-    print(f"\n(peak RSS of this script: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
+            print(f"| {n:,} | {triples:,} | {(folder / 'kg.nt').stat().st_size / 1e6:.0f} | {ours_s:.2f} | {statistics.median(c for c, _ in closures):.2f} | "
+                  f"{closures[0][1]:,} | {max(peaks):.0f} | {theirs_s:.2f} | {ours_s / theirs_s:.2f} | {ready:.2f} | {family:,} | {times} | "
+                  f"{lineage[0][0]:.2f} | {lineage[0][1]:.0f} | {lineage[1][0]:.2f} | {lineage[1][1]:.0f} | {steps} |", flush=True)
+    print(f"\nload average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"(peak RSS of this script: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from kg.merge import DEFAULT_ORDER, add_to_graph, format_conflicts, imported_blo
 from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, FORMATS, format_result, load_store, read_query, run_query, to_store
 from kg.rdf import serialize, to_rdf
 from kg.serve import check_bind, serve
-from kg.store import check_store_folder, write_store
+from kg.store import check_store_folder, find_entity, open_store, read_lineage, write_store
 from kg.stream import FILES as STREAMED, graph_blocks, write_exports
 from kg.terms import compute_all, compute_terms, format_terms
 from kg.terms import format_conflicts as format_terms_conflicts
@@ -94,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     lineage.add_argument("entity", help="an id (model/alpaca-lora-7b), or a name or alias ('Alpaca-LoRA', '骆驼')")
     lineage.add_argument("--depth", type=int, default=None, help="levels to show each way (default: all)")
     lineage.add_argument("--graph", type=Path, default=None, help="answer from a saved build/graph.json (with its imported entities) instead of the catalog")
+    lineage.add_argument("--store", type=Path, default=None, metavar="DIR", help="answer from the store `kg build --store DIR` wrote, reading only this entity's lineage")
     terms = command("terms", _terms, "Print what a model or dataset may be used for, inherited along its lineage, with the paths.")
     terms.add_argument("entity", nargs="?", help="an id or a name or alias of a model or dataset")
     terms.add_argument("--format", choices=("text", "json"), default="text", help="text (default): a tree of paths; json: one object")
@@ -104,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("query", help="a shipped query's name (llama-descendants), an .rq file, or the query text")
     query.add_argument("--format", choices=FORMATS, default="table", help="table (default), csv or SPARQL JSON results")
     query.add_argument("--graph", type=Path, default=None, help="query this RDF file (e.g. build/kg.ttl) instead of the catalog")
+    query.add_argument("--store", type=Path, default=None, metavar="DIR", help="query the store `kg build --store DIR` wrote (read-only, with lkg:descendsFrom) instead of the catalog")
     query.add_argument("--timeout", type=_positive(float), default=DEFAULT_TIMEOUT, help=f"seconds before the query is stopped (default: {DEFAULT_TIMEOUT:g})")
     query.add_argument("--max-rows", type=_positive(int), default=DEFAULT_MAX_ROWS, help=f"stop if the answer has more rows (default: {DEFAULT_MAX_ROWS:,})")
     page = command("html", _html, "Write the interactive lineage page, whole or around one entity.")
@@ -279,20 +281,36 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
+    _refuse_graph_and_store(args)
     text, where = read_query(args.query)
-    if args.graph is None:
+    if args.store is not None:
+        with open_store(args.store) as store:
+            result = run_query(store, text, where, args.timeout, args.max_rows)
+    elif args.graph is None:
         catalog = _load(args)
-        store = to_store(to_rdf(build_graph(catalog), catalog.licenses))
+        result = run_query(to_store(to_rdf(build_graph(catalog), catalog.licenses)), text, where, args.timeout, args.max_rows)
     else:
-        store = load_store(args.graph)
-    sys.stdout.write(format_result(run_query(store, text, where, args.timeout, args.max_rows), args.format))
+        result = run_query(load_store(args.graph), text, where, args.timeout, args.max_rows)
+    sys.stdout.write(format_result(result, args.format))
     return 0
 
 
 def _lineage(args: argparse.Namespace) -> int:
-    graph = load_graph(args.graph) if args.graph is not None else build_graph(_load(args))
-    print(format_lineage(graph, find_node(graph, args.entity), args.depth))
+    _refuse_graph_and_store(args)
+    if args.store is not None:
+        with open_store(args.store) as store:
+            entity = find_entity(store, args.entity)
+            graph = read_lineage(store, entity)
+    else:
+        graph = load_graph(args.graph) if args.graph is not None else build_graph(_load(args))
+        entity = find_node(graph, args.entity)
+    print(format_lineage(graph, entity, args.depth))
     return 0
+
+
+def _refuse_graph_and_store(args: argparse.Namespace) -> None:
+    if args.graph is not None and args.store is not None:
+        raise RequestError("--graph and --store both give the graph to answer from", "give one of them")
 
 
 def _terms(args: argparse.Namespace) -> int:

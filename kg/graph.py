@@ -128,21 +128,34 @@ def find_node(graph: nx.MultiDiGraph, text: str) -> str:
     """
     if text in graph:
         return text
+    named = ((node, (data["name"], data.get("name_zh", "")), data.get("aliases", ())) for node, data in graph.nodes(data=True))
+    found = choose_named(text, named)
+    if found is None:
+        raise RequestError(f"no entity is named '{text}'", suggest(text, _spellings(graph, ids="/" in text)))
+    return found
+
+
+def choose_named(text: str, entities: Iterable[tuple[str, Iterable[str], Iterable[str]]]) -> str | None:
+    """The one id of (id, names, aliases) that `text` names, compared casefolded, by
+    tier (a name, else a slug, else an alias); None when none does.
+
+    Raises RequestError when several entities share the first tier that matches.
+    """
     folded = text.casefold()
     tiers: list[list[str]] = [[], [], []]
-    for node, data in graph.nodes(data=True):
-        if folded in (data["name"].casefold(), data.get("name_zh", "").casefold()):
+    for node, names, aliases in entities:
+        if folded in (name.casefold() for name in names):
             tiers[0].append(node)
         elif folded == node.partition("/")[2]:
             tiers[1].append(node)
-        elif folded in (alias.casefold() for alias in data.get("aliases", ())):
+        elif folded in (alias.casefold() for alias in aliases):
             tiers[2].append(node)
     for matches in tiers:
         if len(matches) == 1:
             return matches[0]
         if matches:
             raise RequestError(f"'{text}' names several entities: {', '.join(sorted(matches))}", "give the full id")
-    raise RequestError(f"no entity is named '{text}'", suggest(text, _spellings(graph, ids="/" in text)))
+    return None
 
 
 def _spellings(graph: nx.MultiDiGraph, ids: bool) -> list[str]:

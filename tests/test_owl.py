@@ -8,10 +8,12 @@ import os
 import shutil
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 from rdflib import Graph
 
 import kg
+from kg.store import write_store
 from kg.vocab import ONTOLOGY_FILE
 
 from conftest import TINY
@@ -52,3 +54,14 @@ def test_hermit_does_find_an_inconsistency(tmp_path: Path) -> None:
     """, format="turtle")
     with pytest.raises(owlready2.OwlReadyInconsistentOntologyError):
         reason(rdf, tmp_path)
+
+
+def test_the_store_closure_is_consistent_with_the_ontology(tmp_path: Path) -> None:
+    """lkg:descendsFrom (transitive, written only into the store) with the export of the tiny catalog."""
+    rdf = kg.load(TINY).rdf
+    write_store(tmp_path / "store", rdf.serialize(format="nt", encoding="utf-8"))
+    closure = [quad for quad in ox.Store.read_only(str(tmp_path / "store")) if quad.predicate.value.endswith("#descendsFrom")]
+    assert closure
+    rdf.parse(data="".join(f"{q.subject} {q.predicate} {q.object} .\n" for q in closure), format="nt")
+    world = reason(rdf, tmp_path)
+    assert list(world.inconsistent_classes()) == []

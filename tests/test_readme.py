@@ -39,11 +39,17 @@ def run_example(command: str, workdir: Path) -> str:
         shutil.copytree(FIXTURES / "tiny", workdir / "data", dirs_exist_ok=True)
         for case in BROKEN_DEMO:
             shutil.copytree(FIXTURES / "bad" / case, workdir / "data", dirs_exist_ok=True)
-    done = subprocess.run(
+    if args[0] != "build" and "--store" in args:  # an example that reads the store of the bundled catalog: build it first
+        _run([*"build --store build/store".split()], workdir)
+    done = _run(args, workdir)
+    return done.stdout + done.stderr
+
+
+def _run(args: list[str], workdir: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, "-m", "kg.cli", *args], capture_output=True, text=True, encoding="utf-8", cwd=workdir,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
-    return done.stdout + done.stderr
 
 
 def examples() -> list[tuple[str, str]]:

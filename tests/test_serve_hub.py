@@ -3,7 +3,8 @@
 
 What the endpoint answers is compared with what the dump says, read by the
 Hugging Face reader: the models of the dump, and the models derived from the
-base model with the most descendants.
+base model with the most descendants, asked with the property path
+`prov:wasDerivedFrom+` and with the closure the store adds (`lkg:descendsFrom`).
 """
 
 from __future__ import annotations
@@ -91,3 +92,14 @@ def test_all_descendants_of_the_biggest_base(hub) -> None:  # noqa: ANN001
     }}"""
     found = {row["from"]["value"].removeprefix("huggingface:") for row in ask(url, query)["results"]["bindings"]}
     assert found == expected
+
+
+def test_all_descendants_of_the_biggest_base_through_the_closure(hub) -> None:  # noqa: ANN001
+    url, _, _, expected, biggest = hub
+    query = PREFIXES + f"""SELECT ?from WHERE {{
+      ?base lkg:importedFrom "huggingface:{biggest}" .
+      ?model lkg:descendsFrom ?base ; lkg:importedFrom ?from .
+    }}"""
+    rows = [row["from"]["value"].removeprefix("huggingface:") for row in ask(url, query)["results"]["bindings"]]
+    assert len(rows) == len(set(rows))  # one closure triple per pair
+    assert set(rows) == expected
