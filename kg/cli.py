@@ -2,7 +2,13 @@
 
 Exit codes: 0 success; 1 bad catalog or bad request (the message says what
 and where); 2 an output could not be written (the previous output is kept);
-3 an internal error (nothing is written); 130 stopped with Ctrl-C.
+3 an internal error (nothing is written); 64 a command line that does not
+parse (a misspelt command or option; the usage of the command is printed);
+130 stopped with Ctrl-C.
+
+Messages go to stderr through the `logging` module (logger "kg"): stage
+lines and progress bars on a terminal, warnings and errors everywhere;
+`-q` keeps only errors, `-v` adds the details.
 """
 
 from __future__ import annotations
@@ -11,9 +17,16 @@ import argparse
 import gc
 import itertools
 import json
+import logging
 import os
 import sys
+import time
+from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
+from typing import Iterable, Iterator, NoReturn
+
+from tqdm import tqdm
 
 
 from kg.catalog import Catalog, load_catalog
@@ -34,6 +47,22 @@ from kg.terms import format_conflicts as format_terms_conflicts
 
 # What `kg build` writes into its output folder: an old one of these that a build leaves out is not kept.
 BUILT = ("graph.json", *STREAMED, "lineage.html", "sources-report.txt")
+USAGE = 64  # sysexits' EX_USAGE: 2, argparse's own, means here that an output could not be written
+log = logging.getLogger("kg")
+
+# Shown under each command's --help; docs/reference/cli.md is generated from the same parser.
+EXAMPLES = {
+    "validate": ["kg validate", "kg validate --strict --data my-catalog/"],
+    "build": ["kg build", "kg build --out site/ --formats nt,ttl", "kg build --source huggingface=hub.jsonl --store build/store"],
+    "lineage": ["kg lineage Vicuna-13B", "kg lineage model/llama-7b --depth 1", "kg lineage --graph build/graph.json model/llama-2-7b"],
+    "terms": ["kg terms Vicuna-13B", "kg terms dataset/sharegpt --format json", "kg terms --conflicts"],
+    "stats": ["kg stats"],
+    "query": ["kg query llama-descendants", "kg query my-question.rq --format csv", "kg query --graph build/kg.nt 'SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }'"],
+    "html": ["kg html", "kg html --focus Koala-13B --depth 2 --out koala.html"],
+    "import": ["kg import open-llms open-llms/README.md", "kg import dpc data_summaries/ --write"],
+    "serve": ["kg build --store build/store && kg serve", "kg serve --port 8000 --timeout 5"],
+    "conflicts": ["kg conflicts --source ecosystem-graphs=ecosystem-graphs/assets"],
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,8 +70,13 @@ def main(argv: list[str] | None = None) -> int:
         # Names are often Chinese: never crash on a terminal that cannot show them.
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    parser = _parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser, commands = _parser()
+    if not argv:  # a bare `kg`: what it can do, not an error
+        parser.print_help()
+        return 0
+    args = _parse(parser, commands, argv)
+    _configure_logging(args.verbosity)
     # A command builds objects that nearly all live until it ends (a Hub build: millions); at the default
     # thresholds the cyclic collector scans them again and again, about 13 % of a 100,000-model build.
     gc.set_threshold(100_000, 50, 1000)
@@ -72,13 +106,44 @@ def main(argv: list[str] | None = None) -> int:
         return 3
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kg", description="Build and query the llm-lineage knowledge graph.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's way of failing: the command's usage, `Error:` and `Hint:` lines, exit 64."""
 
-    def command(name: str, run, help: str) -> argparse.ArgumentParser:  # noqa: ANN001
-        sub = commands.add_parser(name, help=help, description=help)
-        sub.add_argument("--data", type=Path, default=None, help="catalog folder (default: the bundled data/)")
+    def error(self, message: str, hint: str = "") -> NoReturn:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        _fail(message, hint or f"see `{self.prog} --help`")
+        raise SystemExit(USAGE)
+
+
+def _parse(parser: _Parser, commands: dict[str, _Parser], argv: list[str]) -> argparse.Namespace:
+    """Parse `argv`; a misspelt command or option is named with its closest match, under that command's usage."""
+    first = next((word for word in argv if not word.startswith("-")), None)
+    if first is not None and first not in commands and not {"-h", "--help", "--version"} & set(argv):
+        parser.error(f"no command '{first}'", suggest(first, commands) or f"the commands are {', '.join(commands)}")
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        sub = commands[args.command]
+        options = [o for action in sub._actions for o in action.option_strings]
+        unknown = [word for word in extra if word.startswith("-")] or extra
+        hints = [suggest(word.partition("=")[0], options) for word in unknown]
+        sub.error(f"unrecognized argument(s): {' '.join(extra)}", " ".join(h for h in hints if h))
+    return args
+
+
+def _parser() -> tuple[_Parser, dict[str, _Parser]]:
+    parser = _Parser(prog="kg", description="Build and query the llm-lineage knowledge graph.",
+                     epilog="Run `kg COMMAND --help` for a command's options and examples. Documentation: docs/ (mkdocs serve).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    def command(name: str, run, help: str, catalog: bool = True) -> argparse.ArgumentParser:  # noqa: ANN001
+        examples = "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[name])
+        sub = commands.add_parser(name, help=help, description=help, epilog=examples, formatter_class=argparse.RawDescriptionHelpFormatter)
+        if catalog:
+            sub.add_argument("--data", type=Path, default=None, help="catalog folder (default: the bundled data/)")
+        talk = sub.add_mutually_exclusive_group()
+        talk.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=-1, default=0, help="print errors only on stderr")
+        talk.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const=1, help="print every stage and detail on stderr")
         sub.set_defaults(run=run)
         return sub
 
@@ -93,18 +158,18 @@ def _parser() -> argparse.ArgumentParser:
     lineage = command("lineage", _lineage, "Print what an entity comes from and what comes from it.")
     lineage.add_argument("entity", help="an id (model/alpaca-lora-7b), or a name or alias ('Alpaca-LoRA', '骆驼')")
     lineage.add_argument("--depth", type=int, default=None, help="levels to show each way (default: all)")
-    lineage.add_argument("--graph", type=Path, default=None, help="answer from a saved build/graph.json (with its imported entities) instead of the catalog")
+    lineage.add_argument("--graph", type=Path, default=None, metavar="BUILD", help="answer from what `kg build` wrote (its folder, or its graph.json), with its imported entities, instead of the catalog")
     lineage.add_argument("--store", type=Path, default=None, metavar="DIR", help="answer from the store `kg build --store DIR` wrote, reading only this entity's lineage")
     terms = command("terms", _terms, "Print what a model or dataset may be used for, inherited along its lineage, with the paths.")
     terms.add_argument("entity", nargs="?", help="an id or a name or alias of a model or dataset")
     terms.add_argument("--format", choices=("text", "json"), default="text", help="text (default): a tree of paths; json: one object")
     terms.add_argument("--conflicts", action="store_true", help="instead, list every conflict in the catalog, one per line")
-    terms.add_argument("--graph", type=Path, default=None, help="answer from a saved build/graph.json (with its imported entities) instead of the catalog")
+    terms.add_argument("--graph", type=Path, default=None, metavar="BUILD", help="answer from what `kg build` wrote (its folder, or its graph.json), with its imported entities, instead of the catalog")
     command("stats", _stats, "Count entities per kind and edges per relation.")
-    query = command("query", _query, "Run a SPARQL query (a .rq file or a query string) and print the rows.")
-    query.add_argument("query", help="a shipped query's name (llama-descendants), an .rq file, or the query text")
+    query = command("query", _query, "Run a SPARQL query (a shipped query's name, a file or a query string) and print the rows.")
+    query.add_argument("query", help="a shipped query's name (llama-descendants), a file holding a query, or the query text")
     query.add_argument("--format", choices=FORMATS, default="table", help="table (default), csv or SPARQL JSON results")
-    query.add_argument("--graph", type=Path, default=None, help="query this RDF file (e.g. build/kg.ttl) instead of the catalog")
+    query.add_argument("--graph", type=Path, default=None, metavar="BUILD", help="query what `kg build` wrote (its folder, or its kg.nt, kg.ttl or kg.jsonld; any RDF file) instead of the catalog")
     query.add_argument("--store", type=Path, default=None, metavar="DIR", help="query the store `kg build --store DIR` wrote (read-only, with lkg:descendsFrom) instead of the catalog")
     query.add_argument("--timeout", type=_positive(float), default=DEFAULT_TIMEOUT, help=f"seconds before the query is stopped (default: {DEFAULT_TIMEOUT:g})")
     query.add_argument("--max-rows", type=_positive(int), default=DEFAULT_MAX_ROWS, help=f"stop if the answer has more rows (default: {DEFAULT_MAX_ROWS:,})")
@@ -119,18 +184,49 @@ def _parser() -> argparse.ArgumentParser:
     imports.add_argument("path", type=Path, help="the source's file or folder")
     imports.add_argument("--write", action="store_true", help="write draft entries of new records to <data>/_drafts/ for review")
     imports.add_argument("--order", help="source precedence after the catalog, comma-separated")
-    served = commands.add_parser("serve", help="Serve a store read-only over SPARQL, with the lineage page.", description="Serve a store read-only over SPARQL (Oxigraph's server), with the lineage page.")
+    served = command("serve", _serve, "Serve a store read-only over SPARQL, with the lineage page.", catalog=False)
     served.add_argument("--store", type=Path, default=Path("build/store"), metavar="DIR", help="the store `kg build --store DIR` wrote (default: build/store)")
     served.add_argument("--page", type=Path, default=Path("build/lineage.html"), help="the page served at / (default: build/lineage.html)")
     served.add_argument("--bind", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     served.add_argument("--port", type=_positive(int), default=7878, help="port of the endpoint and the page (default: 7878)")
     served.add_argument("--timeout", type=_positive(float), default=DEFAULT_TIMEOUT, help=f"seconds before a query is stopped (default: {DEFAULT_TIMEOUT:g})")
     served.add_argument("--allow-remote", action="store_true", help="allow a --bind address other machines can reach")
-    served.set_defaults(run=_serve)
     conflicts = command("conflicts", _conflicts, "List where the sources disagree with the catalog or each other.")
     _source_options(conflicts)
     conflicts.add_argument("--all", action="store_true", help="also disagreements between sources on imported entities")
-    return parser
+    return parser, commands.choices
+
+
+def _version() -> str:
+    try:
+        return metadata.version("llm-lineage")
+    except metadata.PackageNotFoundError:  # run from a checkout without installing it
+        return "unknown (not installed)"
+
+
+def _configure_logging(verbosity: int) -> None:
+    """Stage lines on a terminal (or with -v), warnings and errors always, only errors with -q."""
+    level = {-1: logging.ERROR, 0: logging.INFO if sys.stderr.isatty() else logging.WARNING, 1: logging.DEBUG}[verbosity]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+@contextmanager
+def _stage(what: str) -> Iterator[None]:
+    """Log a long stage's start and how long it took (shown on a terminal or with -v)."""
+    log.info("%s...", what)
+    started = time.perf_counter()
+    yield
+    log.info("%s: done in %.1f s", what, time.perf_counter() - started)
+
+
+def _progress(items: Iterable, total: int | None, unit: str) -> Iterable:
+    """`items`, with a progress bar on stderr when it is a terminal and stage lines are shown."""
+    shown = sys.stderr.isatty() and log.isEnabledFor(logging.INFO)
+    return tqdm(items, total=total, unit=f" {unit}", unit_scale=True, disable=not shown, leave=False, file=sys.stderr)
 
 
 def _positive(kind: type) -> object:
@@ -214,11 +310,17 @@ def _validate(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     if args.store is not None and "kg.nt" not in args.formats:
         raise RequestError("--store loads the store from kg.nt, which --formats leaves out", f"add nt: --formats {','.join(n.removeprefix('kg.') for n in ('kg.nt', *args.formats))}")
-    catalog = _load(args)
-    lkg = build_knowledge_graph(catalog)
+    with _stage("reading the catalog"):
+        catalog = _load(args)
+        lkg = build_knowledge_graph(catalog)
     listed = sources_from_file(catalog.root) if not args.source else None
     pairs, order = (_sources(args), _order(args)) if args.source else listed or ([], DEFAULT_ORDER)
-    merged = merge(catalog, read_sources(pairs), order) if pairs else None
+    merged = None
+    if pairs:
+        with _stage(f"reading {', '.join(str(path) for _, path in pairs)}"):
+            records = read_sources(pairs)
+        with _stage(f"merging {len(records):,} records with the catalog"):
+            merged = merge(catalog, records, order)
     graph, rdf = lkg.graph, lkg.rdf
     outputs = {}
     stream = None
@@ -227,8 +329,9 @@ def _build(args: argparse.Namespace) -> int:
     if merged is not None:
         # Imported records can number millions: their RDF is streamed to the files, never held in rdflib,
         # and the page shows the catalog and the biggest imported families, not every node.
-        add_to_graph(graph, merged, catalog.licenses)
-        cycles = derivation_cycles(graph)
+        with _stage("adding imported entities and lineage to the graph"):
+            add_to_graph(graph, merged, catalog.licenses)
+            cycles = derivation_cycles(graph)
         report = format_report(merged, limit=None) + "".join(f"derivation cycle (not a lineage): {' -> '.join(c)}\n" for c in cycles)
         outputs["sources-report.txt"] = report.encode()
         for cycle in cycles:
@@ -237,12 +340,15 @@ def _build(args: argparse.Namespace) -> int:
 
         def stream(folder: Path) -> tuple[str, ...]:
             nonlocal triples
-            triples = write_exports(folder, itertools.chain(graph_blocks(rdf), imported_blocks(merged, catalog.licenses)), args.formats)
+            blocks = itertools.chain(graph_blocks(rdf), imported_blocks(merged, catalog.licenses))
+            with _stage(f"writing {', '.join(args.formats)}"):
+                triples = write_exports(folder, _progress(blocks, graph.number_of_nodes(), "entities"), args.formats)
             return args.formats
     else:
         outputs.update({name: data for name, data in serialize(rdf).items() if name in args.formats})
     # Everything held in memory is serialized before anything is written: a failure leaves every old file.
-    outputs = {"graph.json": graph_to_json(graph), **outputs, "lineage.html": render_html(page, licenses=catalog.licenses, terms=compute_all(graph, catalog.licenses, nodes=page))}
+    with _stage("writing graph.json and the lineage page"):
+        outputs = {"graph.json": graph_to_json(graph), **outputs, "lineage.html": render_html(page, licenses=catalog.licenses, terms=compute_all(graph, catalog.licenses, nodes=page))}
     if args.store is not None:
         check_store_folder(args.store)  # a store in use or a folder of other things: say so before writing anything
     with locked(args.out.parent):
@@ -264,7 +370,8 @@ def _write_store(store: Path, ntriples: Path, out: Path) -> None:
     with locked(store.parent):
         sweep_temporaries(store.parent)
         try:
-            write_store(store, ntriples)
+            with _stage(f"loading {ntriples} into the store {store}"):
+                write_store(store, ntriples)
         except OutputError as exc:
             raise OutputError(f"{exc} (the exports in {out} are new, the store is the previous one)") from exc
     print(f"wrote {store}: an Oxigraph store for `kg serve --store {store}`")
@@ -290,7 +397,7 @@ def _query(args: argparse.Namespace) -> int:
         catalog = _load(args)
         result = run_query(to_store(to_rdf(build_graph(catalog), catalog.licenses)), text, where, args.timeout, args.max_rows)
     else:
-        result = run_query(load_store(args.graph), text, where, args.timeout, args.max_rows)
+        result = run_query(load_store(_built_file(args.graph, RDF_FILES)), text, where, args.timeout, args.max_rows)
     sys.stdout.write(format_result(result, args.format))
     return 0
 
@@ -302,10 +409,31 @@ def _lineage(args: argparse.Namespace) -> int:
             entity = find_entity(store, args.entity)
             graph = read_lineage(store, entity)
     else:
-        graph = load_graph(args.graph) if args.graph is not None else build_graph(_load(args))
+        graph = load_graph(_built_file(args.graph, ("graph.json",))) if args.graph is not None else build_graph(_load(args))
         entity = find_node(graph, args.entity)
     print(format_lineage(graph, entity, args.depth))
     return 0
+
+
+RDF_FILES = ("kg.nt", "kg.ttl", "kg.jsonld")
+
+
+def _built_file(path: Path, wanted: tuple[str, ...]) -> Path:
+    """`--graph` means what `kg build` wrote, for every command: its output folder, or the file of it that the command reads.
+
+    kg query reads the RDF (kg.nt, kg.ttl, kg.jsonld, or another RDF file), kg lineage and kg terms read
+    graph.json; given the folder, each takes its own file, and given the other's file, it says which to give.
+    """
+    if path.is_dir():
+        found = next((path / name for name in wanted if (path / name).is_file()), None)
+        if found is None:
+            raise RequestError(f"{path} holds none of {', '.join(wanted)}", f"build it first: kg build --out {path}")
+        return found
+    other = "graph.json" if wanted is RDF_FILES else "kg.nt"
+    if path.name == other or (wanted is RDF_FILES and path.suffix == ".json"):
+        raise RequestError(f"{path} is {'the lineage graph, not RDF' if wanted is RDF_FILES else 'RDF, not the lineage graph'}",
+                           f"did you mean --graph {path.with_name(wanted[0])}? (or the folder: --graph {path.parent})")
+    return path
 
 
 def _refuse_graph_and_store(args: argparse.Namespace) -> None:
@@ -317,7 +445,7 @@ def _terms(args: argparse.Namespace) -> int:
     if args.conflicts == (args.entity is not None):
         raise RequestError("give an entity, or --conflicts for the whole catalog", "e.g. kg terms Vicuna-13B")
     catalog = _load(args)  # the licence table, and the graph unless a saved one is given
-    graph = load_graph(args.graph) if args.graph is not None else build_graph(catalog)
+    graph = load_graph(_built_file(args.graph, ("graph.json",))) if args.graph is not None else build_graph(catalog)
     if args.conflicts:
         results = compute_all(graph, catalog.licenses)
         print(format_terms_conflicts(results) if args.format == "text" else json.dumps(

@@ -126,19 +126,31 @@ def _question(path: Path) -> str:
 def read_query(text_or_path: str) -> tuple[str, str]:
     """(query text, where it came from).
 
-    `text_or_path` is a path to an .rq file, the name of a shipped query with
-    or without its number (`01-llama-descendants`, `llama-descendants`), or
-    else the query text itself.
+    `text_or_path` is the name of a shipped query with or without its number
+    (`01-llama-descendants`, `llama-descendants`), a path to a file holding a
+    query (any name), or else the query text itself.
     """
     named = _shipped_query(text_or_path)
     if named is not None:
         return named.read_text(encoding="utf-8"), f"ontology/queries/{named.name}"
+    if _is_file(text_or_path):
+        return _read_query_file(Path(text_or_path))
     if SINGLE_WORD.match(text_or_path):  # no SPARQL is one word: a misspelt name
         names = [name for stem in shipped_queries() for name in (stem, stem.partition("-")[2])]
         raise QueryError(f"no shipped query is named '{text_or_path}'", suggest(text_or_path, names) or _queries_hint())
-    if not text_or_path.endswith(".rq"):
+    if not text_or_path.endswith((".rq", ".sparql")):
         return text_or_path, "query"
-    path = Path(text_or_path)
+    return _read_query_file(Path(text_or_path))
+
+
+def _is_file(text: str) -> bool:
+    try:
+        return "\n" not in text and Path(text).is_file()
+    except (OSError, ValueError):  # a query text too long or too odd to be a file name
+        return False
+
+
+def _read_query_file(path: Path) -> tuple[str, str]:
     try:
         return path.read_text(encoding="utf-8"), str(path)
     except (OSError, UnicodeDecodeError) as exc:

@@ -341,7 +341,11 @@ def hold_store(folder: Path) -> Iterator[None]:
     folder = Path(folder)
     if not folder.is_dir() or not is_store(folder):
         what = "does not exist" if not folder.exists() else "is not an Oxigraph store"
-        raise RequestError(f"{folder} {what}", f"build one with `kg build --store {folder}`")
+        if (folder / "graph.json").is_file():  # the output folder of a build: its store is a folder of its own
+            hint = f"this is what `kg build` wrote; a store is a folder of its own: `kg build --store {folder / 'store'}`, then --store {folder / 'store'}"
+        else:
+            hint = f"build one with `kg build --store {folder}`"
+        raise RequestError(f"{folder} {what}", hint)
     handle = os.open(folder, os.O_RDONLY)
     try:
         try:

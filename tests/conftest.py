@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
+# The user documentation: the README and the pages of the docs site (mkdocs.yml).
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 TINY = FIXTURES / "tiny"
 BAD = FIXTURES / "bad"
 
@@ -27,3 +30,9 @@ def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def lay_over(catalog: Path, case: str) -> None:
     """Copy the files of bad case `case` over the catalog (adding or replacing)."""
     shutil.copytree(BAD / case, catalog, dirs_exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def documentation() -> str:
+    """The README and every page of the docs site, as one text: what a user can read."""
+    return "\n".join(path.read_text(encoding="utf-8") for path in DOCUMENTS)

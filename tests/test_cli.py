@@ -18,7 +18,7 @@ from kg.cli import main
 from conftest import lay_over
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ["validate", "build", "lineage", "stats", "query", "html", "serve"]
+COMMANDS = ["validate", "build", "lineage", "terms", "stats", "query", "html", "import", "serve", "conflicts"]
 OUTPUTS = ["graph.json", "kg.jsonld", "kg.nt", "kg.ttl", "lineage.html"]
 
 
@@ -40,10 +40,116 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture) -> 
     assert f"usage: kg {command}" in capsys.readouterr().out
 
 
-def test_every_command_is_in_the_readme() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_every_command_is_a_command_of_the_parser() -> None:
+    from kg.cli import _parser
+
+    assert sorted(_parser()[1]) == sorted(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_help_shows_examples_that_use_it(command: str, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    examples = capsys.readouterr().out.partition("\nexamples:\n")[2].splitlines()
+    assert examples and all(re.match(rf"  kg (build .*&& kg )?{command}\b", line) for line in examples), examples
+
+
+def test_bare_kg_prints_the_help_and_succeeds(capsys: pytest.CaptureFixture) -> None:
+    code, out, err = run(capsys)
+    assert (code, err) == (0, "")
+    assert out.startswith("usage: kg [-h] [--version] COMMAND ...") and "  build " in out
+
+
+def test_version_is_the_installed_distribution(capsys: pytest.CaptureFixture) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert (exited.value.code, capsys.readouterr().out) == (0, f"kg {version('llm-lineage')}\n")
+
+
+def test_python_dash_m_kg_is_the_command(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "kg", "stats", "--data", str(ROOT / "tests" / "fixtures" / "tiny")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert (done.returncode, done.stdout.splitlines()[0]) == (0, "kind          count")
+
+
+def test_misspelt_command_is_a_usage_error_with_the_closest_command(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["biuld"])
+    assert exited.value.code == 64
+    assert capsys.readouterr().err == "usage: kg [-h] [--version] COMMAND ...\nError: no command 'biuld'\nHint: did you mean 'build'?\n"
+
+
+def test_misspelt_option_shows_the_command_usage_and_the_closest_option(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["lineage", "LLaMA", "--dpeth", "1"])
+    assert exited.value.code == 64
+    err = capsys.readouterr().err
+    assert err.startswith("usage: kg lineage ")
+    assert err.splitlines()[-2:] == ["Error: unrecognized argument(s): --dpeth 1", "Hint: did you mean '--depth'?"]
+
+
+def test_query_reads_a_query_file_of_any_name(tiny: Path, capsys: pytest.CaptureFixture) -> None:
+    Path("count.sparql").write_text("SELECT (COUNT(*) AS ?n) WHERE { ?m a lkg:Model }", encoding="utf-8")
+    Path("count.txt").write_text("SELECT (COUNT(*) AS ?n) WHERE { ?m a lkg:Model }", encoding="utf-8")
+    assert run(capsys, "query", "--data", "data", "count.sparql")[1] == run(capsys, "query", "--data", "data", "count.txt")[1]
+    assert run(capsys, "query", "--data", "data", "count.txt")[1].startswith("n\n")
+
+
+def test_graph_option_means_what_kg_build_wrote_for_every_command(tiny: Path, capsys: pytest.CaptureFixture) -> None:
+    run(capsys, "build", "--data", "data", "--out", "out")
+    count = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+    assert run(capsys, "query", "--graph", "out", count)[1] == run(capsys, "query", "--graph", "out/kg.nt", count)[1] == "n\n500\n(1 row)\n"
+    assert run(capsys, "lineage", "--graph", "out", "model/llama-7b")[1] == run(capsys, "lineage", "--graph", "out/graph.json", "model/llama-7b")[1]
+    assert run(capsys, "query", "--graph", "out/graph.json", count) == (
+        1, "", "Error: out/graph.json is the lineage graph, not RDF\nHint: did you mean --graph out/kg.nt? (or the folder: --graph out)\n")
+    assert run(capsys, "lineage", "--graph", "out/kg.nt", "model/llama-7b") == (
+        1, "", "Error: out/kg.nt is RDF, not the lineage graph\nHint: did you mean --graph out/graph.json? (or the folder: --graph out)\n")
+
+
+def test_store_hint_on_a_build_folder_names_a_store_folder(tiny: Path, capsys: pytest.CaptureFixture) -> None:
+    run(capsys, "build", "--data", "data", "--out", "out")
+    assert run(capsys, "lineage", "--store", "out", "model/llama-7b") == (1, "", (
+        "Error: out is not an Oxigraph store\n"
+        "Hint: this is what `kg build` wrote; a store is a folder of its own: `kg build --store out/store`, then --store out/store\n"))
+
+
+def test_quiet_and_verbose_govern_the_stage_lines_on_stderr(tiny: Path) -> None:
+    def build(*flags: str) -> str:
+        return subprocess.run([sys.executable, "-m", "kg", "build", "--data", "data", "--out", "out", *flags],
+                              capture_output=True, text=True).stderr
+
+    assert build() == ""  # not a terminal: no stage lines
+    verbose = build("-v").splitlines()
+    assert verbose[0] == "reading the catalog..." and verbose[1].startswith("reading the catalog: done in ")
+    assert build("-q") == ""
+
+
+def test_stage_lines_show_on_a_terminal(tiny: Path) -> None:
+    import pty
+
+    leader, follower = pty.openpty()
+    with os.fdopen(leader, "rb", buffering=0) as terminal:
+        done = subprocess.run([sys.executable, "-m", "kg", "build", "--data", "data", "--out", "out"], stdout=subprocess.DEVNULL, stderr=follower)
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = terminal.read(4096)
+            except OSError:  # the terminal is closed once everything was read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    assert done.returncode == 0
+    lines = shown.decode().splitlines()
+    assert "reading the catalog..." in lines and "writing graph.json and the lineage page..." in lines
+
+
+def test_every_command_is_in_the_docs_with_an_example(documentation: str) -> None:
     for command in COMMANDS:
-        assert re.search(rf"^\$ kg {command}\b", readme, re.M), command
+        assert re.search(rf"^\$ kg {command}\b", documentation, re.M), command
 
 
 def test_validate_ok(tiny: Path, capsys: pytest.CaptureFixture) -> None:
@@ -255,9 +361,10 @@ def test_build_formats_writes_only_those_and_drops_the_old_file_of_a_format_left
 def test_build_formats_names_a_misspelt_format_and_the_right_ones(tiny: Path, capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["build", "--data", "data", "--formats", "nt,tll,rdfxml"])
-    assert exited.value.code == 2
-    assert capsys.readouterr().err.splitlines()[-1] == (
-        "kg build: error: argument --formats: 'tll' (did you mean 'ttl'?), 'rdfxml' (not a format): the formats are nt, ttl, jsonld")
+    assert exited.value.code == 64
+    assert capsys.readouterr().err.splitlines()[-2:] == [
+        "Error: argument --formats: 'tll' (did you mean 'ttl'?), 'rdfxml' (not a format): the formats are nt, ttl, jsonld",
+        "Hint: see `kg build --help`"]
 
 
 def test_build_store_without_ntriples_is_refused_before_anything_is_written(tiny: Path, capsys: pytest.CaptureFixture) -> None:

@@ -55,10 +55,9 @@ def printed(notebook: nbformat.NotebookNode) -> str:
     return "".join(output.text for output in outputs(notebook) if output.output_type == "stream" and output.name == "stdout")
 
 
-def test_the_notebooks_are_the_three_the_readme_names() -> None:
+def test_the_notebooks_are_the_three_the_docs_name(documentation: str) -> None:
     assert sorted(path.stem for path in NOTEBOOKS.glob("*.ipynb")) == NAMES
-    readme = (NOTEBOOKS.parent / "README.md").read_text(encoding="utf-8")
-    assert all(f"notebooks/{name}.ipynb" in readme for name in NAMES)
+    assert all(f"notebooks/{name}.ipynb" in documentation for name in NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -78,8 +78,8 @@ def test_each_question_gives_the_same_rows_in_rdflib_and_oxigraph(rdf, store, pa
 
 
 @pytest.mark.parametrize("path", QUERIES, ids=[p.stem for p in QUERIES])
-def test_each_question_is_in_the_readme_with_its_output(path: Path) -> None:
-    assert f"$ kg query ontology/queries/{path.name}\n" in (ROOT / "README.md").read_text(encoding="utf-8")
+def test_each_question_is_in_the_docs_with_its_output(path: Path, documentation: str) -> None:
+    assert f"$ kg query {path.stem}\n" in documentation
 
 
 def test_llama_descendants(answers) -> None:
