@@ -37,6 +37,7 @@ MODEL_RELATIONS = (
     "reproduction",
     "component",
     "architecture",
+    "distillation",
 )
 DATASET_RELATIONS = ("translation", "subset", "regeneration", "conversion", "filtering")
 

@@ -36,6 +36,7 @@ RELATION_LABELS = {
     "reproduction": "reproduces",
     "component": "built around",
     "architecture": "uses the architecture of",
+    "distillation": "distilled from",
     "translation": "translated from",
     "subset": "subset of",
     "regeneration": "regenerated from",

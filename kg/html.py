@@ -84,6 +84,7 @@ RELATION_STYLES = {
     "reproduction": (_PURPLE, None),
     "component": (_PURPLE, _DASHED),
     "architecture": (_PURPLE, _DOTTED),
+    "distillation": (_VERMILLION, None),
     "trained_on": (_GREEN, None),
     "generated_by": (_VERMILLION, _DASHED),
     "translation": (_ORANGE, None),

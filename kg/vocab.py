@@ -80,6 +80,7 @@ DERIVATIONS = {
     "reproduction": LKG.reproductionOf,
     "component": LKG.builtAround,
     "architecture": LKG.usesArchitectureOf,
+    "distillation": LKG.distilledFrom,
     "translation": LKG.translatedFrom,
     "subset": LKG.subsetOf,
     "regeneration": LKG.regeneratedFrom,

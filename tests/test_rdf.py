@@ -304,3 +304,21 @@ if __name__ == "__main__":
         GOLDEN.write_bytes(serialize(export_tiny())["kg.ttl"])
     else:
         sys.exit(__doc__)
+
+
+def test_a_distilled_model_is_written_with_its_own_property_under_was_derived_from(tiny: Path) -> None:
+    (tiny / "models" / "alpaca-student-7b.yaml").write_text(
+        "id: model/alpaca-student-7b\nname: Alpaca Student 7B\ndescription: A student of text-davinci-003 on LLaMA 7B.\nreleased: '2023-04-01'\n"
+        "derived_from:\n  - {id: model/llama-7b, relation: finetune}\n  - {id: model/text-davinci-003, relation: distillation}\n"
+        "sources:\n  - {url: 'https://example.org/student', supports: base model and teacher}\n",
+        encoding="utf-8",
+    )
+    catalog = load_catalog(tiny)
+    rdf = to_rdf(build_graph(catalog), catalog.licenses)
+    student, teacher = ID["model/alpaca-student-7b"], ID["model/text-davinci-003"]
+    for predicate in (LKG.distilledFrom, LKG.derivedFrom, PROV.wasDerivedFrom):
+        assert (student, predicate, teacher) in rdf
+    assert (student, FAIR4ML.fineTunedFrom, teacher) not in rdf
+    ontology = Graph().parse(ONTOLOGY_DIR / "lkg.ttl", format="turtle")
+    assert (LKG.distilledFrom, RDFS.subPropertyOf, LKG.derivedFrom) in ontology
+    assert {label.language for label in ontology.objects(LKG.distilledFrom, RDFS.label)} == {"en", "zh"}
