@@ -905,3 +905,81 @@ def test_filters_changed_under_the_table_frame_the_graph_when_it_comes_back(visi
     assert page.locator("#graph").is_visible() and layout["scale"] > 0
     assert {n["id"] for n in layout["nodes"]} == set(_unhidden(visit_real)) and _all_in_view(layout)
     assert (visit_real.requests, visit_real.errors) == ([], [])
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return a["left"] < b["right"] and a["right"] > b["left"] and a["top"] < b["bottom"] and a["bottom"] > b["top"]
+
+
+def _made_from_in_view(layout: dict, entity: str, bottom: float | None = None) -> int:
+    """How many of the entities made directly from `entity` are in the view (above `bottom` if given)."""
+    view = dict(layout["view"], bottom=bottom if bottom is not None else layout["view"]["bottom"])
+    made = {e["from"] for e in layout["edges"] if e["to"] == entity}
+    return sum(1 for n in layout["nodes"] if n["id"] in made and _on_screen(n["shape"], view))
+
+
+@pytest.mark.parametrize("entity", ["LLaMA-7B", "Vicuna-13B", "ShareGPT conversations"])
+def test_relation_labels_of_a_selection_never_stack_on_each_other_or_on_names(visit_real: Visit, entity: str) -> None:
+    visit_real.search(entity)
+    layout = visit_real.layout()
+    labels = layout["edgeLabels"]
+    names = [n["label"] for n in layout["nodes"] if n["label"]] + [n["shape"] for n in layout["nodes"]]
+    assert labels, "a selection labels its relations"
+    for k, label in enumerate(labels):
+        assert not any(_overlap(label, other) for other in labels[k + 1:]), label["text"]
+        assert not any(_overlap(label, name) for name in names), label["text"]
+
+
+def test_a_selection_at_1280x720_shows_what_was_made_from_it_beside_the_panel(browser, real) -> None:  # noqa: ANN001
+    visit = Visit(browser, real[0], (1280, 720))
+    visit.search("Alpaca 7B")
+    layout = visit.layout()
+    panel = visit.page.locator("#panel").bounding_box()
+    assert layout["view"]["right"] <= panel["x"] + 1  # the graph ends where the panel starts
+    (node,) = [n for n in layout["nodes"] if n["id"] == "model/stanford-alpaca-7b"]
+    assert _on_screen(node["shape"], layout["view"]) and layout["fontPx"] >= 11
+    # Before, Alpaca 7B stood at the graph's right edge, and the three models made from it off it, toward the panel.
+    assert node["shape"]["left"] < layout["view"]["left"] + 0.6 * (layout["view"]["right"] - layout["view"]["left"])
+    assert _made_from_in_view(layout, "model/stanford-alpaca-7b") >= 2
+    visit.page.close()
+
+
+def test_a_selection_on_a_phone_shows_it_and_what_was_made_from_it_above_the_sheet(browser, real) -> None:  # noqa: ANN001
+    visit = Visit(browser, real[0], (390, 844))
+    visit.search("Alpaca 7B")
+    layout = visit.layout()
+    sheet = visit.page.locator("#panel").bounding_box()
+    (node,) = [n for n in layout["nodes"] if n["id"] == "model/stanford-alpaca-7b"]
+    above = dict(layout["view"], bottom=sheet["y"])
+    assert _on_screen(node["shape"], above) and _on_screen(node["label"], above)
+    assert node["shape"]["left"] <= 390 * 0.6  # not pushed to the right edge, with what was made from it off screen
+    assert _made_from_in_view(layout, "model/stanford-alpaca-7b", sheet["y"]) >= 1
+    visit.page.close()
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (390, 844)])
+def test_a_filter_lays_the_matches_out_again_readable_and_says_it_filters(browser, real, size) -> None:  # noqa: ANN001
+    visit = Visit(browser, real[0], size)
+    page = visit.page
+    assert "effective terms" in page.locator("#commercial").locator("xpath=..").get_attribute("title")
+    if size[0] < 700:
+        page.click("#legend-toggle")
+    page.select_option("#commercial", "yes")
+    if size[0] < 700:
+        page.click("#legend-toggle")  # the filters fold away again: the note still says the graph is filtered
+    layout = visit.layout()
+    shown = _unhidden(visit)
+    in_view = [n for n in layout["nodes"] if n["id"] in shown and _on_screen(n["shape"], layout["view"])]
+    assert layout["fontPx"] >= 11
+    # Before, 13 of the 52 matches were in view at 1280x720 (or all of them at 6 px).
+    assert len(in_view) >= (len(shown) if size[0] > 700 else min(len(shown), 15)), (len(in_view), len(shown))
+    note = page.locator("#filter-note")
+    assert note.is_visible() and note.inner_text() == f"Filtered: {len(shown)} of {len(real[1])} entities match · clear filters"
+    page.select_option("#language", "zh") if size[0] > 700 else None
+    if size[0] > 700:
+        page.select_option("#open-weights", "no")
+        assert page.locator("#filter-note").inner_text() == "No entity matches these filters · clear filters"
+    page.click("#filter-note button")
+    assert note.is_hidden() and page.locator("#commercial").input_value() == ""
+    assert (visit.requests, visit.errors) == ([], [])
+    page.close()

@@ -302,20 +302,50 @@
       ctx.fillStyle = dimmedNodes.has(i) ? "#b7bdc5" : "#1d232b";
       ctx.fillText(labelText[i], box.left, (box.top + box.bottom) / 2);
     }
-    // The relation on each lit edge of a selection, at the middle of its last stretch.
+    // The relation on each lit edge of a selection, where it covers no label, shape or other
+    // relation: tried along the edge from its arrow head back; an edge with no free place goes
+    // unlabelled (the panel lists every relation), so labels never stack into a smear.
     ctx.font = `${Math.round(FONT * 0.8)}px ${FONT_FACE}`;
     ctx.textAlign = "center";
-    for (const e of labelledEdges) {
-      if (hiddenEdges.has(e)) continue;
-      const points = edgePoints(e);
-      const [ax, ay] = points[points.length - 2], [bx, by] = points[points.length - 1];
-      const text = relationStyle.get(data.edges[e][2]).label;
-      ctx.strokeText(text, (ax + bx) / 2, (ay + by) / 2 - 7);
+    edgeLabels = placeEdgeLabels(ctx);
+    for (const { text, x, y } of edgeLabels) {
+      ctx.strokeText(text, x, y);
       ctx.fillStyle = "#5b6573";
-      ctx.fillText(text, (ax + bx) / 2, (ay + by) / 2 - 7);
+      ctx.fillText(text, x, y);
     }
     ctx.textAlign = "start";
   });
+
+  let edgeLabels = []; // the relation labels drawn last, for layout()
+  function placeEdgeLabels(ctx) {
+    if (!labelledEdges.size) return [];
+    const height = FONT * 0.8 * 1.2;
+    const taken = drawnNodes(40).flatMap((i) => {
+      const [x, y] = position(i);
+      const size = entities[i].size;
+      return [labelBox(i), { left: x - size, right: x + size, top: y - size, bottom: y + size }];
+    });
+    const overlaps = (box) => taken.some((t) => box.left < t.right && box.right > t.left && box.top < t.bottom && box.bottom > t.top);
+    const placed = [];
+    for (const e of labelledEdges) {
+      if (hiddenEdges.has(e)) continue;
+      const text = relationStyle.get(data.edges[e][2]).label;
+      const width = ctx.measureText(text).width;
+      const points = edgePoints(e);
+      search: for (let k = points.length - 1; k > 0; k--) {
+        const [ax, ay] = points[k - 1], [bx, by] = points[k];
+        for (const t of [0.5, 0.3, 0.7, 0.15, 0.85]) {
+          const x = ax + (bx - ax) * t, y = ay + (by - ay) * t - 7;
+          const box = { left: x - width / 2 - 2, right: x + width / 2 + 2, top: y - height / 2, bottom: y + height / 2 };
+          if (overlaps(box)) continue;
+          taken.push(box);
+          placed.push({ edge: e, text, x, y, box });
+          break search;
+        }
+      }
+    }
+    return placed;
+  }
 
   // ---- what is drawn, in screen pixels, for tests and tools ----
   function toScreen(x, y) {
@@ -348,6 +378,7 @@
           label: labelsDrawn ? Object.assign(screenBox(labelBox(i)), { text: labelText[i] }) : null,
         };
       }),
+      edgeLabels: labelsDrawn ? edgeLabels.map(({ edge, text, box }) => Object.assign(screenBox(box), { edge, text })) : [],
       edges: drawnEdges().map((e) => ({
         id: e,
         from: entities[data.edges[e][0]].id,
@@ -482,13 +513,15 @@
     if (!$("table-view").hidden) drawTable();
     const folded = state.folded ? `, ${familySize.size} families folded` : "";
     $("counts").textContent = `${entities.length - hiddenNodes.size} of ${entities.length} entities, ${data.edges.length - hiddenEdges.size} links shown${folded}`;
+    showFilterNote();
+    if (shownKey() !== compactKey && (compactKey || packedPlaces())) restoreLayout(); // filtered anew: laid out again
   }
 
   // Frame `indices` with their labels: whole if that leaves labels readable, else from
   // the top left (or around `keep`) at the least readable zoom.
   let pendingFrame = null; // asked for while the table hid the graph: done when the graph comes back
-  function frame(indices, keep, whole) {
-    if ($("graph").hidden) pendingFrame = [indices, keep, whole];
+  function frame(indices, keep, whole, near) {
+    if ($("graph").hidden) pendingFrame = [indices, keep, whole, near];
     if (!indices.length || $("graph").hidden) return;
     const box = { left: Infinity, right: -Infinity, top: Infinity, bottom: -Infinity };
     for (const i of indices) {
@@ -509,15 +542,37 @@
       network.moveTo({ position: { x: (box.left + box.right) / 2, y: (box.top + box.bottom) / 2 + covered / 2 / fit }, scale: fit, animation: false });
       return;
     }
-    // As much as can be read at once: the least readable zoom, from the top left.
+    // As much as can be read at once: the least readable zoom, from the top left, or, around a
+    // kept entity, where the most of what is one step from it shows (what was made from it
+    // counting three times: lineage reads left to right, and the panel lists the sources first).
     const scale = READABLE;
-    let x = box.left + width / 2 / scale, y = box.top + height / 2 / scale;
+    const halfWidth = width / 2 / scale, halfHeight = height / 2 / scale;
+    let x = box.left + halfWidth, y = box.top + halfHeight;
     if (keep !== undefined) {
       const [kx, ky] = position(keep);
-      const halfWidth = width / 2 / scale, halfHeight = height / 2 / scale;
       // Keep the entity and its label inside the view.
-      x = Math.min(Math.max(x, kx + labelWidth[keep] + 30 - halfWidth), kx - entities[keep].size - 10 + halfWidth);
-      y = Math.min(Math.max(y, ky + 30 - halfHeight), ky - 30 + halfHeight);
+      const clampX = (cx) => Math.min(Math.max(cx, kx + labelWidth[keep] + 30 - halfWidth), kx - entities[keep].size - 10 + halfWidth);
+      const clampY = (cy) => Math.min(Math.max(cy, ky + 30 - halfHeight), ky - 30 + halfHeight);
+      const weight = (i) => (up[i] && up[i].includes(keep) ? 3 : 1);
+      const seen = (cx, cy) => (near || []).reduce((sum, i) => {
+        const [nx, ny] = position(i);
+        const inside = nx - entities[i].size >= cx - halfWidth && labelBox(i).right <= cx + halfWidth && Math.abs(ny - cy) <= halfHeight - LINE;
+        return sum + (inside ? weight(i) : 0);
+      }, 0);
+      const around = (near || []).flatMap((i) => {
+        const [nx, ny] = position(i);
+        return [[nx, ny], [(nx + kx) / 2, (ny + ky) / 2]];
+      });
+      const candidates = [[x, y], [kx, ky], ...around].map(([cx, cy]) => [clampX(cx), clampY(cy)]);
+      [x, y] = candidates.reduce((best, c) => (seen(...c) > seen(...best) ? c : best));
+      // What was made from it too far right to show with it (a phone): the entity a quarter of
+      // the way in, its edges toward them in view.
+      const made = (near || []).filter((i) => weight(i) > 1);
+      const madeSeen = made.some((i) => {
+        const [nx, ny] = position(i);
+        return nx - entities[i].size >= x - halfWidth && nx + entities[i].size <= x + halfWidth && Math.abs(ny - y) <= halfHeight;
+      });
+      if (made.length && !madeSeen) x = clampX(kx + halfWidth / 2);
     }
     network.moveTo({ position: { x, y: y + covered / 2 / scale }, scale, animation: false });
   }
@@ -608,8 +663,10 @@
     const lineage = highlight(index);
     network.selectNodes([id]);
     showPanel(index);
-    // The whole lineage if it can be read at once, else as much of it as fits around the entity.
-    if (moveTo) frame([...lineage].filter((i) => !hiddenNodes.has(i)), index);
+    // The whole lineage if it can be read at once, else as much of it as fits around the entity
+    // and what is one step from it, so its descendants are in view, not beside it off screen.
+    const near = [index, ...touching[index].flatMap((e) => data.edges[e].slice(0, 2))].filter((i) => lineage.has(i) && !hiddenNodes.has(i));
+    if (moveTo) frame([...lineage].filter((i) => !hiddenNodes.has(i)), index, false, near);
     document.body.dataset.selected = id;
     writeHash();
   }
@@ -1212,14 +1269,65 @@
   }
 
   function restoreLayout() {
-    nodes.update(entities.map((entity) => ({ id: entity.id, x: entity.x, y: entity.y })));
-    entities.forEach((entity) => {
+    const packed = packedPlaces();
+    compactKey = packed ? shownKey() : "";
+    const home = (entity, i) => (packed && packed.has(i) ? packed.get(i) : [entity.x, entity.y]);
+    nodes.update(entities.map((entity, i) => ({ id: entity.id, x: home(entity, i)[0], y: home(entity, i)[1] })));
+    entities.forEach((entity, i) => {
       const drawn = body[entity.id];
-      if (drawn) [drawn.x, drawn.y] = [entity.x, entity.y];
+      if (drawn) [drawn.x, drawn.y] = home(entity, i);
     });
-    state.moved = false;
+    state.moved = Boolean(packed);
     fitVisible();
     network.redraw();
+  }
+
+  // ---- a filtered view, laid out again ----
+  // Filters by maker, licence, language or date leave a few entities scattered over the whole
+  // layout: they are packed into consecutive columns in the order of the layout's (so lineage
+  // still reads left to right) and rows one under the other, so what matches fills the view
+  // at a readable size; edges are drawn straight meanwhile. Cleared, the layout comes back.
+  let compactKey = "";
+  const shownKey = () => entities.map((_, i) => i).filter((i) => !hiddenNodes.has(i)).join(",");
+  const ROW = LINE * 2;
+
+  function packedPlaces() {
+    if (!filtersOpenFamilies() || state.timeAxis || state.physics) return null;
+    const shown = entities.map((_, i) => i).filter((i) => !hiddenNodes.has(i));
+    const columns = new Map();
+    shown.filter((i) => isLineage[i]).forEach((i) => {
+      if (!columns.has(entities[i].x)) columns.set(entities[i].x, []);
+      columns.get(entities[i].x).push(i);
+    });
+    const places = new Map();
+    let bottom = 0, left = 0;
+    [...columns.keys()].sort((a, b) => a - b).forEach((x) => {
+      const members = columns.get(x).sort((a, b) => entities[a].y - entities[b].y);
+      members.forEach((i, row) => places.set(i, [left, row * ROW]));
+      bottom = Math.max(bottom, members.length * ROW);
+      // The next column starts past the longest label of this one.
+      left += Math.max(...members.map((i) => entities[i].size + LABEL_GAP + labelWidth[i])) + 80;
+    });
+    // Makers, people, software and methods shown by the filters: one row under the lineage.
+    let x = 0;
+    shown.filter((i) => !isLineage[i]).forEach((i) => {
+      places.set(i, [x, bottom + ROW]);
+      x += entities[i].size * 2 + LABEL_GAP + labelWidth[i] + 40;
+    });
+    return places;
+  }
+
+  // Shown over the graph while filters narrow it, on every screen size, with a way back.
+  function showFilterNote() {
+    const note = $("filter-note");
+    const shown = entities.length - hiddenNodes.size;
+    note.hidden = !filtersOpenFamilies();
+    if (note.hidden) return;
+    const clear = element("button", "clear filters");
+    clear.type = "button";
+    clear.addEventListener("click", reset);
+    const what = shown ? `Filtered: ${shown} of ${entities.length} entities match` : "No entity matches these filters";
+    note.replaceChildren(element("span", `${what} · `), clear);
   }
 
   // Month ticks along the top of the time axis: each January named by its year, other quarters by month.
