@@ -34,7 +34,7 @@ from kg.errors import RequestError, suggest
 from kg.graph import FAMILY_TREE_FIELDS, RELATION_LABELS, find_node
 from kg.terms import EffectiveTerms, compute_all
 
-PAGE_LINEAGE_RELATIONS = {*MODEL_RELATIONS, *DATASET_RELATIONS, "trained_on", "generated_by", "family"}
+PAGE_LINEAGE_RELATIONS = {*MODEL_RELATIONS, *DATASET_RELATIONS, "based-on", "derived", "trained_on", "generated_by", "family"}
 LINEAGE_KINDS = ("model", "dataset")
 BAND_KINDS = ("organization", "person", "software", "method")
 
@@ -100,6 +100,10 @@ RELATION_STYLES = {
     "broader": (_GREY, _DASHED),
     "built_with": (_BLACK, _DASHED),
     "supports": (_BLACK, _DOTTED),
+    # Imported edges of a kind the source does not state (kg.merge).
+    "based-on": (_PURPLE, _LONG),
+    "derived": (_ORANGE, _DASHED),
+    "dependencies": (_BLACK, _LONG),
 }
 
 _PAGE = resources.files("kg") / "page"

@@ -80,6 +80,17 @@ class Reference:
     candidates: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """An imported reference accepted into the lineage: an edge of the one graph that every view reads
+    (graph.json, `kg lineage`, the page, `kg terms`, the API, the RDF and the store)."""
+    entity: str
+    target: str
+    field: str  # the catalog field it stands for: derived_from, trained_on, generated_by, developers, dependencies
+    relation: str  # the derivation's relation (based-on, derived: a source that does not say how), else the field
+    origin: Origin
+
+
 @dataclass
 class Merged:
     records: list[Record]
@@ -88,6 +99,7 @@ class Merged:
     ambiguous: list[tuple[Record, tuple[str, ...]]] = field(default_factory=list)
     references: list[Reference] = field(default_factory=list)
     claims: dict[tuple[str, str], list[tuple[Claim, bool]]] = field(default_factory=dict)  # (entity, field) -> (claim, accepted)
+    edges: list[Edge] = field(default_factory=list)  # the resolved references accepted as lineage (see accept_edges)
 
     # Computed once, after kg.merge.merge has filled the fields (they are read several times for a report).
     @cached_property
@@ -113,7 +125,8 @@ class Merged:
 
 def _agree_on(name: str, claims: list[tuple[Claim, bool]]) -> bool:
     if name not in EDGE_FIELDS:
-        return _agree([c.value for c, _ in claims])
+        # The code's licence says nothing about the weights or the data: it disagrees with no one.
+        return _agree([c.value for c, _ in claims if c.scope != "code"])
     curated = {c.value for c, _ in claims if c.origin.source == CURATED}
     # Without a curated value there is nothing to disagree with; several sources may list several targets.
     return not curated or {c.value for c, _ in claims} <= curated
@@ -218,7 +231,49 @@ def merge(catalog: Catalog, records: list[Record], order: Iterable[str] = DEFAUL
             merged.references.append(_resolve(owner[position], mention, curated, imported))
     _collect_claims(catalog, records, owner, list(order), merged)
     _collect_edge_claims(catalog, merged)
+    merged.edges = accept_edges(catalog, merged)
     return merged
+
+
+# A source's `dependencies` (Ecosystem Graphs), by the kinds of the two ends -> the catalog field it stands for.
+# A model another model depends on is its base model, as far as the source says; other pairs stay dependencies.
+DEPENDENCY_FIELDS = {("model", "model"): "derived_from", ("model", "dataset"): "trained_on",
+                     ("dataset", "dataset"): "derived_from", ("dataset", "model"): "generated_by"}
+# The relation of a derivation whose source does not say how: a model `based-on` another (read as reusing its
+# weights: the cautious reading for terms), a dataset `derived` from another (its records kept).
+UNSTATED_RELATIONS = {"model": "based-on", "dataset": "derived"}
+
+
+def accept_edges(catalog: Catalog, merged: Merged) -> list[Edge]:
+    """The one imported lineage: each resolved reference as the edge it stands for, once.
+
+    New entities take every resolved reference. A curated entity keeps its
+    reviewed edges: a source's reference is accepted only in a field its entry
+    leaves empty (as for scalar claims); the others stay claims beside it.
+    """
+    kinds = {entity_id: records[0].kind for entity_id, records in merged.new.items()}
+    edges: dict[tuple[str, str, str], Edge] = {}
+    for ref in merged.references:
+        if ref.target is None or ref.target == ref.entity:
+            continue
+        kind = kinds.get(ref.entity) or ref.entity.partition("/")[0]
+        target_kind = ref.target.partition("/")[0]
+        name = ref.mention.field
+        if name == "dependencies":
+            name = DEPENDENCY_FIELDS.get((kind, target_kind), "dependencies")
+        if name == "derived_from":
+            if kind != target_kind or kind not in UNSTATED_RELATIONS:
+                continue  # a model is derived from models, a dataset from datasets: anything else is no derivation
+            relation = ref.mention.relation or UNSTATED_RELATIONS[kind]
+        else:
+            relation = name
+        if relation not in RELATION_LABELS:
+            continue
+        entity = catalog.entities.get(ref.entity)
+        if entity is not None and any(field_name == name for field_name, _, _ in entity.edges):
+            continue
+        edges.setdefault((ref.entity, ref.target, relation), Edge(ref.entity, ref.target, name, relation, ref.mention.origin))
+    return list(edges.values())
 
 
 def _collect_edge_claims(catalog: Catalog, merged: Merged) -> None:
@@ -276,7 +331,9 @@ def _collect_claims(catalog: Catalog, records: list[Record], owner: dict[int, st
         if value is not None:
             where = f"{catalog.paths[entity_id]}:{catalog.line_of(entity_id, (name,))}"
             claims.insert(0, Claim(name, value, Origin(CURATED, where, entity.sources[0].url)))
-        merged.claims[(entity_id, name)] = [(claim, i == 0) for i, claim in enumerate(claims)]
+        # A licence of the code only is kept as a claim but never accepted as the thing's own.
+        accepted = next((claim for claim in claims if claim.scope != "code"), None)
+        merged.claims[(entity_id, name)] = [(claim, claim is accepted) for claim in claims]
 
 
 def _origin_dict(origin: Origin) -> dict:
@@ -287,10 +344,11 @@ def add_to_graph(graph: nx.MultiDiGraph, merged: Merged, licenses: Iterable[str]
     """Curated nodes get `claims` (every source's value, the accepted one marked) and `imported_references`.
 
     New entities join the graph with only what traversals, the terms and the
-    page need (`kind`, `name`, `sources`, `imported`, and `license` when the
-    accepted licence claim names one of `licenses`), and with their resolved
-    lineage references as edges (evidence: the source's page); their claims
-    are in the RDF export (`imported_blocks`).
+    page need (`kind`, `name`, `sources`, `imported`; `license` and its
+    `license_scope` when the accepted licence claim names one of `licenses`,
+    and every such claim as `license_statements`); their other claims are in
+    the RDF export (`imported_blocks`). Every accepted imported edge
+    (`merged.edges`) joins the graph, marked with its source (`imported`).
     """
     known = set(licenses)
     for entity_id, records in merged.new.items():
@@ -298,31 +356,42 @@ def add_to_graph(graph: nx.MultiDiGraph, merged: Merged, licenses: Iterable[str]
         graph.add_node(entity_id, kind=records[0].kind, name=records[0].name, sources=sources, imported=True)
     for (entity_id, name), claims in merged.claims.items():
         if name == "license" and entity_id in merged.new:
-            accepted = [c for c, chosen in claims if chosen and c.value in known]
-            if accepted:
-                graph.nodes[entity_id]["license"] = accepted[0].value
+            _add_licence(graph.nodes[entity_id], claims, known)
     for (entity_id, name), claims in merged.claims.items():
         if entity_id in graph and entity_id not in merged.new:
             graph.nodes[entity_id].setdefault("claims", []).extend(
-                {"field": name, "value": c.value, "accepted": accepted, **_origin_dict(c.origin)} for c, accepted in claims
+                {"field": name, "value": c.value, "accepted": accepted, **({"scope": c.scope} if c.scope else {}), **_origin_dict(c.origin)}
+                for c, accepted in claims
             )
-    added = set()
+    for edge in merged.edges:
+        evidence = edge.origin.url or graph.nodes[edge.entity]["sources"][0]["url"]
+        graph.add_edge(edge.entity, edge.target, key=edge.relation, field=edge.field, relation=edge.relation, evidence=evidence, imported=edge.origin.source)
     for ref in merged.references:
-        if ref.entity in merged.new:
-            field_name, relation = ref.mention.field, ref.mention.relation or ref.mention.field
-            # A derivation of no relation the page and `kg lineage` can name stays in the RDF only (prov:wasDerivedFrom).
-            if ref.target and field_name in LINEAGE_REFERENCES and relation in RELATION_LABELS and (ref.entity, ref.target, relation) not in added:
-                added.add((ref.entity, ref.target, relation))
-                graph.add_edge(ref.entity, ref.target, key=relation, field=field_name, relation=relation, evidence=ref.mention.origin.url)
-        elif ref.entity in graph:
+        if ref.entity in graph and ref.entity not in merged.new:
             row = {"field": ref.mention.field, "text": ref.mention.text, **_origin_dict(ref.mention.origin)}
             row.update({"target": ref.target} if ref.target else {"unresolved": True})
             graph.nodes[ref.entity].setdefault("imported_references", []).append(row)
 
 
+def _add_licence(node: dict, claims: list[tuple[Claim, bool]], known: set[str]) -> None:
+    """An imported entity's licence as kg.terms reads it: the accepted claim governs (with the scope its
+    source gave, absent when not said); each claim of a known licence is a statement, the code's marked so."""
+    statements = []
+    for claim, accepted in claims:
+        if claim.value not in known:
+            continue
+        if accepted:
+            node["license"] = claim.value
+            if claim.scope:
+                node["license_scope"] = claim.scope
+        scope = f"the {claim.scope}" if claim.scope else "scope not stated"
+        statements.append({"license": claim.value, "where": f"{claim.origin.source}, {scope}", "source": claim.origin.url or node["sources"][0]["url"],
+                           **({"scope": claim.scope} if claim.scope else {})})
+    if statements:
+        node["license_statements"] = statements
+
+
 PREDICATES = {"license": "license", "released": "datePublished", "parameters": "parameterCount", "records": "recordCount", "uploaded": "uploaded"}
-# The fields whose resolved references a new entity also gets as direct edges (its lineage).
-LINEAGE_REFERENCES = ("derived_from", "trained_on", "generated_by")
 
 
 def claims_to_rdf(rdf: Graph, merged: Merged, licenses: Iterable[str]) -> None:
@@ -344,7 +413,8 @@ def imported_blocks(merged: Merged, licenses: Iterable[str]) -> Iterator[Block]:
     supers = super_terms()
     types = {kind: [term(c) for c in (cls, *supers.get(cls, ()))] for kind, cls in CLASSES.items()}
     predicates = {name: term(SCHEMA[p] if name in ("license", "released") else LKG[p]) for name, p in PREDICATES.items()}
-    closed = {prop: {kind: [term(q) for q in (prop, *supers.get(prop, ())) if fits(q, kind)] for kind in CLASSES} for prop in (*DERIVATIONS.values(), *REFERENCES.values(), PROV.wasDerivedFrom)}
+    closed = {prop: {kind: [term(q) for q in (prop, *supers.get(prop, ())) if fits(q, kind)] for kind in CLASSES}
+              for prop in (*DERIVATIONS.values(), *REFERENCES.values(), PROV.wasDerivedFrom, LKG.dependsOn)}
     a, label, name, description, identifier = term(RDF.type), term(RDFS.label), term(SCHEMA.name), term(SCHEMA.description), term(DCTERMS.identifier)
     source, imported_from, statement_type = term(DCTERMS.source), term(LKG.importedFrom), term(RDF.Statement)
     subject_p, predicate_p, object_p, accepted_p = term(RDF.subject), term(RDF.predicate), term(RDF.object), term(LKG.accepted)
@@ -379,10 +449,14 @@ def imported_blocks(merged: Merged, licenses: Iterable[str]) -> Iterator[Block]:
             return DERIVATIONS.get(ref.mention.relation or "", derived_from)
         return REFERENCES.get(ref.mention.field, depends_on)
 
-    edges: dict[str, list[Reference]] = defaultdict(list)
-    for ref in merged.references:
-        if ref.target and ref.entity in merged.new and ref.mention.field in LINEAGE_REFERENCES:
-            edges[ref.entity].append(ref)
+    def edge_property(edge: Edge) -> URIRef:
+        if edge.field == "derived_from":
+            return DERIVATIONS.get(edge.relation, derived_from)  # based-on, derived: a derivation of unstated kind
+        return REFERENCES.get(edge.field, depends_on)
+
+    edges: dict[str, list[Edge]] = defaultdict(list)
+    for edge in merged.edges:  # the same edges as the graph's (add_to_graph): one lineage for SPARQL and networkx
+        edges[edge.entity].append(edge)
     for entity_id, records in merged.new.items():
         kind = records[0].kind
         subject = entity(entity_id)
@@ -393,8 +467,11 @@ def imported_blocks(merged: Merged, licenses: Iterable[str]) -> Iterator[Block]:
                   (description, literal(f"A {kind} known only from {where}; not reviewed for the catalog.", lang="en"))]
         pairs += [(imported_from, literal(f"{r.source}:{r.source_id}")) for r in records]
         pairs += [(source, iri(r.origin.url)) for r in records if r.origin.url]
-        pairs += [(p, entity(ref.target)) for ref in edges.get(entity_id, ()) for p in closed[property_of(ref)][kind]]
+        pairs += [(p, entity(edge.target)) for edge in edges.pop(entity_id, ()) for p in closed[edge_property(edge)][kind]]
         yield subject, list(dict.fromkeys(pairs))
+    for entity_id, accepted in edges.items():  # curated entities' edges from sources, in fields their entries leave empty
+        kind = entity_id.partition("/")[0]
+        yield entity(entity_id), list(dict.fromkeys((p, entity(edge.target)) for edge in accepted for p in closed[edge_property(edge)][kind]))
     for (entity_id, field_name), claims in merged.claims.items():
         if field_name in EDGE_FIELDS:
             continue  # written below as the imported references' statements; the curated edges have their own

@@ -319,7 +319,10 @@ def _commercial_use(graph: nx.MultiDiGraph, licenses: Mapping[str, License], nod
     allows it and nothing recorded forbids it; else None (not known)."""
     if any(t.term == "no-commercial-use" for t in terms):
         return False
-    governing = licenses.get(graph.nodes[node].get("license", ""))
+    data = graph.nodes[node]
+    if data.get("imported") and data.get("license_scope") not in ("weights", "data"):
+        return None  # an imported licence that may be the code's (kg.merge) cannot by itself allow use of the weights or data
+    governing = licenses.get(data.get("license", ""))
     return True if governing is not None and governing.commercial_use is True else None
 
 

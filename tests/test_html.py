@@ -309,8 +309,8 @@ def test_failed_rendering_writes_no_build_output(tiny: Path, capsys: pytest.Capt
     [
         (["--kind", "modle"], "Error: unknown kind 'modle'\nHint: did you mean 'model'?\n"),
         (["--focus", "model/llama-7b", "--relation", "fine-tune"], "Error: unknown relation 'fine-tune'\nHint: did you mean 'finetune'?\n"),
-        (["--relation", "zzz"], "Error: unknown relation 'zzz'\nHint: choose from adapter, affiliations, architecture, broader, "
-         "built_with, component, continued-pretraining, conversion, developers, distillation, family, filtering, finetune, generated_by, merge, "
+        (["--relation", "zzz"], "Error: unknown relation 'zzz'\nHint: choose from adapter, affiliations, architecture, based-on, broader, "
+         "built_with, component, continued-pretraining, conversion, dependencies, derived, developers, distillation, family, filtering, finetune, generated_by, merge, "
          "methods, part_of, quantized, regeneration, reproduction, subset, supports, trained_on, translation\n"),
         (["--focus", "model/llama"], "Error: no entity is named 'model/llama'\nHint: did you mean 'model/llama-7b'?\n"),
         (["--depth", "2"], "Error: --depth needs --focus\nHint: add --focus ENTITY, e.g. --focus model/llama\n"),

@@ -39,11 +39,17 @@ class Origin:
         return f"{self.source} {self.where}"
 
 
+# What a licence claim is about: a model's weights, a dataset's records, or the code beside them.
+# A claim with no scope is one whose source does not say (a repository's licence file may be the code's).
+SCOPES = ("weights", "data", "code")
+
+
 @dataclass(frozen=True, slots=True)
 class Claim:
     field: str
     value: Any
     origin: Origin
+    scope: str | None = None  # for licences: one of SCOPES, or None when the source does not say
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +77,14 @@ class Record:
     claims: list[Claim] = field(default_factory=list)
     mentions: list[Mention] = field(default_factory=list)
 
-    def claim(self, name: str, value: Any, origin: Origin | None = None) -> None:
+    def claim(self, name: str, value: Any, origin: Origin | None = None, scope: str | None = None) -> None:
         if value is not None and not is_placeholder(value):
-            self.claims.append(Claim(name, value, origin or self.origin))
+            self.claims.append(Claim(name, value, origin or self.origin, scope))
+
+    @property
+    def artefact(self) -> str:
+        """The licence scope of the thing itself: a model's weights, a dataset's records."""
+        return "weights" if self.kind == "model" else "data"
 
     def mention(self, name: str, text: Any, kind: str, origin: Origin | None = None, relation: str | None = None) -> None:
         if isinstance(text, str) and not is_placeholder(text):

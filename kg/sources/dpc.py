@@ -10,6 +10,7 @@ later. Places are JSON pointers into the file.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from kg.errors import Problem
@@ -64,7 +65,7 @@ def _read_file(file: Path, problems: list[Problem], commit: str | None) -> list[
         for index, lic in enumerate(_list(entry, "Licenses", shown, key, problems)):
             text = lic.get("License") if isinstance(lic, dict) else None
             if isinstance(text, str) and not is_placeholder(text):
-                record.claim("license", map_license(text), origin("Licenses", index, "License"))
+                record.claim("license", map_license(text), origin("Licenses", index, "License"), _scope(lic.get("License URL")))
         for index, language in enumerate(_list(entry, "Languages", shown, key, problems)):
             if language in LANGUAGES:
                 record.claim("languages", LANGUAGES[language], origin("Languages", index))
@@ -79,6 +80,16 @@ def _read_file(file: Path, problems: list[Problem], commit: str | None) -> list[
             record.mention("derived_from", parent, "dataset", origin("Derived from Datasets", index))
         records.append(record)
     return records
+
+
+# A licence file in a GitHub repository (LICENSE, license.txt) whose path says nothing of data: it may be the code's.
+_REPOSITORY_LICENCE = re.compile(r"github\.com/[^/]+/[^/]+/blob/[^/]+/(.*licen[cs]e[^/]*)$", re.I)
+
+
+def _scope(url: object) -> str | None:
+    """What a DPC licence is about: the data, unless its evidence is a repository's licence file (then not said)."""
+    match = _REPOSITORY_LICENCE.search(url) if isinstance(url, str) else None
+    return None if match and "data" not in match.group(1).casefold() else "data"
 
 
 def _list(entry: dict, field: str, shown: str, key: str, problems: list[Problem]) -> list:

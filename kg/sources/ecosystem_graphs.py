@@ -27,8 +27,45 @@ SCALE = {"k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
 DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
+# A value of several licences, each saying what it covers: 'none (model weights), BSD-3-Clause (code)'.
+_SCOPED_PART = re.compile(r"^(.*?)\s*\(([^)]*)\)\s*$")
+# An explanation that names the code's licence beside the asset's: '... Code license is under Apache 2.0'.
+_CODE_LICENCE = re.compile(r"\b(?:code license is under|code license is|while code is|code is under)\s+([^;,]+?)\s*(?:\.(?:\s|$)|[;,]|$)", re.I)
+# An explanation that says the value is the model's (or the data's) own licence.
+_ARTEFACT_LICENCE = re.compile(r"\b(?:model license|model is licensed|releasing the model under|models are released under|data license is)\b", re.I)
+
+
 def read(path: Path, problems: list[Problem], commit: str | None = None) -> list[Record]:
     return [record for file in files_of(path, "*.yaml") for record in _read_file(file, problems, commit)]
+
+
+def _explanation(raw: Any) -> str | None:
+    """The `explanation` text of a `{value, explanation}` field."""
+    found = raw.get("explanation") if isinstance(raw, dict) else None
+    return found[0] if isinstance(found, tuple) and isinstance(found[0], str) else None
+
+
+def _licence_parts(value: str, explanation: str | None, kind: str) -> list[tuple[str, str | None]]:
+    """(licence text, scope) for each licence a value names: the scope is the asset's own
+    (weights, data) or the code's where the value or its explanation says so, else None."""
+    artefact = {"model": "weights", "dataset": "data"}.get(kind)
+    parts: list[tuple[str, str | None]] = []
+    for part in value.split(",") if "(" in value else [value]:
+        match = _SCOPED_PART.match(part.strip())
+        if not match:
+            parts.append((part.strip(), None))
+            continue
+        said = match.group(2).casefold()
+        scope = "code" if "code" in said else artefact if any(w in said for w in ("weight", "model", "data")) else None
+        if not is_placeholder(match.group(1)):
+            parts.append((match.group(1), scope))
+    if len(parts) == 1 and parts[0][1] is None and explanation:
+        code = _CODE_LICENCE.search(explanation)
+        if code:  # the value is then the asset's own licence, and the code has another
+            parts = [(parts[0][0], artefact), (code.group(1), "code")]
+        elif _ARTEFACT_LICENCE.search(explanation):
+            parts = [(parts[0][0], artefact)]
+    return [(text, scope) for text, scope in parts if text and not is_placeholder(text)]
 
 
 def _plain(node: yaml.Node) -> Any:
@@ -91,7 +128,8 @@ def _read_file(file: Path, problems: list[Problem], commit: str | None) -> list[
         record = Record(NAME, f"{file.stem}/{name}", kind, name.strip(), origin(line))
         license, at = value("license")
         if isinstance(license, str):
-            record.claim("license", map_license(license), origin(at))
+            for text, scope in _licence_parts(license, _explanation(asset.get("license")), kind):
+                record.claim("license", map_license(text), origin(at), scope)
         created, at = value("created_date")
         if isinstance(created, str) and DATE.match(created.strip()):
             record.claim("released", created.strip(), origin(at))

@@ -151,7 +151,7 @@ def _claim_common(record: Record, card: dict, tags: list, created: Any, origin) 
     licenses = _as_list(card.get("license")) or [t[len("license:"):] for t in tags if isinstance(t, str) and t.startswith("license:")]
     for license in licenses:
         if license.casefold() != "other" and not is_placeholder(license):
-            record.claim("license", map_license(license), origin("license"))
+            record.claim("license", map_license(license), origin("license"), record.artefact)  # a repo's licence covers the files it holds
     for language in _as_list(card.get("language")):
         record.claim("languages", language, origin("language"))
     if isinstance(created, str) and created[:10] > CREATED_AT_FLOOR:

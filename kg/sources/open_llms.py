@@ -75,5 +75,5 @@ def _row(cells: list[str], header: dict[str, int], kind: str, origin: Origin, pr
         record.claim("parameters", round(float(params) * 10**9))
     license = _text(_cell(cells, header, "license"))
     if license and not is_placeholder(license):
-        record.claim("license", map_license(license))
+        record.claim("license", map_license(license), scope=record.artefact)  # the table lists checkpoints' licences
     return record
