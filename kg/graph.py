@@ -241,12 +241,17 @@ def derivation_cycles(graph: nx.MultiDiGraph) -> list[list[str]]:
     return sorted(sorted(c) for c in nx.strongly_connected_components(derivations) if len(c) > 1)
 
 
-def overview_nodes(graph: nx.MultiDiGraph, families: int = 8, members: int = 4) -> set[str]:
-    """What a page of a graph too large to draw shows: every curated entity, and
-    the `families` imported roots with the most descendants, each with up to
-    `members` of its direct derivatives (those with the most descendants first).
+def overview_nodes(graph: nx.MultiDiGraph, families: int = 8, members: int = 4, joined: int = 2) -> set[str]:
+    """What a page of a graph too large to draw shows: every curated entity, up to
+    `joined` imported direct derivatives of each (those with the most derivatives
+    first: imported lineage that joins the catalog), and the `families` imported
+    roots with the most descendants, each with up to `members` of its direct
+    derivatives (those with the most descendants first).
     """
     shown = {node for node, imported in graph.nodes(data="imported") if not imported}
+    for node in list(shown):
+        children = {u for u, _, f in graph.in_edges(node, data="field") if f in LINEAGE_FIELDS and graph.nodes[u].get("imported")}
+        shown |= set(sorted(children, key=lambda c: (-graph.in_degree(c), c))[:joined])
     roots = [n for n, imported in graph.nodes(data="imported") if imported and not any(f in LINEAGE_FIELDS for _, _, f in graph.out_edges(n, data="field"))]
     size = {root: len(downstream(graph, root)) for root in roots}
     biggest = sorted((root for root in roots if size[root]), key=lambda r: (-size[r], r))[:families]

@@ -182,6 +182,20 @@ def test_the_overview_keeps_the_curated_entities_and_the_biggest_imported_famili
     assert derivation_cycles(graph) == []
 
 
+def test_the_overview_shows_imported_derivatives_that_join_the_catalog() -> None:
+    graph = nx.MultiDiGraph()
+    graph.add_node("model/curated", imported=False)
+    for i in range(3):
+        graph.add_node(f"model/child-{i}", imported=True)
+        graph.add_edge(f"model/child-{i}", "model/curated", key="based-on", field="derived_from")
+    graph.add_node("model/grandchild", imported=True)
+    graph.add_edge("model/grandchild", "model/child-2", key="finetune", field="derived_from")
+    graph.add_node("organization/acme", imported=True)
+    graph.add_edge("model/curated", "organization/acme", key="developers", field="developers")
+    # child-2 has a derivative of its own, so it comes first; then the ids in order. Developers are no lineage.
+    assert overview_nodes(graph, families=0, joined=2) == {"model/curated", "model/child-2", "model/child-0"}
+
+
 def test_kg_lineage_answers_from_a_saved_graph_with_imported_entities(tiny: Path, capsys: pytest.CaptureFixture) -> None:
     dump = FIXTURES / "sources" / "huggingface" / "hub-datasets.jsonl"
     assert main(["build", "--data", str(tiny), "--out", "out", "--source", f"huggingface={dump}"]) == 0
