@@ -227,6 +227,8 @@ class LicenseStatement(Strict):
     as_of: Date | None = None
     commit: Commit | None = None
     note: Text | None = None
+    # What the licence covers when the place says: the code beside the weights is no claim on them.
+    scope: Literal["weights", "data", "code"] | None = None
 
 
 class OutputTerms(Strict):

@@ -419,6 +419,7 @@ def imported_blocks(merged: Merged, licenses: Iterable[str]) -> Iterator[Block]:
     source, imported_from, statement_type = term(DCTERMS.source), term(LKG.importedFrom), term(RDF.Statement)
     subject_p, predicate_p, object_p, accepted_p = term(RDF.subject), term(RDF.predicate), term(RDF.object), term(LKG.accepted)
     claim_source, claim_location, retrieved, commit = term(LKG.claimSource), term(LKG.claimLocation), term(LKG.retrieved), term(LKG.sourceCommit)
+    scope_p = term(LKG.licenceScope)
     unresolved_type, true, false = term(LKG.UnresolvedReference), term(Literal(True)), term(Literal(False))
     integer, date = str(XSD.integer), str(XSD.date)
 
@@ -479,6 +480,8 @@ def imported_blocks(merged: Merged, licenses: Iterable[str]) -> Iterator[Block]:
         for n, (claim, ok) in enumerate(claims):
             pairs = described(claim.origin)
             pairs += [(subject_p, subject), (predicate_p, predicates[field_name]), (object_p, value_node(field_name, claim.value)), (accepted_p, true if ok else false)]
+            if claim.scope:
+                pairs.append((scope_p, literal(claim.scope)))
             yield f"{subject[:-1]}#claim-{field_name}-{n}>", pairs
     counters: dict[str, int] = defaultdict(int)
     for ref in merged.references:
@@ -523,14 +526,18 @@ def apply_sources(lkg, sources, order: Iterable[str] = DEFAULT_ORDER) -> Merged:
 
 
 def format_report(merged: Merged, limit: int | None = 20) -> str:
-    """The merge report: counts, then the matches, ambiguities, conflicts and unresolved names (most frequent first)."""
+    """The merge report. Its first screen is about the catalog: the counts, then the
+    disagreements of the sources with curated entities. Then the matches and
+    ambiguities, the disagreements among imported records (grouped by field and
+    sources), and the unresolved names (most frequent first); `limit` bounds the
+    lines of each group and of the unresolved names (None: all)."""
     lines = [f"{key}: {value}" for key, value in merged.counts().items()]
+    lines += ["", *format_conflicts(merged).splitlines()]
     lines.append("\nmatched:")
     lines += [f"  {r.source} '{r.name}' -> {entity_id} ({how})" for r, entity_id, how in merged.matched]
     lines.append("\nambiguous (not merged):")
     lines += [f"  {r.source} '{r.name}' ({r.origin.where}): {', '.join(c)}" for r, c in merged.ambiguous]
-    lines.append("\nconflicting:")
-    lines += format_conflicts(merged).splitlines()
+    lines += _imported_conflicts(merged, limit)
     unresolved: dict[str, int] = defaultdict(int)
     for ref in merged.unresolved:
         unresolved[ref.mention.text] += 1
@@ -540,14 +547,40 @@ def format_report(merged: Merged, limit: int | None = 20) -> str:
     return "\n".join(lines) + "\n"
 
 
-def format_conflicts(merged: Merged, curated_only: bool = False) -> str:
-    lines = []
-    for (entity_id, name), claims in sorted(merged.conflicts.items()):
-        if curated_only and claims[0][0].origin.source != CURATED:
-            continue
+def format_conflicts(merged: Merged, curated_only: bool = True, limit: int | None = None) -> str:
+    """What `kg conflicts` prints: a summary line, every disagreement that touches a curated
+    entity (the curated value first, the accepted one starred), then (unless `curated_only`)
+    those among imported records only, grouped (`limit` entities a group; None: all)."""
+    catalog = [(key, claims) for key, claims in sorted(merged.conflicts.items()) if key[0] not in merged.new]
+    lines = [f"conflicts: {len(catalog)} with the catalog, {len(merged.conflicts) - len(catalog)} among imported records only", "",
+             f"disagreements with the catalog ({len(catalog)}):" if catalog else "disagreements with the catalog: none"]
+    for (entity_id, name), claims in catalog:
         lines.append(f"  {entity_id} {name}:")
-        lines += [f"    {'*' if accepted else ' '} {c.value!s:<32} {c.origin.source} {c.origin.where}" for c, accepted in claims]
-    return "\n".join(lines) + ("\n" if lines else "")
+        lines += [f"    {'*' if accepted else ' '} {c.value!s:<32} {c.origin.source} {c.origin.where}{_scope_note(c)}" for c, accepted in claims]
+    if not curated_only:
+        lines += _imported_conflicts(merged, limit)
+    return "\n".join(lines) + "\n"
+
+
+def _imported_conflicts(merged: Merged, limit: int | None) -> list[str]:
+    """Disagreements on imported entities only, grouped by field and by the sources that disagree
+    (the biggest group first); each entity on one line, the accepted value starred."""
+    groups: dict[tuple[str, str], list[tuple[str, list]]] = defaultdict(list)
+    for (entity_id, name), claims in sorted(merged.conflicts.items()):
+        if entity_id in merged.new:
+            groups[(name, " vs ".join(sorted({c.origin.source for c, _ in claims})))].append((entity_id, claims))
+    lines = [f"\ndisagreements among imported records ({sum(map(len, groups.values()))}), by field and sources:"]
+    for (name, sources), group in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        lines.append(f"  {name}, {sources}: {len(group)} entit{'y' if len(group) == 1 else 'ies'}")
+        for entity_id, claims in group[:limit]:
+            lines.append(f"    {entity_id}: {' | '.join(dict.fromkeys(f'{c.value}{_scope_note(c)}' + ('*' if ok else '') for c, ok in claims))}")
+        if limit is not None and len(group) > limit:
+            lines.append(f"    ... and {len(group) - limit} more (kg build writes them all to sources-report.txt)")
+    return lines
+
+
+def _scope_note(claim: Claim) -> str:
+    return f" (the {claim.scope})" if claim.scope else ""
 
 
 DRAFT_LIMIT = 200  # above this many new entities a source is not "small": review it with kg conflicts instead

@@ -180,6 +180,8 @@ def _add_license_statement(rdf: Graph, subject: URIRef, node: str, index: int, s
         rdf.add((iri, DCTERMS.date, Literal(as_of, datatype=DATE_TYPES[as_of.count("-") + 1])))
     if "commit" in statement:
         rdf.add((iri, LKG.sourceCommit, Literal(statement["commit"])))
+    if "scope" in statement:
+        rdf.add((iri, LKG.licenceScope, Literal(statement["scope"])))
     if "note" in statement:
         rdf.add((iri, RDFS.comment, _text(statement["note"])))
 

@@ -115,6 +115,7 @@ class Declared:
     governs: bool
     where: tuple[str, ...]
     sources: tuple[str, ...]
+    scope: str | None = None  # "code": stated for the code beside the weights or data, no claim on them
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ class EffectiveTerms:
             conflict["paths"] = [_path_dict(p) for p in conflict["paths"]]
         out["terms"] = [_path_dict(t) for t in out["terms"]]
         out["unknown"] = [{**g, "path": list(g["path"]), "sources": list(g["sources"])} for g in out["unknown"]]
-        out["declared"] = [{**d, "where": list(d["where"]), "sources": list(d["sources"])} for d in out["declared"]]
+        out["declared"] = [{**{k: v for k, v in d.items() if v is not None}, "where": list(d["where"]), "sources": list(d["sources"])} for d in out["declared"]]
         return out
 
     def to_json(self) -> str:
@@ -303,15 +304,19 @@ def _declared(graph: nx.MultiDiGraph, node: str) -> tuple[Declared, ...]:
     data = graph.nodes[node]
     governing = data.get("license")
     found: dict[str, tuple[list[str], list[str]]] = {}
+    scopes: dict[str, set] = {}
     if governing is not None:
         found[governing] = ([], [])
     for statement in data.get("license_statements", ()):
         where, sources = found.setdefault(statement["license"], ([], []))
         where += [statement["where"]] if statement["where"] not in where else []
         sources += [statement["source"]] if statement["source"] not in sources else []
+        scopes.setdefault(statement["license"], set()).add(statement.get("scope"))
     if governing is not None and not found[governing][1]:
         found[governing][1].append(_first_source(data))
-    return tuple(Declared(lic, lic == governing, tuple(where), tuple(sources)) for lic, (where, sources) in found.items())
+    # A licence every statement of which is about the code only (and that does not govern) is the code's.
+    code = {lic for lic, said in scopes.items() if said == {"code"} and lic != governing}
+    return tuple(Declared(lic, lic == governing, tuple(where), tuple(sources), "code" if lic in code else None) for lic, (where, sources) in found.items())
 
 
 def _commercial_use(graph: nx.MultiDiGraph, licenses: Mapping[str, License], node: str, terms: tuple[Term, ...]) -> bool | None:
@@ -339,7 +344,7 @@ def _conflicts(graph: nx.MultiDiGraph, licenses: Mapping[str, License], node: st
     restricted = [t for t in inherited if t.term == "use-restrictions" and t.kind == "weights"]
     for statement in declared:
         license = licenses.get(statement.licence)
-        if license is None:
+        if license is None or statement.scope == "code":  # the code's licence is no claim on the weights or data
             continue
         stated = Term("declared", "own", statement.licence, (node,), statement.sources[:1])
         said = f"{'governs' if statement.governs else 'is stated'}{' (' + ', '.join(statement.where) + ')' if statement.where else ''}"
@@ -359,7 +364,10 @@ def _conflicts(graph: nx.MultiDiGraph, licenses: Mapping[str, License], node: st
                 "use-restrictions",
                 f"{statement.licence} {said} with no use restrictions, but the weights carry those of {', '.join(against)}, which derived models must keep",
                 (statement.licence, *against), (stated, *restricted_here)))
-    share_alike = [t for t in inherited if t.term == "share-alike"]
+    # Share-alike binds adaptations of the work: derived data, or a model made from the weights.
+    # Training data is not adapted into the weights unless a licence says so; none in the table does.
+    model = graph.nodes[node]["kind"] == "model"
+    share_alike = [t for t in inherited if t.term == "share-alike" and not (model and t.kind == "data")]
     for licence in sorted({t.licence for t in share_alike}):
         paths = tuple(t for t in share_alike if t.licence == licence)
         if governing is not None and governing != licence:
@@ -391,7 +399,7 @@ def format_terms(result: EffectiveTerms, graph: nx.MultiDiGraph, licenses: Mappi
     lines = [f"{result.entity} ({name})", f"commercial use: {verdict}"]
     for declared in result.declared:
         where = f" ({', '.join(declared.where)})" if declared.where else ""
-        lines.append(f"{'governing licence' if declared.governs else 'also stated'}: {declared.licence}{where}")
+        lines.append(f"{'governing licence' if declared.governs else 'also stated'}: {declared.licence}{where}{' for the code only' if declared.scope == 'code' else ''}")
     groups: dict[tuple[str, str], list[Term]] = {}
     for term in result.terms:
         groups.setdefault((term.term, term.licence), []).append(term)

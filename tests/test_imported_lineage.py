@@ -152,3 +152,58 @@ def test_no_imported_llama_1_derivative_of_the_real_data_is_allowed_commercial_u
         names = {lkg.graph.nodes[n]["name"].casefold(): n for n in lkg.graph if lkg.graph.nodes[n].get("imported") and n.startswith("model/ecosystem-graphs-")}
         for name in ("wizardlm", "guanaco", "judgelm", "salmonn", "bigtrans", "goat", "openflamingo"):
             assert lkg.terms(names[name]).commercial_use is not True, name
+
+
+def test_the_merge_report_opens_with_the_catalog(built) -> None:  # noqa: ANN001
+    out, lkg = built
+    report = (out / "sources-report.txt").read_text(encoding="utf-8")
+    counts = lkg.merged.counts()
+    head = report.splitlines()
+    assert head[:len(counts)] == [f"{key}: {value}" for key, value in counts.items()]
+    catalog = sum(1 for entity_id, _ in lkg.merged.conflicts if entity_id not in lkg.merged.new)
+    assert head[len(counts):len(counts) + 3] == ["", f"conflicts: {catalog} with the catalog, {counts['conflicting'] - catalog} among imported records only", ""]
+    assert head[len(counts) + 3].startswith("disagreements with the catalog")
+    # Imported records' own disagreements come after the catalog's part (the matches and ambiguities).
+    assert report.index("\nmatched:\n") < report.index("\ndisagreements among imported records")
+
+
+# ---------------------------------------------------------------- what a licence claim is about
+
+def test_a_code_licence_is_kept_but_neither_accepted_nor_a_conflict() -> None:
+    from kg.catalog import load_catalog
+    from kg.merge import merge
+    from kg.sources import Claim, Origin, Record
+
+    origin = Origin("ecosystem-graphs", "assets/acme.yaml:3", "https://example.org/acme.yaml")
+    record = Record("ecosystem-graphs", "acme/tool-model", "model", "Tool Model", origin)
+    record.claims += [Claim("license", "Apache-2.0", origin, "code"), Claim("license", "CC-BY-NC-4.0", origin, "weights")]
+    merged = merge(load_catalog(ROOT / "tests" / "fixtures" / "tiny"), [record])
+    (claims,) = [c for (_, name), c in merged.claims.items() if name == "license"]
+    assert [(c.value, c.scope, accepted) for c, accepted in claims] == [("Apache-2.0", "code", False), ("CC-BY-NC-4.0", "weights", True)]
+    assert merged.conflicts == {}
+
+
+@pytest.mark.parametrize(("value", "explanation", "kind", "parts"), [
+    ("none (model weights), BSD-3-Clause (code)", None, "model", [("BSD-3-Clause", "code")]),
+    ("custom", "Model license can be found at https://example.org/LICENSE. Code license is under Apache 2.0", "model",
+     [("custom", "weights"), ("Apache 2.0", "code")]),
+    ("ODC-By", "Data license is under ODC-By. Code license is under MIT", "dataset", [("ODC-By", "data"), ("MIT", "code")]),
+    ("Apache 2.0", "The license is provided in the [[Github repository]](https://github.com/example/x)", "model", [("Apache 2.0", None)]),
+    ("MIT", None, "model", [("MIT", None)]),
+])
+def test_ecosystem_graphs_licences_say_what_they_cover_only_where_the_source_does(value: str, explanation: str | None, kind: str, parts: list) -> None:
+    from kg.sources.ecosystem_graphs import _licence_parts
+
+    assert _licence_parts(value, explanation, kind) == parts
+
+
+@pytest.mark.parametrize(("url", "scope"), [
+    ("https://github.com/tatsu-lab/stanford_alpaca/blob/main/DATA_LICENSE", "data"),
+    ("https://github.com/AI4Bharat/IndicTrans2/blob/main/LICENSE", None),
+    ("https://github.com/example/datasets/blob/master/data/AnEM/LICENSE", "data"),
+    ("https://creativecommons.org/licenses/by/4.0/", "data"),
+])
+def test_a_dpc_licence_read_from_a_repository_licence_file_has_no_scope(url: str, scope: str | None) -> None:
+    from kg.sources.dpc import _scope
+
+    assert _scope(url) == scope

@@ -195,23 +195,36 @@ def test_dropping_the_use_restrictions_of_the_weights_is_a_conflict() -> None:
 
 
 def test_a_share_alike_term_under_another_licence_is_a_conflict() -> None:
-    graph = lineage({"dataset/d": {"license": "SA"}, "model/m": {"license": "OPEN"}}, [("model/m", "dataset/d", "trained_on")])
-    (conflict,) = terms_of(graph, "model/m").conflicts
+    graph = lineage({"dataset/d": {"license": "SA"}, "dataset/t": {"license": "OPEN"}}, [("dataset/t", "dataset/d", "translation")])
+    (conflict,) = terms_of(graph, "dataset/t").conflicts
     assert (conflict.kind, conflict.licences) == ("share-alike", ("SA", "OPEN"))
     assert conflict.message == "SA along the lineage asks that adaptations carry the same licence, but OPEN governs"
 
 
+def test_share_alike_training_data_does_not_bind_the_weights() -> None:
+    graph = lineage({"dataset/d": {"license": "SA"}, "dataset/d2": {"license": "SA2"}, "model/base": {"license": "NC"}, "model/m": {"license": "OPEN"}},
+                    [("model/m", "dataset/d", "trained_on"), ("model/m", "dataset/d2", "trained_on"), ("model/m", "model/base", "finetune")])
+    result = terms_of(graph, "model/m")
+    assert ("share-alike", "data", "SA", ("model/m", "dataset/d")) in arrivals(result)  # still shown, as a term of the data
+    assert {c.kind for c in result.conflicts} == {"commercial-use"}
+
+
+def test_share_alike_weights_bind_a_fine_tune() -> None:
+    graph = lineage({"model/base": {"license": "SA"}, "model/m": {"license": "OPEN"}}, [("model/m", "model/base", "finetune")])
+    assert [(c.kind, c.licences) for c in terms_of(graph, "model/m").conflicts] == [("share-alike", ("SA", "OPEN"))]
+
+
 def test_share_alike_with_no_commercial_use_cannot_both_be_met() -> None:
-    graph = lineage({"dataset/d": {"license": "SA"}, "model/base": {"license": "NC"}, "model/m": {}},
-                    [("model/m", "dataset/d", "trained_on"), ("model/m", "model/base", "finetune")])
-    kinds = {(c.kind, c.licences) for c in terms_of(graph, "model/m").conflicts}
+    graph = lineage({"dataset/d": {"license": "SA"}, "dataset/nc": {"license": "NC"}, "dataset/m": {}},
+                    [("dataset/m", "dataset/d", "translation"), ("dataset/m", "dataset/nc", "translation")])
+    kinds = {(c.kind, c.licences) for c in terms_of(graph, "dataset/m").conflicts}
     assert kinds == {("incompatible", ("SA", "NC"))}
 
 
 def test_two_share_alike_licences_cannot_both_be_met() -> None:
-    graph = lineage({"dataset/d1": {"license": "SA"}, "dataset/d2": {"license": "SA2"}, "model/m": {"license": "SA"}},
-                    [("model/m", "dataset/d1", "trained_on"), ("model/m", "dataset/d2", "trained_on")])
-    conflicts = {(c.kind, c.licences) for c in terms_of(graph, "model/m").conflicts}
+    graph = lineage({"dataset/d1": {"license": "SA"}, "dataset/d2": {"license": "SA2"}, "dataset/m": {"license": "SA"}},
+                    [("dataset/m", "dataset/d1", "translation"), ("dataset/m", "dataset/d2", "translation")])
+    conflicts = {(c.kind, c.licences) for c in terms_of(graph, "dataset/m").conflicts}
     assert conflicts == {("share-alike", ("SA2", "SA")), ("incompatible", ("SA", "SA2"))}
 
 
@@ -259,10 +272,11 @@ def test_vicuna_is_not_commercial_through_llama_and_carries_openais_output_terms
     assert {c.kind for c in vicuna.conflicts} == {"commercial-use"}  # its Apache-2.0 tag
 
 
-def test_koala_cannot_meet_share_alike_and_non_commercial_at_once(real) -> None:
+def test_koala_s_share_alike_data_does_not_bind_its_weights(real) -> None:
     koala = real["model/koala-13b"]
     assert koala.commercial_use is False
-    assert ("incompatible", ("CC-BY-SA-4.0", "CC-BY-NC-4.0", "LicenseRef-llama-1-noncommercial")) in {(c.kind, c.licences) for c in koala.conflicts}
+    assert {t.licence for t in koala.terms if t.term == "share-alike" and t.kind == "data"} == {"CC-BY-SA-4.0"}
+    assert not [c for c in koala.conflicts if "CC-BY-SA-4.0" in c.licences]
 
 
 def test_alpaca_is_not_commercial_by_its_weights_and_by_its_data(real) -> None:
@@ -281,12 +295,12 @@ def test_alpaca_lora_s_mit_tag_conflicts_with_llama_weights_and_cc_by_nc_data(re
     assert {p.path for p in conflict.paths} == {("model/alpaca-lora-7b",), ("model/alpaca-lora-7b", "model/llama-7b"), ("model/alpaca-lora-7b", "dataset/alpaca-52k")}
 
 
-def test_dolly_v1_is_not_commercial_and_dolly_v2_is_with_share_alike_data(real) -> None:
+def test_dolly_v1_is_not_commercial_and_dolly_v2_is_with_share_alike_data_and_no_conflict(real) -> None:
     assert real["model/dolly-v1-6b"].commercial_use is False
     dolly = real["model/dolly-v2-12b"]
     assert dolly.commercial_use is True
     assert paths(dolly, "share-alike") == {("data", "CC-BY-SA-3.0", ("model/dolly-v2-12b", "dataset/databricks-dolly-15k"))}
-    assert [c.kind for c in dolly.conflicts] == ["share-alike"]
+    assert dolly.conflicts == ()  # training data under CC BY-SA does not make the weights an adaptation of it
 
 
 def test_belle_s_apache_tag_conflicts_with_its_research_only_restriction_and_bloom_s_rail(real) -> None:
