@@ -127,6 +127,10 @@ class EffectiveTerms:
     conflicts: tuple[Conflict, ...]
     unknown: tuple[Gap, ...] = field(default=())
     paths_omitted: int = 0  # paths past MAX_PATHS, here or upstream; 0 on any real catalog so far
+    # A licence that changed over time: the date the governing licence is stated from, and each
+    # earlier dated licence as (from, licence, its own commercial use: True, False or None).
+    as_of: str | None = None
+    earlier: tuple[tuple[str, str, bool | None], ...] = ()
 
     def to_dict(self) -> dict:
         """The JSON shape of `kg terms --format json`."""
@@ -135,6 +139,9 @@ class EffectiveTerms:
             conflict["paths"] = [_path_dict(p) for p in conflict["paths"]]
         out["terms"] = [_path_dict(t) for t in out["terms"]]
         out["unknown"] = [{**g, "path": list(g["path"]), "sources": list(g["sources"])} for g in out["unknown"]]
+        for key in ("as_of", "earlier"):  # only for a licence that changed over time
+            if not out[key]:
+                del out[key]
         out["declared"] = [{**{k: v for k, v in d.items() if v is not None}, "where": list(d["where"]), "sources": list(d["sources"])} for d in out["declared"]]
         return out
 
@@ -177,7 +184,22 @@ def compute_terms(graph: nx.MultiDiGraph, licenses: Mapping[str, License], entit
         conflicts=_conflicts(graph, licenses, entity, terms),
         unknown=tuple(sorted(reached.gaps.values(), key=lambda g: (len(g.path), g.path))),
         paths_omitted=reached.omitted,
+        **_history(graph.nodes[entity], licenses),
     )
+
+
+def _history(data: dict, licenses: Mapping[str, License]) -> dict:
+    """For a licence that changed over time: the latest date a statement gives the governing licence
+    (`as_of`), and the other licences stated from earlier dates, oldest first, with their own verdicts."""
+    governing = data.get("license")
+    dated = [(s["as_of"], s["license"]) for s in data.get("license_statements", ()) if s.get("as_of") and s.get("scope") != "code"]
+    since = max((day for day, lic in dated if lic == governing), default=None)
+    if since is None:
+        return {}
+    earlier = sorted({(day, lic) for day, lic in dated if lic != governing and day < since})
+    if not earlier:
+        return {}
+    return {"as_of": since, "earlier": tuple((day, lic, licenses[lic].commercial_use if lic in licenses else None) for day, lic in earlier)}
 
 
 def compute_all(graph: nx.MultiDiGraph, licenses: Mapping[str, License], rules: Rules | None = None,
@@ -395,8 +417,10 @@ def _conflicts(graph: nx.MultiDiGraph, licenses: Mapping[str, License], node: st
 def format_terms(result: EffectiveTerms, graph: nx.MultiDiGraph, licenses: Mapping[str, License]) -> str:
     """The text `kg terms` prints: the verdict, then each term as a tree of the paths that bring it."""
     name = graph.nodes[result.entity]["name"]
-    verdict = {True: "allowed", False: "not allowed", None: "not known"}[result.commercial_use]
-    lines = [f"{result.entity} ({name})", f"commercial use: {verdict}"]
+    verdict = _VERDICTS[result.commercial_use]
+    lines = [f"{result.entity} ({name})", f"commercial use: {verdict}" + (f" (as of {result.as_of})" if result.as_of else "")]
+    for day, licence, allowed in result.earlier:
+        lines.append(f"  before {result.as_of}: {licence} from {day}, commercial use {_VERDICTS[allowed]} by that licence alone")
     for declared in result.declared:
         where = f" ({', '.join(declared.where)})" if declared.where else ""
         lines.append(f"{'governing licence' if declared.governs else 'also stated'}: {declared.licence}{where}{' for the code only' if declared.scope == 'code' else ''}")
@@ -419,6 +443,9 @@ def format_terms(result: EffectiveTerms, graph: nx.MultiDiGraph, licenses: Mappi
             lines.append(f"  ! {conflict.kind}: {conflict.message}")
             lines += [f"      {p.licence}: {format_path(graph, p.path)}  <{p.sources[-1]}>" for p in conflict.paths]
     return "\n".join(lines)
+
+
+_VERDICTS = {True: "allowed", False: "not allowed", None: "not known"}
 
 
 def format_path(graph: nx.MultiDiGraph, path: tuple[str, ...]) -> str:
