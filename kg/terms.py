@@ -419,6 +419,9 @@ def format_terms(result: EffectiveTerms, graph: nx.MultiDiGraph, licenses: Mappi
     name = graph.nodes[result.entity]["name"]
     verdict = _VERDICTS[result.commercial_use]
     lines = [f"{result.entity} ({name})", f"commercial use: {verdict}" + (f" (as of {result.as_of})" if result.as_of else "")]
+    data = graph.nodes[result.entity]
+    if result.commercial_use is None and data.get("imported") and "license" in data and "license_scope" not in data:
+        lines.append(f"  {data['license']} is from a source that does not say it covers the {'weights' if data['kind'] == 'model' else 'data'} (it may be the code's)")
     for day, licence, allowed in result.earlier:
         lines.append(f"  before {result.as_of}: {licence} from {day}, commercial use {_VERDICTS[allowed]} by that licence alone")
     for declared in result.declared:

@@ -207,3 +207,20 @@ def test_a_dpc_licence_read_from_a_repository_licence_file_has_no_scope(url: str
     from kg.sources.dpc import _scope
 
     assert _scope(url) == scope
+
+
+def test_an_imported_licence_of_unstated_scope_leaves_the_verdict_unknown_and_says_why() -> None:
+    import networkx as nx
+
+    from kg.catalog import load_catalog
+    from kg.terms import compute_terms, format_terms
+
+    graph = nx.MultiDiGraph()
+    graph.add_node("model/x", kind="model", name="X", imported=True, license="MIT", sources=[{"url": "https://example.org/x", "supports": "x"}])
+    licenses = load_catalog().licenses
+    result = compute_terms(graph, licenses, "model/x")
+    assert result.commercial_use is None
+    assert format_terms(result, graph, licenses).splitlines()[1:3] == [
+        "commercial use: not known", "  MIT is from a source that does not say it covers the weights (it may be the code's)"]
+    graph.nodes["model/x"]["license_scope"] = "weights"
+    assert compute_terms(graph, licenses, "model/x").commercial_use is True
