@@ -118,8 +118,9 @@ def test_alpaca_data_traces_to_text_davinci_003(answers) -> None:
 def test_models_per_organization(answers) -> None:
     counts = {row[0][1].removeprefix(str(ID)): int(row[2][1]) for row in answers["04-models-per-organization"]}
     assert counts["organization/databricks"] == 4  # dolly-v1-6b and three sizes of Dolly 2.0
-    # four LLaMA sizes, three Llama 2 sizes and their three chat models (not the series entries), and OPT, which has no sizes here
-    assert counts["organization/meta-ai"] == 11
+    # four LLaMA sizes, three Llama 2 sizes and their three chat models (not the series entries), OPT, which has no sizes
+    # here, and the 23 sized models of Llama 3 (4), 3.1 (6), 3.2 (8), 3.3 (1) and 4 (4)
+    assert counts["organization/meta-ai"] == 34
 
 
 def test_chinese_models(answers) -> None:
