@@ -79,7 +79,7 @@ def read_yaml(path: Path, shown: str) -> tuple[Document | None, list[Problem]]:
         data = path.read_bytes()
     except OSError as exc:
         return None, [Problem(shown, 1, "", f"cannot read file: {exc.strerror}")]
-    text, problem = _decode(data, shown)
+    text, problem = decode(data, shown)
     if problem:
         return None, [problem]
     raw = RAW_CONTROL.search(text)
@@ -102,7 +102,8 @@ def read_yaml(path: Path, shown: str) -> tuple[Document | None, list[Problem]]:
     return (None, problems) if problems else (doc, [])
 
 
-def _decode(data: bytes, shown: str) -> tuple[str, Problem | None]:
+def decode(data: bytes, shown: str) -> tuple[str, Problem | None]:
+    """The text of a file's bytes (UTF-8, a BOM allowed), or a problem naming the line of the first bad byte."""
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:

@@ -13,13 +13,19 @@ file and line (or JSON pointer) and go on, so all problems show at once.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
-from dataclasses import dataclass, field
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
+import yaml
+
 from kg.errors import Problem, suggest
+from kg.reader import decode
 
 # Words trackers write for a value they do not know; such a value is no claim.
 PLACEHOLDERS = {"", "unknown", "unspecified", "no license", "none", "n/a", "na", "tbd", "null", "nil", "?", "-", "not specified", "various"}
@@ -133,6 +139,188 @@ def map_license(text: str) -> str:
     return text.strip()
 
 
+# Bounds on what a source may make the reader hold (docs/reference/robustness.md): a file read
+# whole, one line of a JSON Lines dump, the values of one YAML document (an alias counts as
+# everything it stands for, so an alias bomb is refused before it is expanded), its nesting,
+# and one text value (a name, a licence, a reference).
+MAX_SOURCE_BYTES = 64 * 2**20
+MAX_LINE_BYTES = 16 * 2**20
+MAX_YAML_VALUES = 200_000
+MAX_YAML_DEPTH = 100
+MAX_TEXT = 65_536
+
+
+def open_source(path: Path, problems: list[Problem], whole: bool = True) -> int | None:
+    """A descriptor of `path` opened for reading once it is known to be a regular file (and, when it
+    is to be read `whole`, at most MAX_SOURCE_BYTES); else None and a problem naming the file.
+
+    Opened without blocking and checked on the descriptor itself: a FIFO or a device never hangs
+    the reader and is never read, and nothing can be swapped in between the check and the read.
+    """
+    shown = str(path)
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        problems.append(Problem(shown, 1, "", f"cannot read file: {exc.strerror}"))
+        return None
+    info = os.fstat(handle)
+    message = ""
+    if stat.S_ISDIR(info.st_mode):
+        message = "is a folder; a file was expected here"
+    elif not stat.S_ISREG(info.st_mode):
+        message = "not a regular file (a device, a pipe or a socket): a source must be a file"
+    elif whole and info.st_size > MAX_SOURCE_BYTES:
+        message = f"file is {info.st_size:,} bytes; a source file read whole may be at most {MAX_SOURCE_BYTES:,}"
+    if message:
+        os.close(handle)
+        problems.append(Problem(shown, 1, "", message))
+        return None
+    os.set_blocking(handle, True)
+    return handle
+
+
+def read_source_text(path: Path, problems: list[Problem]) -> str | None:
+    """The UTF-8 text of a source file read whole, after `open_source`'s checks; None and a problem otherwise."""
+    handle = open_source(path, problems)
+    if handle is None:
+        return None
+    with os.fdopen(handle, "rb") as file:
+        data = file.read(MAX_SOURCE_BYTES + 1)  # a file that grew since it was checked is still bounded
+    if len(data) > MAX_SOURCE_BYTES:
+        problems.append(Problem(str(path), 1, "", f"file is over {MAX_SOURCE_BYTES:,} bytes; a source file read whole may be at most that"))
+        return None
+    text, problem = decode(data, str(path))
+    if problem:
+        problems.append(problem)
+        return None
+    return text
+
+
+def source_lines(path: Path, problems: list[Problem]) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a JSON Lines file of any size, each line at most MAX_LINE_BYTES;
+    a longer line, or one that is not UTF-8, is a problem naming it, and is skipped."""
+    handle = open_source(path, problems, whole=False)
+    if handle is None:
+        return
+    shown = str(path)
+    with os.fdopen(handle, "rb") as file:
+        number = 0
+        while line := file.readline(MAX_LINE_BYTES + 1):
+            number += 1
+            if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+                problems.append(Problem(shown, number, "", f"line is over {MAX_LINE_BYTES:,} bytes; a record may be at most that"))
+                while (rest := file.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                    pass  # skipped a piece at a time, never held whole
+                continue
+            try:
+                yield number, line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                problems.append(Problem(shown, number, "", f"line is not UTF-8 (bad byte 0x{line[exc.start]:02x})"))
+
+
+def compose_yaml(text: str, shown: str, problems: list[Problem], first_line: int = 1) -> yaml.Node | None:
+    """The node tree of one YAML document, refused (None and a problem) when its aliases would
+    expand past MAX_YAML_VALUES values or it nests deeper than MAX_YAML_DEPTH; `first_line` is the
+    file's line where `text` starts. Anchors and aliases are kept: real files use them."""
+    loader = yaml.CSafeLoader(text) if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problems.append(Problem(shown, (mark.line if mark else 0) + first_line, "", f"not valid YAML: {exc.problem or exc}"))
+        return None
+    except yaml.reader.ReaderError as exc:  # a raw control character: no mark, only its place in the text
+        line = text.count("\n", 0, exc.position) + first_line
+        problems.append(Problem(shown, line, "", f"raw control character U+{exc.character if isinstance(exc.character, int) else ord(exc.character):04X} (write it as an escape in a double-quoted string, or remove it)"))
+        return None
+    except yaml.YAMLError as exc:
+        problems.append(Problem(shown, first_line, "", f"not valid YAML: {exc}"))
+        return None
+    finally:
+        loader.dispose()
+    if node is not None and not _bounded(node, shown, problems, first_line):
+        return None
+    return node
+
+
+def load_yaml(text: str, shown: str, problems: list[Problem], first_line: int = 1) -> Any:
+    """The plain values of one YAML document after `compose_yaml`'s checks (None when refused).
+    Dates that do not exist (2024-02-30) stay the text they were written as."""
+    node = compose_yaml(text, shown, problems, first_line)
+    if node is None:
+        return None
+    constructor = yaml.constructor.SafeConstructor()
+    try:
+        return constructor.construct_document(node)
+    except (yaml.YAMLError, ValueError, TypeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = (mark.line if mark else node.start_mark.line) + first_line
+        problems.append(Problem(shown, line, "", f"not valid YAML: {getattr(exc, 'problem', None) or exc}"))
+        return None
+
+
+def _bounded(root: yaml.Node, shown: str, problems: list[Problem], first_line: int) -> bool:
+    """Count the values `root` stands for, each alias as all of its target, without expanding anything."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        if depth > MAX_YAML_DEPTH:
+            problems.append(Problem(shown, node.start_mark.line + first_line, "", f"YAML nests deeper than {MAX_YAML_DEPTH} levels"))
+            return False
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if done or not children:
+            sizes[id(node)] = min(1 + sum(sizes.get(id(c), 0) for c in children), MAX_YAML_VALUES + 1)
+            if sizes[id(node)] > MAX_YAML_VALUES:
+                problems.append(Problem(shown, node.start_mark.line + first_line, "",
+                                        f"YAML stands for more than {MAX_YAML_VALUES:,} values (aliases expanded): refused unread",
+                                        "an alias bomb, or a file too large to be a source"))
+                return False
+            continue
+        stack.append((node, depth, True))
+        stack += [(child, depth + 1, False) for child in children if id(child) not in sizes]
+    return True
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+
+def check_text_sizes(records: list[Record], problems: list[Problem]) -> list[Record]:
+    """`records` without the texts longer than MAX_TEXT characters, each such text a problem at its
+    place: a 200 MB licence name must not reach the graph or the exports."""
+    kept = []
+    for record in records:
+        if len(record.name) > MAX_TEXT or len(record.source_id) > MAX_TEXT:
+            problems.append(_too_long(record.origin, "name", len(max(record.name, record.source_id, key=len))))
+            continue
+        long_claims = [c for c in record.claims if isinstance(c.value, str) and len(c.value) > MAX_TEXT]
+        long_mentions = [m for m in record.mentions if len(m.text) > MAX_TEXT]
+        long_names = [n for n in (*record.aliases, *record.external_ids) if len(n) > MAX_TEXT]
+        if long_claims or long_mentions or long_names:
+            problems += [_too_long(c.origin, c.field, len(c.value)) for c in long_claims]
+            problems += [_too_long(m.origin, m.field, len(m.text)) for m in long_mentions]
+            problems += [_too_long(record.origin, "aliases", len(n)) for n in long_names]
+            record = replace(record, claims=[c for c in record.claims if c not in long_claims],
+                             mentions=[m for m in record.mentions if m not in long_mentions],
+                             aliases=[n for n in record.aliases if len(n) <= MAX_TEXT],
+                             external_ids=[n for n in record.external_ids if len(n) <= MAX_TEXT])
+        kept.append(record)
+    return kept
+
+
+def _too_long(origin: Origin, name: str, size: int) -> Problem:
+    where, _, pointer = origin.where.partition("#")
+    path, _, line = where.rpartition(":")
+    if not line.isdigit():
+        path, line = where, "1"
+    return Problem(path, int(line), name + (f" (#{pointer})" if pointer else ""), f"a text of {size:,} characters; a value may be at most {MAX_TEXT:,}")
+
+
 def _readers() -> dict[str, Callable[[Path, list[Problem]], list[Record]]]:
     from kg.sources import dpc, ecosystem_graphs, huggingface, open_llms
 
@@ -152,4 +340,4 @@ def read_source(name: str, path: Path | str, problems: list[Problem]) -> list[Re
     if not path.exists():
         problems.append(Problem(str(path), 1, "", f"{name}: file or folder not found"))
         return []
-    return readers[name](path, problems)
+    return check_text_sizes(readers[name](path, problems), problems)

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from kg.errors import Problem
-from kg.sources import Origin, Record, files_of, is_placeholder, map_license, retrieved_on
+from kg.sources import Origin, Record, files_of, is_placeholder, map_license, read_source_text, retrieved_on
 
 NAME = "dpc"
 REPOSITORY = "https://github.com/Data-Provenance-Initiative/Data-Provenance-Collection"
@@ -33,9 +33,12 @@ def _pointer(*parts: object) -> str:
 
 def _read_file(file: Path, problems: list[Problem], commit: str | None) -> list[Record]:
     shown = str(file)
+    text = read_source_text(file, problems)
+    if text is None:
+        return []
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
         line = getattr(exc, "lineno", 1)
         problems.append(Problem(shown, line, "", f"not valid JSON: {getattr(exc, 'msg', exc)}"))
         return []

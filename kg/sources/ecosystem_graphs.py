@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from kg.errors import Problem
-from kg.sources import Origin, Record, files_of, is_placeholder, map_license, retrieved_on
+from kg.sources import Origin, Record, compose_yaml, files_of, is_placeholder, map_license, read_source_text, retrieved_on
 
 NAME = "ecosystem-graphs"
 REPOSITORY = "https://github.com/stanford-crfm/ecosystem-graphs"
@@ -80,15 +80,8 @@ def _plain(node: yaml.Node) -> Any:
 
 def _read_file(file: Path, problems: list[Problem], commit: str | None) -> list[Record]:
     shown = str(file)
-    try:
-        root = yaml.compose(file.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
-        problems.append(Problem(shown, line, "", f"not valid YAML: {exc.problem}"))
-        return []
-    except UnicodeDecodeError:
-        problems.append(Problem(shown, 1, "", "not UTF-8 text"))
-        return []
+    text = read_source_text(file, problems)
+    root = compose_yaml(text, shown, problems) if text is not None else None  # aliases bounded before _plain expands them
     if root is None:
         return []
     if not isinstance(root, yaml.SequenceNode):

@@ -20,10 +20,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kg.errors import Problem
-from kg.sources import Origin, Record, is_placeholder, map_license, retrieved_on
+from kg.sources import Origin, Record, is_placeholder, load_yaml, map_license, read_source_text, retrieved_on, source_lines
 
 NAME = "huggingface"
 HUB = "https://huggingface.co"
@@ -45,7 +43,9 @@ def read(path: Path, problems: list[Problem], commit: str | None = None) -> list
 
 def _read_card(card: Path, root: Path, problems: list[Problem], commit: str | None) -> list[Record]:
     shown = str(card)
-    text = card.read_text(encoding="utf-8")
+    text = read_source_text(card, problems)
+    if text is None:
+        return []
     if not text.startswith("---"):
         problems.append(Problem(shown, 1, "", "no YAML front matter (a model card starts with '---')"))
         return []
@@ -53,12 +53,11 @@ def _read_card(card: Path, root: Path, problems: list[Problem], commit: str | No
     if end < 0:
         problems.append(Problem(shown, 1, "", "front matter is not closed by '---'"))
         return []
-    try:
-        meta = yaml.load(text[3:end], Loader=yaml.CSafeLoader) or {}
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
-        problems.append(Problem(shown, line, "", f"front matter is not valid YAML: {exc.problem}"))
+    known = len(problems)
+    meta = load_yaml(text[3:end], shown, problems)  # bounded: an alias bomb is refused before it expands
+    if len(problems) > known:
         return []
+    meta = meta or {}
     if not isinstance(meta, dict):
         problems.append(Problem(shown, 2, "", "front matter is not a mapping"))
         return []
@@ -78,11 +77,10 @@ def _read_jsonl(path: Path, problems: list[Problem]) -> list[Record]:
     shown = str(path)
     retrieved = retrieved_on(path)
     records = []
-    with open(path, encoding="utf-8") as lines:  # line by line: a dump of the whole Hub is gigabytes
-        for number, line in enumerate(lines, start=1):
-            record = _read_line(line, number, shown, retrieved, problems)
-            if record is not None:
-                records.append(record)
+    for number, line in source_lines(path, problems):  # line by line: a dump of the whole Hub is gigabytes
+        record = _read_line(line, number, shown, retrieved, problems)
+        if record is not None:
+            records.append(record)
     return records
 
 

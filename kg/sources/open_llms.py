@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from kg.errors import Problem
-from kg.sources import Origin, Record, is_placeholder, map_license, retrieved_on
+from kg.sources import Origin, Record, is_placeholder, map_license, read_source_text, retrieved_on
 
 NAME = "open-llms"
 REPOSITORY = "https://github.com/eugeneyan/open-llms"
@@ -28,7 +28,8 @@ def read(path: Path, problems: list[Problem], commit: str | None = None) -> list
     records: list[Record] = []
     header: dict[str, int] | None = None
     kind = "model"
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    text = read_source_text(path, problems)
+    for number, line in enumerate((text or "").splitlines(), start=1):
         if line.startswith("#"):
             # The section says what a table lists: "Open LLM datasets for ..." lists datasets.
             kind = "dataset" if "dataset" in line.casefold() else "model"
