@@ -42,22 +42,38 @@ XSD_BOOLEAN = "<http://www.w3.org/2001/XMLSchema#boolean>"
 XSD_INTEGER = "<http://www.w3.org/2001/XMLSchema#integer>"
 _INTEGER = re.compile(r"^[+-]?[0-9]+$")
 # What N-Triples and Turtle strings must escape, and the other control characters, which JSON
-# must escape (the same text then serves JSON-LD); everything else is written as UTF-8.
+# must escape (the same text then serves JSON-LD); everything else is written as UTF-8. The line
+# and paragraph separators and NEL are escaped too: rdflib's N-Triples reader splits lines at them.
+# A lone surrogate (from a JSON escape in a dump) has no UTF-8 form: it becomes U+FFFD.
 _ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t",
-                          **{chr(c): f"\\u{c:04X}" for c in range(32) if chr(c) not in "\n\r\t"}})
-_NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\]')  # the keys of _ESCAPES: translate costs 6x a search, and most texts need nothing
-# Characters no IRI may hold unescaped in N-Triples or Turtle.
-_BAD_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+                          **{chr(c): f"\\u{c:04X}" for c in (*range(32), 0x85, 0x2028, 0x2029) if chr(c) not in "\n\r\t"},
+                          **{chr(c): "\uFFFD" for c in range(0xD800, 0xE000)}})
+# The keys of _ESCAPES: translate costs 6x a search, and most texts need nothing.
+_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\\x85\u2028\u2029\ud800-\udfff]')
+# RFC 3987: the characters an IRI may hold as they are (unreserved, reserved but for the brackets
+# of an IPv6 host, and `ucschar` without the separators rdflib splits lines at); anything else,
+# and a `%` not followed by two hex digits, is percent-encoded.
+_IRI_OK = ("A-Za-z0-9\\-._~:/?#@!$&'()*+,;=%\u00a0-\u2027\u202a-\ud7ff\uf900-\ufdcf\ufdf0-\uffef"
+           + "".join(f"\\U{p:04X}0000-\\U{p:04X}FFFD" for p in range(1, 15)))
+_BAD_IRI = re.compile(f"[^{_IRI_OK}]|%(?![0-9A-Fa-f]{{2}})")
+_IPV6_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?\[[0-9A-Fa-f:.]+\]")
 # A local name Turtle takes after a prefix without escapes (a subset of PN_LOCAL).
 _LOCAL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]|\.(?=[A-Za-z0-9_-]))*$")
 _NAMESPACES = {str(namespace): prefix for prefix, namespace in PREFIXES.items()}
 
 
 def iri(text: str) -> str:
-    """An IRI term; characters no IRI may hold (a space in a URL from a dump) are percent-encoded."""
+    """An IRI term; characters no IRI may hold (a space in a URL from a dump, `[`, DEL, U+FFFF, a
+    stray `%`) are percent-encoded, so every parser reads the term back."""
     if _BAD_IRI.search(text):
-        text = _BAD_IRI.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), text)
+        host = _IPV6_HOST.match(text)
+        keep = host.end() if host else 0
+        text = text[:keep] + _BAD_IRI.sub(_percent_encode, text[keep:])
     return f"<{text}>"
+
+
+def _percent_encode(match: re.Match) -> str:
+    return "".join(f"%{b:02X}" for b in match.group().encode("utf-8", "surrogatepass"))
 
 
 def literal(text: str, lang: str | None = None, datatype: str | None = None) -> str:

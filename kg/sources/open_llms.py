@@ -29,7 +29,7 @@ def read(path: Path, problems: list[Problem], commit: str | None = None) -> list
     header: dict[str, int] | None = None
     kind = "model"
     text = read_source_text(path, problems)
-    for number, line in enumerate((text or "").splitlines(), start=1):
+    for number, line in enumerate((text or "").replace("\r\n", "\n").split("\n"), start=1):  # not splitlines: U+2028 in a cell ends no line
         if line.startswith("#"):
             # The section says what a table lists: "Open LLM datasets for ..." lists datasets.
             kind = "dataset" if "dataset" in line.casefold() else "model"
