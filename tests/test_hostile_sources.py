@@ -133,3 +133,13 @@ def test_json_nested_too_deep_is_a_problem(tmp_path: Path) -> None:
     summary = tmp_path / "deep.json"
     summary.write_text("[" * 100_000 + "]" * 100_000)
     assert problems_of("dpc", summary) == [f"{summary}:1: not valid JSON: maximum recursion depth exceeded while decoding a JSON array from a unicode string"]
+
+
+def test_a_lone_surrogate_from_a_json_escape_is_named(tmp_path: Path) -> None:
+    dump = tmp_path / "hub.jsonl"
+    dump.write_text('{"id": "org/a\\ud800b"}\n{"id": "org/fine", "cardData": {"language": ["en", "e\\udc00n"]}}\n')
+    problems: list = []
+    records = read_source("huggingface", dump, problems)
+    assert [str(p) for p in problems] == [f"{dump}:1: name (#/id): a lone surrogate U+D800 (a broken \\u escape): not text",
+                                          f"{dump}:2: languages (#/language): a lone surrogate U+DC00 (a broken \\u escape): not text"]
+    assert [(r.source_id, [c.value for c in r.claims]) for r in records] == [("org/fine", ["en"])]

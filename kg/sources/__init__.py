@@ -290,35 +290,45 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return list(node.value) if isinstance(node, yaml.SequenceNode) else []
 
 
-def check_text_sizes(records: list[Record], problems: list[Problem]) -> list[Record]:
-    """`records` without the texts longer than MAX_TEXT characters, each such text a problem at its
-    place: a 200 MB licence name must not reach the graph or the exports."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_texts(records: list[Record], problems: list[Problem]) -> list[Record]:
+    """`records` without the texts no output can hold, each a problem at its place: longer than
+    MAX_TEXT characters (a 200 MB licence name), or with a lone surrogate (a broken JSON escape
+    such as "\\ud800", which has no UTF-8 form). A record whose name or id is such a text is dropped."""
     kept = []
     for record in records:
-        if len(record.name) > MAX_TEXT or len(record.source_id) > MAX_TEXT:
-            problems.append(_too_long(record.origin, "name", len(max(record.name, record.source_id, key=len))))
+        bad_name = next((text for text in (record.name, record.source_id) if _fault(text)), None)
+        if bad_name is not None:
+            problems.append(_bad_text(record.origin, "name", bad_name))
             continue
-        long_claims = [c for c in record.claims if isinstance(c.value, str) and len(c.value) > MAX_TEXT]
-        long_mentions = [m for m in record.mentions if len(m.text) > MAX_TEXT]
-        long_names = [n for n in (*record.aliases, *record.external_ids) if len(n) > MAX_TEXT]
-        if long_claims or long_mentions or long_names:
-            problems += [_too_long(c.origin, c.field, len(c.value)) for c in long_claims]
-            problems += [_too_long(m.origin, m.field, len(m.text)) for m in long_mentions]
-            problems += [_too_long(record.origin, "aliases", len(n)) for n in long_names]
-            record = replace(record, claims=[c for c in record.claims if c not in long_claims],
-                             mentions=[m for m in record.mentions if m not in long_mentions],
-                             aliases=[n for n in record.aliases if len(n) <= MAX_TEXT],
-                             external_ids=[n for n in record.external_ids if len(n) <= MAX_TEXT])
+        claims = [c for c in record.claims if isinstance(c.value, str) and _fault(c.value)]
+        mentions = [m for m in record.mentions if _fault(m.text)]
+        names = [n for n in (*record.aliases, *record.external_ids) if _fault(n)]
+        if claims or mentions or names:
+            problems += [_bad_text(c.origin, c.field, c.value) for c in claims]
+            problems += [_bad_text(m.origin, m.field, m.text) for m in mentions]
+            problems += [_bad_text(record.origin, "aliases", n) for n in names]
+            record = replace(record, claims=[c for c in record.claims if c not in claims], mentions=[m for m in record.mentions if m not in mentions],
+                             aliases=[n for n in record.aliases if n not in names], external_ids=[n for n in record.external_ids if n not in names])
         kept.append(record)
     return kept
 
 
-def _too_long(origin: Origin, name: str, size: int) -> Problem:
+def _fault(text: str) -> str:
+    if len(text) > MAX_TEXT:
+        return f"a text of {len(text):,} characters; a value may be at most {MAX_TEXT:,}"
+    surrogate = _SURROGATE.search(text)
+    return f"a lone surrogate U+{ord(surrogate.group()):04X} (a broken \\u escape): not text" if surrogate else ""
+
+
+def _bad_text(origin: Origin, name: str, text: str) -> Problem:
     where, _, pointer = origin.where.partition("#")
     path, _, line = where.rpartition(":")
     if not line.isdigit():
         path, line = where, "1"
-    return Problem(path, int(line), name + (f" (#{pointer})" if pointer else ""), f"a text of {size:,} characters; a value may be at most {MAX_TEXT:,}")
+    return Problem(path, int(line), name + (f" (#{pointer})" if pointer else ""), _fault(text))
 
 
 def _readers() -> dict[str, Callable[[Path, list[Problem]], list[Record]]]:
@@ -340,4 +350,4 @@ def read_source(name: str, path: Path | str, problems: list[Problem]) -> list[Re
     if not path.exists():
         problems.append(Problem(str(path), 1, "", f"{name}: file or folder not found"))
         return []
-    return check_text_sizes(readers[name](path, problems), problems)
+    return check_texts(readers[name](path, problems), problems)
