@@ -13,6 +13,11 @@ lines and progress bars on a terminal, warnings and errors everywhere;
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # `python -m kg.cli`: quiet under Ctrl-C before the libraries below load
+    from kg.__main__ import hold_interrupts
+
+    hold_interrupts()
+
 import argparse
 import gc
 import itertools
@@ -21,7 +26,7 @@ import logging
 import os
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from importlib import metadata
 from pathlib import Path
 from typing import Iterable, Iterator, NoReturn
@@ -34,13 +39,14 @@ from kg.errors import CatalogError, OutputError, Problem, RequestError, suggest
 from kg.entities import FOLDERS
 from kg.graph import build_graph, count_by_kind_and_relation, derivation_cycles, find_node, format_lineage, load_graph, overview_nodes
 from kg.html import render_html, select_view
-from kg.publish import graph_to_json, locked, publish_folder, sweep_temporaries, write_atomically
+from kg.__main__ import release_interrupts, run
+from kg.publish import discard_staging, graph_to_json, locked, published, stage_folder, swap_together, sweep_temporaries, write_atomically
 from kg.explore import build_knowledge_graph
 from kg.merge import DEFAULT_ORDER, add_to_graph, format_conflicts, imported_blocks, format_report, merge, read_sources, sources_from_file, write_drafts
 from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, FORMATS, format_result, load_store, read_query, run_query, to_store
 from kg.rdf import serialize, to_rdf
 from kg.serve import check_bind, serve
-from kg.store import check_store_folder, find_entity, open_store, read_lineage, write_store
+from kg.store import check_store_folder, find_entity, lock_for_replacing, open_store, read_lineage, stage_store
 from kg.stream import FILES as STREAMED, graph_blocks, write_exports
 from kg.terms import compute_all, compute_terms, format_terms
 from kg.terms import format_conflicts as format_terms_conflicts
@@ -66,6 +72,8 @@ EXAMPLES = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    release_interrupts()
+    published.clear()  # what this command puts in place (main runs many times in one test process)
     for stream in (sys.stdout, sys.stderr):
         # Names are often Chinese: never crash on a terminal that cannot show them.
         if hasattr(stream, "reconfigure"):
@@ -89,10 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         _fail(exc.message, exc.hint)
         return 1
     except OutputError as exc:
-        _fail(str(exc), "the previous output was left as it was")
+        _fail(str(exc), "the previous output was left as it was" + (f"; {_on_disk()}" if published else ""))
         return 2
     except KeyboardInterrupt:
-        print("Interrupted: nothing was written or changed", file=sys.stderr)
+        print(f"Interrupted: {_on_disk()}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader went away (`kg lineage ... | head -1`): say nothing more.
@@ -104,6 +112,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         _fail(f"internal error: {type(exc).__name__}: {exc}", "nothing was written; run again with KG_TRACEBACK=1 to see where, and report it")
         return 3
+
+
+def _on_disk() -> str:
+    """What an interrupted or failed command leaves: what it had put in place in full, or nothing."""
+    if not published:
+        return "nothing was written or changed"
+    return f"{', '.join(map(str, dict.fromkeys(published)))} had already been written in full; nothing else was changed"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -280,8 +295,8 @@ def _import(args: argparse.Namespace) -> int:
     merged = merge(catalog, read_sources([(args.source, args.path)]), _order(args))
     sys.stdout.write(format_report(merged))
     if args.write:
-        for path in write_drafts(catalog.root, merged):
-            print(f"wrote {path}")
+        for path, kept in write_drafts(catalog.root, merged):
+            print(f"wrote {path}" + (f" beside {kept}, which differs from this import and is kept as it is" if kept else ""))
     return 0
 
 
@@ -351,30 +366,45 @@ def _build(args: argparse.Namespace) -> int:
         outputs = {"graph.json": graph_to_json(graph), **outputs, "lineage.html": render_html(page, licenses=catalog.licenses, terms=compute_all(graph, catalog.licenses, nodes=page))}
     if args.store is not None:
         check_store_folder(args.store)  # a store in use or a folder of other things: say so before writing anything
-    with locked(args.out.parent):
-        sweep_temporaries(args.out.parent)
-        publish_folder(args.out, outputs, stream, replaces=BUILT)
+    _publish_build(args.out, outputs, stream, args.store)
     print(f"wrote {args.out / 'graph.json'}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
     written = sorted(args.formats, key=("kg.ttl", "kg.nt", "kg.jsonld").index)
     print(f"wrote {args.out / written[0]}{''.join(', ' + name for name in written[1:])}: {triples} triples")
     print(f"wrote {args.out / 'lineage.html'}" + (f": {page.number_of_nodes()} nodes (the catalog and the biggest imported families)" if page is not graph else ""))
     if args.store is not None:
-        _write_store(args.store, args.out / "kg.nt", args.out)
+        print(f"wrote {args.store}: an Oxigraph store for `kg serve --store {args.store}`")
     if merged is not None:
         print("sources: " + ", ".join(f"{key} {value}" for key, value in merged.counts().items()))
         print(f"wrote {args.out / 'sources-report.txt'}: what matched, what is ambiguous, conflicting and unresolved")
     return 0
 
 
-def _write_store(store: Path, ntriples: Path, out: Path) -> None:
-    with locked(store.parent):
-        sweep_temporaries(store.parent)
+def _publish_build(out: Path, outputs: dict[str, bytes], stream, store: Path | None) -> None:  # noqa: ANN001
+    """Put the build's outputs, and its store if asked for, in place together: every output and
+    the store are finished first, then swapped in at once (kg.publish.swap_together), so a
+    failure, Ctrl-C or a kill leaves all of them old or all new. A store directly in the output
+    folder is loaded inside the new folder, and so swapped in with it."""
+    inside = store is not None and store.resolve().parent == out.resolve()
+    if store is not None and not inside and store.resolve().is_relative_to(out.resolve()):
+        raise RequestError(f"--store {store} is inside --out {out} but not directly in it", f"e.g. --store {out / 'store'}, or a folder outside {out}")
+    folders = sorted({out.parent.resolve(), *([store.parent.resolve()] if store is not None and not inside else [])})
+    with ExitStack() as held:
+        for folder in folders:  # in a fixed order, so that two builds never wait on each other's second lock
+            held.enter_context(locked(folder))
+            sweep_temporaries(folder)
+        staging = stage_folder(out, outputs, stream, replaces=(*BUILT, *([store.name] if inside else [])))
+        pairs = [(staging, out)]
         try:
-            with _stage(f"loading {ntriples} into the store {store}"):
-                write_store(store, ntriples)
-        except OutputError as exc:
-            raise OutputError(f"{exc} (the exports in {out} are new, the store is the previous one)") from exc
-    print(f"wrote {store}: an Oxigraph store for `kg serve --store {store}`")
+            if store is not None:
+                with _stage(f"loading {out / 'kg.nt'} into the store {store}"):
+                    loaded = stage_store(store, staging / "kg.nt", staging / store.name if inside else None)
+                pairs += [] if inside else [(loaded, store)]
+            with lock_for_replacing(store) if store is not None else nullcontext():
+                swap_together(pairs)
+        except BaseException:
+            for temporary, target in pairs:
+                discard_staging(temporary, target)
+            raise
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -501,4 +531,4 @@ def _fail(message: str, hint: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -586,11 +586,15 @@ def _scope_note(claim: Claim) -> str:
 DRAFT_LIMIT = 200  # above this many new entities a source is not "small": review it with kg conflicts instead
 
 
-def write_drafts(root: "Path", merged: Merged) -> list["Path"]:
-    """Draft entries of the new entities under <root>/_drafts/<folder>/ (the loader skips '_' folders).
+def write_drafts(root: "Path", merged: Merged) -> list[tuple["Path", "Path | None"]]:
+    """Draft entries of the new entities under <root>/_drafts/<folder>/ (the loader skips '_' folders);
+    return (file written, the draft it was written beside or None) for each.
 
     A draft has no description: the reviewer writes one in their own words
     and moves the file into the catalog. Each file is written whole or not at all.
+    A draft already there is never overwritten: the same text is left alone, a
+    different one (edited by its reviewer) is kept and the new draft is written
+    beside it as <slug>.new.yaml.
     """
     if len(merged.new) > DRAFT_LIMIT:
         raise RequestError(f"{len(merged.new)} new entities is too many drafts to review", f"--write is for sources of at most {DRAFT_LIMIT} new entities")
@@ -604,9 +608,15 @@ def write_drafts(root: "Path", merged: Merged) -> list["Path"]:
         entry["sources"] = [{"url": r.origin.url, "supports": f"{r.source} record {r.source_id} ({r.origin.where})"} for r in records if r.origin.url]
         text = "# Draft from kg import: check every value, write a description in your own words, then move it into the catalog.\n"
         path = Path(root) / "_drafts" / FOLDERS[kind] / f"{slug}.yaml"
+        data = (text + yaml.safe_dump(entry, allow_unicode=True, sort_keys=False)).encode()
+        kept = path if path.exists() else None
+        if kept is not None:
+            if kept.is_file() and kept.read_bytes() == data:
+                continue
+            path = path.with_name(f"{slug}.new.yaml")
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, (text + yaml.safe_dump(entry, allow_unicode=True, sort_keys=False)).encode())
-        written.append(path)
+        write_atomically(path, data)
+        written.append((path, kept))
     return written
 
 

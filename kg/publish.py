@@ -12,6 +12,14 @@ Temporaries are named `.<target>.kg-new-<pid>-<token>` (and `kg-old-` for the
 set being replaced), beside their target: names no user picks, carrying their
 writer's process id, so that only those of dead writers are swept, and
 nothing else is ever touched.
+
+Outputs in two folders (the exports and the store of `kg build --store`) are
+published by `swap_together`: both are finished in full first, then swapped
+one after the other with Ctrl-C held back, and a journal beside each target
+names the new folders. A build killed between the two swaps leaves its
+journal; the next sweep (every build starts with one) finishes the swaps, so
+what is on disk is all old or all new again. `published` lists what this
+process has put in place, so an interruption's message can say what is on disk.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,7 +42,11 @@ import networkx as nx
 from kg.errors import OutputError
 
 TEMPORARY = re.compile(r"^\.(?P<target>.+)\.kg-(?P<stage>new|old)-(?P<pid>[0-9]+)-[0-9a-f]{8}$")
+JOURNAL = re.compile(r"^\.kg-journal-(?P<pid>[0-9]+)-[0-9a-f]{8}\.json$")
 RENAME_EXCHANGE = 2  # linux/fs.h
+# The signals held back while several folders are swapped: a Ctrl-C arrives after the last swap.
+HELD = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+published: list[Path] = []  # what this process has put in place, for the messages of an interruption
 
 
 def temporary_name(target: Path, stage: str = "new") -> Path:
@@ -53,6 +66,18 @@ def publish_folder(out: Path, outputs: Mapping[str, bytes], stream: Callable[[Pa
     Raises OutputError, with `out` exactly as it was, if anything fails
     before the swap.
     """
+    staging = stage_folder(out, outputs, stream, replaces)
+    try:
+        swap_together([(staging, Path(out))])
+    except BaseException:
+        discard_staging(staging, out)
+        raise
+
+
+def stage_folder(out: Path, outputs: Mapping[str, bytes], stream: Callable[[Path], Iterable[str]] | None = None,
+                 replaces: Iterable[str] = ()) -> Path:
+    """The new folder `publish_folder` would swap in for `out`, finished but not yet in place
+    (see `swap_together`); nothing is left behind if it fails."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputError(f"cannot write to {out}: it is a file, not a folder")
@@ -70,10 +95,123 @@ def publish_folder(out: Path, outputs: Mapping[str, bytes], stream: Callable[[Pa
         written = set(outputs) | set(stream(staging) if stream is not None else ())
         if out.is_dir():
             _carry_over(out, staging, skip=written | set(replaces))
-        swap_in(staging, out)
     except BaseException:
         discard_staging(staging, out)
         raise
+    return staging
+
+
+def swap_together(pairs: list[tuple[Path, Path]]) -> None:
+    """Put each finished folder (staging, target) at its target, so that what is on disk is all
+    old or, once the last swap is done, all new, whatever stops the process when.
+
+    Signals that stop a command are held back during the swaps; with several pairs a journal
+    beside each target lets the next `sweep_temporaries` finish what a kill interrupted. If a
+    swap fails, those done are swapped back and OutputError is raised.
+    """
+    for staging, _ in pairs:
+        _fsync_folder(staging)
+    journals = _write_journals(pairs) if len(pairs) > 1 else []
+    done: list[tuple[Path, Path]] = []
+    with _signals_held():
+        try:
+            for staging, target in pairs:
+                _swap(staging, target)
+                done.append((staging, target))
+        except BaseException:
+            for staging, target in reversed(done):
+                _unswap(staging, target)
+            done.clear()  # all old again
+            raise
+        finally:
+            for journal in journals if len(done) in (0, len(pairs)) else ():
+                journal.unlink(missing_ok=True)
+            if len(done) == len(pairs):
+                published.extend(target for _, target in pairs)
+    for staging, target in pairs:
+        shutil.rmtree(staging, ignore_errors=True)  # now the old set, or nothing; else the next sweep's
+        _fsync_folder(target.parent)
+
+
+def _swap(staging: Path, target: Path) -> None:
+    if target.is_dir() and not target.is_symlink():
+        _exchange(staging, target)
+    else:
+        try:
+            os.rename(staging, target)
+        except OSError as exc:
+            raise OutputError(f"cannot put {target} in place: {_reason(exc)}") from exc
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold back HELD signals until the block ends, then act on them as they would have.
+
+    Python-level handlers, not a signal mask: a mask is per thread, and RocksDB's threads
+    would take the signal and have Python raise KeyboardInterrupt mid-swap anyway.
+    """
+    arrived: list[int] = []
+    try:
+        previous = {number: signal.signal(number, lambda n, _: arrived.append(n)) for number in HELD}
+    except ValueError:  # not the main thread: signals go to the main thread's handlers anyway
+        yield
+        return
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+        for number in dict.fromkeys(arrived):
+            signal.raise_signal(number)  # now, as it would have been: KeyboardInterrupt for Ctrl-C
+
+
+def _unswap(staging: Path, target: Path) -> None:
+    if staging.exists():
+        _exchange(staging, target)
+    else:
+        os.rename(target, staging)  # there was no old set: the new one goes back to its temporary name
+
+
+def _write_journals(pairs: list[tuple[Path, Path]]) -> list[Path]:
+    """The journal of a swap of several folders, written (synced) beside each target."""
+    token = f".kg-journal-{os.getpid()}-{secrets.token_hex(4)}.json"
+    journals = sorted({target.parent.resolve() / token for _, target in pairs})
+    text = json.dumps({"pairs": [[str(staging.resolve()), str(target.resolve()), os.stat(staging).st_ino] for staging, target in pairs],
+                       "journals": [str(j) for j in journals]})
+    for journal in journals:
+        _write_file(journal, text.encode("utf-8"), shown=journal)
+        _fsync_folder(journal.parent)
+    return journals
+
+
+def finish_interrupted(folder: Path) -> list[Path]:
+    """Finish the swaps of every journal in `folder` whose writer is dead; return the targets
+    now in place. A new folder not yet swapped in (its inode, in the journal) is swapped in now."""
+    finished = []
+    for entry in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else ():
+        match = JOURNAL.match(entry.name)
+        if not match or _is_running(int(match["pid"])):
+            continue
+        try:
+            record = json.loads(entry.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            entry.unlink(missing_ok=True)  # torn while it was written: no swap had begun
+            continue
+        for staging, target, inode in record["pairs"]:
+            staging, target = Path(staging), Path(target)
+            if _inode(target) != inode and _inode(staging) == inode:
+                _swap(staging, target)
+            finished.append(target)
+        for journal in record["journals"]:
+            Path(journal).unlink(missing_ok=True)
+    return finished
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
 
 
 def swap_in(staging: Path, out: Path) -> None:
@@ -82,13 +220,7 @@ def swap_in(staging: Path, out: Path) -> None:
     An old `out` is exchanged with it (renameat2) and then removed; a
     failure to remove it leaves it to the next sweep.
     """
-    _fsync_folder(staging)
-    if out.is_dir():
-        _exchange(staging, out)
-        shutil.rmtree(staging, ignore_errors=True)  # now the old set
-    else:
-        os.rename(staging, out)
-    _fsync_folder(out.parent)
+    swap_together([(staging, out)])
 
 
 def discard_staging(staging: Path, out: Path) -> None:
@@ -191,10 +323,12 @@ def sweep_temporaries(folder: Path) -> None:
 
     Only names of the form `TEMPORARY` are looked at, and only those whose
     writer is no longer running are removed: a user's `.tmp-draft.txt` and a
-    concurrent build's temporaries are left alone.
+    concurrent build's temporaries are left alone. A swap of several folders
+    that a kill interrupted is finished first (`finish_interrupted`).
     """
     if not Path(folder).is_dir():
         return
+    finish_interrupted(folder)
     for entry in Path(folder).iterdir():
         match = TEMPORARY.match(entry.name)
         if not match or _is_running(int(match["pid"])):

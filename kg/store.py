@@ -75,7 +75,7 @@ def check_store_folder(folder: Path) -> None:
         return
     if not is_store(folder):
         raise OutputError(f"cannot write the store to {folder}: the folder is not empty and is not an Oxigraph store; give a new folder to --store")
-    with _exclusive(folder):
+    with lock_for_replacing(folder):
         try:
             ox.Store(str(folder))  # opened and closed at once: only to see whether another process holds RocksDB's lock
         except OSError as exc:
@@ -103,14 +103,26 @@ def write_store(folder: Path, ntriples: Path | bytes) -> None:
     """
     folder = Path(folder)
     check_store_folder(folder)
-    staging = temporary_name(folder)
+    staging = stage_store(folder, ntriples)
     try:
-        _bulk_load(staging, ntriples, folder)
-        with _exclusive(folder):
+        with lock_for_replacing(folder):
             swap_in(staging, folder)
     except BaseException:
         discard_staging(staging, folder)
         raise
+
+
+def stage_store(folder: Path, ntriples: Path | bytes, staging: Path | None = None) -> Path:
+    """A new store of `ntriples` at `staging` (default: a temporary beside `folder`), loaded and
+    closed, for the caller to swap in (`kg.publish.swap_together`, holding `lock_for_replacing`);
+    nothing is left behind if loading fails."""
+    staging = staging or temporary_name(Path(folder))
+    try:
+        _bulk_load(staging, ntriples, Path(folder))
+    except BaseException:
+        discard_staging(staging, Path(folder))
+        raise
+    return staging
 
 
 def _bulk_load(staging: Path, ntriples: Path | bytes, shown: Path) -> None:
@@ -185,7 +197,7 @@ def _load_lines(store: ox.Store, lines: list[str]) -> int:
 
 
 @contextmanager
-def _exclusive(folder: Path) -> Iterator[None]:
+def lock_for_replacing(folder: Path) -> Iterator[None]:
     """Hold an exclusive lock on `folder` (when it exists), or raise OutputError if a reader (`kg serve`...) holds it."""
     if not folder.is_dir():
         yield
