@@ -77,7 +77,7 @@ def build_graph(catalog: Catalog) -> nx.MultiDiGraph:
         entity = catalog.entities[entity_id]
         for field, _, ref in entity.edges:
             relation = getattr(ref, "relation", field)
-            extra = {"note": ref.note} if ref.note else {}
+            extra = {key: value for key, value in (("note", ref.note), ("date_waiver", getattr(ref, "date_waiver", None))) if value}
             evidence = ref.source or entity.sources[0].url
             graph.add_edge(entity_id, ref.id, key=relation, field=field, relation=relation, evidence=evidence, **extra)
     return graph

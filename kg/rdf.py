@@ -200,6 +200,8 @@ def _add_edge(rdf: Graph, source: str, target: str, data: dict) -> None:
     rdf.add((statement, DCTERMS.source, _iri(data["evidence"], f"{source} {field} -> {target} source")))
     if "note" in data:
         rdf.add((statement, RDFS.comment, _text(data["note"])))
+    if "date_waiver" in data:  # the released-before-source check reads it, as the catalog's own check does
+        rdf.add((statement, LKG.dateWaiver, _text(data["date_waiver"])))
 
 
 def _add_license(rdf: Graph, license: License) -> None:
