@@ -19,6 +19,7 @@ import networkx as nx
 from kg.catalog import Catalog
 from kg.entities import TARGET_KINDS
 from kg.errors import RequestError, suggest
+from kg.reader import UnreadableFile, read_regular
 
 # The edges a "family tree" follows: weights, data, and who generated the data.
 LINEAGE_FIELDS = ("derived_from", "trained_on", "generated_by")
@@ -91,11 +92,13 @@ def load_graph(path: Path | str) -> nx.MultiDiGraph:
     """
     path = Path(path)
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(read_regular(path))  # a FIFO or /dev/zero is refused, not read
         return nx.node_link_graph(data, directed=True, multigraph=True, edges="edges")
     except FileNotFoundError:
         raise RequestError(f"{path}: no such file", "run kg build first; it writes build/graph.json") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except UnreadableFile as exc:
+        raise RequestError(f"{path}: {exc}", "give the graph.json of a kg build output folder") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise RequestError(f"{path}: not a graph.json written by kg build ({type(exc).__name__}: {exc})", "give the graph.json of a kg build output folder") from None
 
 

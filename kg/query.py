@@ -28,6 +28,7 @@ from rdflib import Graph
 
 from kg.catalog import Catalog
 from kg.errors import Problem, RequestError, suggest
+from kg.reader import UnreadableFile, open_regular, read_regular
 from kg.stream import term as ntriples_term
 from kg.vocab import ID, ONTOLOGY_DIR, ONTOLOGY_FILE, PREFIXES
 
@@ -98,7 +99,10 @@ def load_store(path: Path) -> ox.Store:
         raise QueryError(f"cannot tell the RDF format of {path}", "use a .ttl, .nt or .jsonld file")
     store = ox.Store()
     try:
+        os.close(open_regular(path))  # a FIFO or a device would hang the load: refused first
         store.load(path=str(path), format=form)
+    except UnreadableFile as exc:
+        raise QueryError(f"cannot read {path}: {exc}", "give the kg.ttl, kg.nt or kg.jsonld of a kg build") from None
     except OSError as exc:
         raise QueryError(f"cannot read {path}: {exc.strerror or exc}", "run `kg build` first to make build/kg.ttl") from exc
     except SyntaxError as exc:
@@ -121,6 +125,9 @@ def _question(path: Path) -> str:
             lines.append(line.lstrip("# ").removeprefix("Question:").strip())
     question = " ".join(lines)
     return question[:1].upper() + question[1:]
+
+
+MAX_QUERY_BYTES = 1_000_000  # a query file larger than this is not a query
 
 
 def read_query(text_or_path: str) -> tuple[str, str]:
@@ -152,9 +159,9 @@ def _is_file(text: str) -> bool:
 
 def _read_query_file(path: Path) -> tuple[str, str]:
     try:
-        return path.read_text(encoding="utf-8"), str(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+        return read_regular(path, MAX_QUERY_BYTES, "a query").decode("utf-8"), str(path)
+    except (OSError, UnicodeDecodeError, UnreadableFile) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc) if isinstance(exc, UnreadableFile) else "not UTF-8"
         raise QueryError(f"cannot read {path}: {reason}", _queries_hint()) from exc
 
 

@@ -17,7 +17,9 @@ values from it ourselves:
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,16 +69,52 @@ class _Rejected(Exception):
         self.message = message
 
 
+class UnreadableFile(Exception):
+    """A path that is not a regular file, or is larger than its reader allows; `str()` says which."""
+
+
+def open_regular(path: Path, limit: int | None = None, what: str = "a file read here") -> int:
+    """A descriptor of `path` for reading, once it is known to be a regular file of at most `limit`
+    bytes (`what` names such a file in the message); raises UnreadableFile (or OSError) otherwise.
+
+    Opened without blocking and checked on the descriptor itself: a FIFO or a device
+    (/dev/zero) is never read and never hangs the command, and nothing can be put in
+    the file's place between the check and the read.
+    """
+    handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    info = os.fstat(handle)
+    message = ""
+    if stat.S_ISDIR(info.st_mode):
+        message = "is a folder; a file was expected here"
+    elif not stat.S_ISREG(info.st_mode):
+        message = "not a regular file (a device, a pipe or a socket)"
+    elif limit is not None and info.st_size > limit:
+        message = f"file is {info.st_size:,} bytes; {what} may be at most {limit:,}"
+    if message:
+        os.close(handle)
+        raise UnreadableFile(message)
+    os.set_blocking(handle, True)
+    return handle
+
+
+def read_regular(path: Path, limit: int | None = None, what: str = "a file read here") -> bytes:
+    """The bytes of `path` after `open_regular`'s checks (a file that grew since is still cut at `limit`)."""
+    with os.fdopen(open_regular(path, limit, what), "rb") as file:
+        data = file.read() if limit is None else file.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        raise UnreadableFile(f"file is over {limit:,} bytes; {what} may be at most {limit:,}")
+    return data
+
+
 def read_yaml(path: Path, shown: str) -> tuple[Document | None, list[Problem]]:
     """Read one entry file; return its document, or None and the problems found.
 
     `shown` is the path as it should appear in messages.
     """
     try:
-        size = path.stat().st_size  # before reading: a 2 GiB file is refused unread
-        if size > MAX_FILE_BYTES:
-            return None, [Problem(shown, 1, "", f"file is {size:,} bytes; an entry may be at most {MAX_FILE_BYTES:,}")]
-        data = path.read_bytes()
+        data = read_regular(path, MAX_FILE_BYTES, "an entry")  # checked before reading: a 2 GiB file or a FIFO is refused unread
+    except UnreadableFile as exc:
+        return None, [Problem(shown, 1, "", str(exc))]
     except OSError as exc:
         return None, [Problem(shown, 1, "", f"cannot read file: {exc.strerror}")]
     text, problem = decode(data, shown)

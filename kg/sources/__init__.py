@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -25,7 +24,7 @@ from typing import Any, Callable
 import yaml
 
 from kg.errors import Problem, suggest
-from kg.reader import decode
+from kg.reader import UnreadableFile, decode, open_regular
 
 # Words trackers write for a value they do not know; such a value is no claim.
 PLACEHOLDERS = {"", "unknown", "unspecified", "no license", "none", "n/a", "na", "tbd", "null", "nil", "?", "-", "not specified", "various"}
@@ -151,32 +150,17 @@ MAX_TEXT = 65_536
 
 
 def open_source(path: Path, problems: list[Problem], whole: bool = True) -> int | None:
-    """A descriptor of `path` opened for reading once it is known to be a regular file (and, when it
-    is to be read `whole`, at most MAX_SOURCE_BYTES); else None and a problem naming the file.
-
-    Opened without blocking and checked on the descriptor itself: a FIFO or a device never hangs
-    the reader and is never read, and nothing can be swapped in between the check and the read.
-    """
-    shown = str(path)
+    """A descriptor of `path` opened for reading once `kg.reader.open_regular` has found it a
+    regular file (at most MAX_SOURCE_BYTES when it is to be read `whole`); else None and a
+    problem naming the file. A FIFO or a device never hangs the reader and is never read."""
     try:
-        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        return open_regular(path, MAX_SOURCE_BYTES if whole else None, "a source file read whole")
+    except UnreadableFile as exc:
+        message = f"{exc}: a source must be a file" if "regular" in str(exc) else str(exc)
+        problems.append(Problem(str(path), 1, "", message))
     except OSError as exc:
-        problems.append(Problem(shown, 1, "", f"cannot read file: {exc.strerror}"))
-        return None
-    info = os.fstat(handle)
-    message = ""
-    if stat.S_ISDIR(info.st_mode):
-        message = "is a folder; a file was expected here"
-    elif not stat.S_ISREG(info.st_mode):
-        message = "not a regular file (a device, a pipe or a socket): a source must be a file"
-    elif whole and info.st_size > MAX_SOURCE_BYTES:
-        message = f"file is {info.st_size:,} bytes; a source file read whole may be at most {MAX_SOURCE_BYTES:,}"
-    if message:
-        os.close(handle)
-        problems.append(Problem(shown, 1, "", message))
-        return None
-    os.set_blocking(handle, True)
-    return handle
+        problems.append(Problem(str(path), 1, "", f"cannot read file: {exc.strerror}"))
+    return None
 
 
 def read_source_text(path: Path, problems: list[Problem]) -> str | None:

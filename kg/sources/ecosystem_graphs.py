@@ -103,7 +103,7 @@ def _read_file(file: Path, problems: list[Problem], commit: str | None) -> list[
                 raw = raw.get("value", (None, line))
             if isinstance(raw, tuple) and (raw[0] is None or is_placeholder(raw[0])):
                 return None, raw[1]
-            return raw if raw is not None else (None, line)
+            return raw if isinstance(raw, tuple) else (None, line)  # a list or mapping where text belongs is no value
 
         def origin(at: int) -> Origin:
             return Origin(NAME, f"{shown}:{at}", url, retrieved, commit)

@@ -98,7 +98,7 @@ def _read_line(line: str, number: int, shown: str, retrieved: str, problems: lis
     repo = item.get("id") or item["modelId"]
     card = item.get("cardData") or item.get("card_data") or {}
     card = _fix_keys(card if isinstance(card, dict) else {})
-    tags = item.get("tags") or []
+    tags = item["tags"] if isinstance(item.get("tags"), list) else []  # anything else is no tags, not a crash
     dataset = item.get("repoType") == "dataset"
     # Shared by every value of the record: one string each, not one per value.
     url, commit, where = f"{HUB}/datasets/{repo}" if dataset else f"{HUB}/{repo}", item.get("sha"), f"{shown}:{number}#/"
