@@ -56,12 +56,14 @@ def test_hostile_characters_through_every_reader_give_exports_that_parse(tmp_pat
     shutil.copytree(TINY, tmp_path / "data")
     sources = write_sources(tmp_path)
     out = tmp_path / "build"
-    assert main(["build", "--data", str(tmp_path / "data"), "--out", str(out), *(arg for s in sources for arg in ("--source", s))]) == 0
+    args = ["build", "--data", str(tmp_path / "data"), "--out", str(out), "--store", str(tmp_path / "store")]
+    assert main([*args, *(arg for s in sources for arg in ("--source", s))]) == 0
     literals, counts = {}, set()
     for name in FORMATS:
         literals[name], count = parse_everywhere(out / name)
         counts.add(count)
     assert len(counts) == 1 and literals["kg.nt"] == literals["kg.ttl"] == literals["kg.jsonld"]
+    assert len(ox.Store.read_only(str(tmp_path / "store"))) >= counts.pop()  # the store loaded every triple (and the closure)
     for text in HOSTILE:
         assert f"data {text}" in literals["kg.nt"] and f"model {text}" in literals["kg.nt"] and f"llm {text}" in literals["kg.nt"]
 
