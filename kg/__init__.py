@@ -12,8 +12,8 @@ The public API, for notebooks and scripts (see the README and `kg.explore`):
 import sys
 
 if sys.argv and (sys.argv[0] == "-m" or sys.argv[0].endswith(("/kg", "\\kg.exe"))):
-    # `kg` or `python -m kg[.cli]`: quiet under Ctrl-C before anything else loads (kg.__main__).
-    from kg.__main__ import hold_interrupts
+    # `kg` or `python -m kg[.cli]`: quiet under Ctrl-C before anything else loads (kg.interrupts).
+    from kg.interrupts import hold_interrupts
 
     hold_interrupts()
 

@@ -14,7 +14,7 @@ lines and progress bars on a terminal, warnings and errors everywhere;
 from __future__ import annotations
 
 if __name__ == "__main__":  # `python -m kg.cli`: quiet under Ctrl-C before the libraries below load
-    from kg.__main__ import hold_interrupts
+    from kg.interrupts import hold_interrupts
 
     hold_interrupts()
 
@@ -39,7 +39,8 @@ from kg.errors import CatalogError, OutputError, Problem, RequestError, suggest
 from kg.entities import FOLDERS
 from kg.graph import build_graph, count_by_kind_and_relation, derivation_cycles, find_node, format_lineage, load_graph, overview_nodes
 from kg.html import render_html, select_view
-from kg.__main__ import release_interrupts, run
+from kg.__main__ import run
+from kg.interrupts import release_interrupts
 from kg.publish import discard_staging, graph_to_json, locked, published, stage_folder, swap_together, sweep_temporaries, write_atomically
 from kg.explore import build_knowledge_graph
 from kg.merge import DEFAULT_ORDER, add_to_graph, format_conflicts, imported_blocks, format_report, merge, read_sources, sources_from_file, write_drafts
