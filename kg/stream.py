@@ -56,6 +56,7 @@ _NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\\x85\u2028\u2029\ud800-\udfff]')
 _IRI_OK = ("A-Za-z0-9\\-._~:/?#@!$&'()*+,;=%\u00a0-\u2027\u202a-\ud7ff\uf900-\ufdcf\ufdf0-\uffef"
            + "".join(f"\\U{p:04X}0000-\\U{p:04X}FFFD" for p in range(1, 15)))
 _BAD_IRI = re.compile(f"[^{_IRI_OK}]|%(?![0-9A-Fa-f]{{2}})")
+_PLAIN_IRI = re.compile(r"[A-Za-z0-9\-._~:/?#@!$&'()*+,;=]*")  # no `%`: an escape is checked by _BAD_IRI
 _IPV6_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?\[[0-9A-Fa-f:.]+\]")
 # A local name Turtle takes after a prefix without escapes (a subset of PN_LOCAL).
 _LOCAL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]|\.(?=[A-Za-z0-9_-]))*$")
@@ -65,7 +66,7 @@ _NAMESPACES = {str(namespace): prefix for prefix, namespace in PREFIXES.items()}
 def iri(text: str) -> str:
     """An IRI term; characters no IRI may hold (a space in a URL from a dump, `[`, DEL, U+FFFF, a
     stray `%`) are percent-encoded, so every parser reads the term back."""
-    if _BAD_IRI.search(text):
+    if not _PLAIN_IRI.fullmatch(text) and _BAD_IRI.search(text):  # the plain ASCII class first: most IRIs, and 3x quicker
         host = _IPV6_HOST.match(text)
         keep = host.end() if host else 0
         text = text[:keep] + _BAD_IRI.sub(_percent_encode, text[keep:])

@@ -256,7 +256,7 @@ def _bounded(root: yaml.Node, shown: str, problems: list[Problem], first_line: i
             continue
         children = _children(node)
         if done or not children:
-            sizes[id(node)] = min(1 + sum(sizes.get(id(c), 0) for c in children), MAX_YAML_VALUES + 1)
+            sizes[id(node)] = min(1 + sum(sizes.get(id(c), 1) for c in children), MAX_YAML_VALUES + 1)  # a scalar is 1
             if sizes[id(node)] > MAX_YAML_VALUES:
                 problems.append(Problem(shown, node.start_mark.line + first_line, "",
                                         f"YAML stands for more than {MAX_YAML_VALUES:,} values (aliases expanded): refused unread",
@@ -264,7 +264,7 @@ def _bounded(root: yaml.Node, shown: str, problems: list[Problem], first_line: i
                 return False
             continue
         stack.append((node, depth, True))
-        stack += [(child, depth + 1, False) for child in children if id(child) not in sizes]
+        stack += [(child, depth + 1, False) for child in children if id(child) not in sizes and not isinstance(child, yaml.ScalarNode)]
     return True
 
 
