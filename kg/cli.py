@@ -62,6 +62,7 @@ EXAMPLES = {
     "import": ["kg import open-llms open-llms/README.md", "kg import dpc data_summaries/ --write"],
     "serve": ["kg build --store build/store && kg serve", "kg serve --port 8000 --timeout 5"],
     "conflicts": ["kg conflicts --source ecosystem-graphs=ecosystem-graphs/assets"],
+    "fetch": ["kg fetch huggingface --author meta-llama --out hub.jsonl", "kg fetch huggingface --update hub.jsonl && kg build --source huggingface=hub.jsonl"],
 }
 
 
@@ -191,6 +192,7 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     served.add_argument("--port", type=_positive(int), default=7878, help="port of the endpoint and the page (default: 7878)")
     served.add_argument("--timeout", type=_positive(float), default=DEFAULT_TIMEOUT, help=f"seconds before a query is stopped (default: {DEFAULT_TIMEOUT:g})")
     served.add_argument("--allow-remote", action="store_true", help="allow a --bind address other machines can reach")
+    _fetch_command(command)
     conflicts = command("conflicts", _conflicts, "List where the sources disagree with the catalog or each other.")
     _source_options(conflicts)
     conflicts.add_argument("--all", action="store_true", help="also disagreements between sources on imported entities")
@@ -227,6 +229,40 @@ def _progress(items: Iterable, total: int | None, unit: str) -> Iterable:
     """`items`, with a progress bar on stderr when it is a terminal and stage lines are shown."""
     shown = sys.stderr.isatty() and log.isEnabledFor(logging.INFO)
     return tqdm(items, total=total, unit=f" {unit}", unit_scale=True, disable=not shown, leave=False, file=sys.stderr)
+
+
+def _fetch_command(command) -> None:  # noqa: ANN001 (the `command` helper of _parser)
+    about = "Fetch records from the Hugging Face Hub into a dump for `kg build --source huggingface=DUMP` (the only command that uses the network)."
+    fetch = command("fetch", _fetch, about, catalog=False)
+    fetch.add_argument("source", choices=("huggingface",), help="where to fetch from: huggingface")
+    fetch.add_argument("--author", help="the models (or datasets) of this user or organization")
+    fetch.add_argument("--search", help="those whose id contains this text")
+    fetch.add_argument("--base", metavar="MODEL_ID", help="the models the Hub lists as derived from this one (filter=base_model:MODEL_ID)")
+    fetch.add_argument("--all", action="store_true", help="the whole Hub (millions of records: hours)")
+    fetch.add_argument("--datasets", action="store_true", help="datasets instead of models")
+    fetch.add_argument("--no-base-models", dest="lookups", action="store_false", help="skip asking each derived model for its baseModels (one request each); lineage then comes from tags and cards")
+    target = fetch.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", type=Path, metavar="DUMP", help="the JSON Lines file to write; run the same command again to go on after a failure or Ctrl-C")
+    target.add_argument("--update", type=Path, metavar="DUMP", help="append what changed since DUMP was fetched (same query, by lastModified)")
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from kg.fetch import Query, fetch
+
+    asked = any((args.author, args.search, args.base))
+    if args.update is not None and (asked or args.all or args.datasets):
+        raise RequestError("--update takes its query from the dump", f"kg fetch huggingface --update {args.update}")
+    if args.out is not None and asked == args.all:
+        raise RequestError("say what to fetch: --author, --search or --base, or --all for the whole Hub", "e.g. kg fetch huggingface --author meta-llama --out hub.jsonl")
+    query = None if args.update else Query("datasets" if args.datasets else "models", args.author, args.search, args.base)
+    dump = args.update or args.out
+    try:
+        done = fetch(dump, query, lookups=args.lookups, say=(lambda _: None) if args.verbosity < 0 else None)  # -q: errors only
+    except KeyboardInterrupt:
+        print(f"Interrupted: {dump} keeps every record written so far; run the same command again to go on", file=sys.stderr)
+        return 130
+    print(f"wrote {dump}: {done.written:,} new records; read it with kg build --source huggingface={dump}")
+    return 0
 
 
 def _positive(kind: type) -> object:

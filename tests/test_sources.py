@@ -210,7 +210,7 @@ def test_kg_conflicts_lists_the_curated_value_first_and_marks_it(catalog_dir: Pa
     assert lines[:3] == ["conflicts: 1 with the catalog, 0 among imported records only", "", "disagreements with the catalog (1):"]
     assert lines[3] == "  model/dolly-v2-12b license:"
     assert lines[4].split() == ["*", "Apache-2.0", "catalog", "data/models/dolly-v2-12b.yaml:5"]
-    assert lines[5].split() == ["MIT", "huggingface", "sources/huggingface/hub.jsonl:1#/license", "(the", "weights)"]
+    assert lines[5].split() == ["MIT", "huggingface", "sources/huggingface/hub.jsonl:1#/tags/1", "(the", "weights)"]
 
 
 def test_the_page_data_carries_the_claims_of_a_curated_entity(catalog_dir: Path) -> None:

@@ -61,6 +61,8 @@ class Mention:
     kind: str  # the kind the target must have
     origin: Origin
     relation: str | None = None
+    # Which of a source's encodings said it, where a source has several (the Hub: baseModels, tags, cardData).
+    evidence: str | None = None
 
 
 @dataclass(slots=True)
@@ -86,9 +88,9 @@ class Record:
         """The licence scope of the thing itself: a model's weights, a dataset's records."""
         return "weights" if self.kind == "model" else "data"
 
-    def mention(self, name: str, text: Any, kind: str, origin: Origin | None = None, relation: str | None = None) -> None:
+    def mention(self, name: str, text: Any, kind: str, origin: Origin | None = None, relation: str | None = None, evidence: str | None = None) -> None:
         if isinstance(text, str) and not is_placeholder(text):
-            self.mentions.append(Mention(name, text.strip(), kind, origin or self.origin, relation))
+            self.mentions.append(Mention(name, text.strip(), kind, origin or self.origin, relation, evidence))
 
 
 def is_placeholder(value: Any) -> bool:
