@@ -32,7 +32,7 @@ def test_load_gives_the_real_networkx_and_rdflib_graphs(lkg: kg.KnowledgeGraph) 
     assert isinstance(lkg.rdf, Graph)
     golden = Graph().parse(FIXTURES / "tiny.ttl", format="turtle")
     assert isomorphic(lkg.rdf, golden)
-    assert repr(lkg) == "<KnowledgeGraph of data: 14 entities, 14 edges, 500 triples>"
+    assert repr(lkg) == "<KnowledgeGraph of data: 14 entities, 14 edges, 436 triples>"
 
 
 def test_load_without_a_folder_reads_the_bundled_catalog() -> None:

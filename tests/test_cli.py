@@ -202,7 +202,7 @@ def test_stats(tiny: Path, capsys: pytest.CaptureFixture) -> None:
 
 def test_build_writes_graph_json(tiny: Path, capsys: pytest.CaptureFixture) -> None:
     code, out, _ = run(capsys, "build", "--data", "data", "--out", "out")
-    assert (code, out) == (0, "wrote out/graph.json: 14 nodes, 14 edges\nwrote out/kg.ttl, kg.nt, kg.jsonld: 500 triples\nwrote out/lineage.html\n")
+    assert (code, out) == (0, "wrote out/graph.json: 14 nodes, 14 edges\nwrote out/kg.ttl, kg.nt, kg.jsonld: 436 triples\nwrote out/lineage.html\n")
     data = json.loads(Path("out/graph.json").read_text(encoding="utf-8"))
     assert len(data["nodes"]) == 14 and len(data["edges"]) == 14
     assert {"source": "model/alpaca-lora-7b", "target": "model/llama-7b", "key": "adapter"}.items() <= next(
@@ -354,7 +354,7 @@ def test_build_formats_writes_only_those_and_drops_the_old_file_of_a_format_left
     run(capsys, "build", "--data", "data", "--out", "out")
     Path("out/notes.txt").write_text("mine\n", encoding="utf-8")
     code, out, _ = run(capsys, "build", "--data", "data", "--out", "out", "--formats", "nt,ttl")
-    assert (code, out.splitlines()[1]) == (0, "wrote out/kg.ttl, kg.nt: 500 triples")
+    assert (code, out.splitlines()[1]) == (0, "wrote out/kg.ttl, kg.nt: 436 triples")
     assert sorted(p.name for p in Path("out").iterdir()) == ["graph.json", "kg.nt", "kg.ttl", "lineage.html", "notes.txt"]
 
 

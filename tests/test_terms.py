@@ -329,8 +329,8 @@ def test_every_path_of_the_real_catalog_traces_to_evidence(real) -> None:
 def test_kg_terms_prints_json_with_the_documented_keys(capsys) -> None:
     assert main(["terms", "model/alpaca-lora-7b", "--format", "json"]) == 0
     answer = json.loads(capsys.readouterr().out)
-    assert list(answer) == ["entity", "declared", "commercial_use", "terms", "conflicts", "unknown", "paths_omitted"]
-    assert answer["entity"] == "model/alpaca-lora-7b" and answer["commercial_use"] is False
+    assert list(answer) == ["entity", "declared", "commercial_use", "verdict", "conditions", "terms", "conflicts", "unknown", "paths_omitted"]
+    assert answer["entity"] == "model/alpaca-lora-7b" and answer["commercial_use"] is False and answer["verdict"] == "not allowed"
     assert set(answer["terms"][0]) == {"term", "kind", "licence", "path", "sources"}
     assert set(answer["conflicts"][0]) == {"kind", "message", "licences", "paths"}
 
@@ -349,12 +349,13 @@ def test_kg_terms_needs_an_entity_or_conflicts(capsys) -> None:
 
 
 def test_the_docs_table_of_rules_is_the_rules_file(documentation: str) -> None:
-    readme = documentation
+    page = documentation
     for rule in load_rules().rules:
         relations = ", ".join(rule.relations or ())
         passes = ", ".join(f"{parent} → {child}" for parent, child in rule.passes.items())
-        row = f"| `{rule.field}` | {relations} | {passes} | {', '.join(rule.terms) if rule.terms else 'all'} |"
-        assert row.replace("|  |", "| |") in readme, row
+        reach = "yes" if rule.output_reach else "no"
+        row = f"| `{rule.field}` | {relations} | {passes} | {', '.join(rule.terms) if rule.terms else 'all'} | {reach} |"
+        assert row.replace("|  |", "| |") in page, row
 
 
 def test_imported_entities_get_terms_from_their_accepted_licence_claim() -> None:
