@@ -73,13 +73,18 @@ print(json.dumps({"export": export_s, "export_peak": export_peak, "triples": tri
 """
 
 
-def write_chain(folder: Path, steps: int) -> str:
-    """A catalog of `steps` models in one fine-tuning chain; returns the last one's id."""
+def write_chain(folder: Path, steps: int, licences: Path = ROOT / "data" / "licenses.yaml") -> str:
+    """A catalog of `steps` models in one fine-tuning chain, all by one lab; returns the last one's id."""
     models = folder / "models"
     models.mkdir(parents=True)
-    shutil.copy(ROOT / "data" / "licenses.yaml", folder / "licenses.yaml")
+    (folder / "organizations").mkdir()
+    shutil.copy(licences, folder / "licenses.yaml")
+    (folder / "organizations" / "chain-lab.yaml").write_text(
+        "id: organization/chain-lab\nname: Chain Lab\ndescription: The maker of a synthetic chain.\n"
+        "sources:\n  - {url: 'https://example.org/chain', supports: the lab}\n", encoding="utf-8")
     for i in range(steps):
         lines = [f"id: model/chain-{i}", f"name: Chain {i}", f"description: Step {i} of a synthetic fine-tuning chain.",
+                 "developers: [organization/chain-lab]",
                  "sources:", f"  - {{url: 'https://example.org/chain/{i}', supports: the step}}"]
         if i == 0:
             lines.append("license: CC-BY-NC-4.0")
@@ -90,9 +95,9 @@ def write_chain(folder: Path, steps: int) -> str:
 
 
 def code_of(commit: str, into: Path) -> Path:
-    """The kg/ and ontology/ folders of `commit`, unpacked under `into`."""
+    """The kg/ and ontology/ folders and the licences of `commit`, unpacked under `into`."""
     archive = into / "code.tar"
-    subprocess.run(["git", "archive", "-o", str(archive), commit, "kg", "ontology"], cwd=ROOT, check=True)
+    subprocess.run(["git", "archive", "-o", str(archive), commit, "kg", "ontology", "data/licenses.yaml"], cwd=ROOT, check=True)
     with tarfile.open(archive) as tar:
         tar.extractall(into / "code", filter="data")
     return into / "code"
@@ -100,7 +105,7 @@ def code_of(commit: str, into: Path) -> Path:
 
 def measure(steps: int, code: Path | None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        last = write_chain(Path(tmp) / "data", steps)
+        last = write_chain(Path(tmp) / "data", steps, (code or ROOT) / "data" / "licenses.yaml")
         env = {**os.environ, "PYTHONPATH": str(code)} if code is not None else None
         done = subprocess.run([sys.executable, "-c", MEASURE, str(Path(tmp) / "data"), last, str(RUNS)],
                               capture_output=True, text=True, cwd=code or ROOT, env=env, check=True)

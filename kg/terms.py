@@ -687,12 +687,13 @@ def _tree(graph: nx.MultiDiGraph, groups: list[tuple[str, Iterable[Term]]]) -> l
 
 
 def format_path(graph: nx.MultiDiGraph, path: tuple[str, ...]) -> str:
-    """`a -> fine-tuned from b -> trained on c`: each step with the relation that joins it."""
-    text = path[0]
+    """`a -> fine-tuned from b -> trained on c`: each step with the relation that joins it.
+    Joined once at the end: adding to a growing string would cost the square of a long path."""
+    parts = [path[0]]
     for child, parent in zip(path, path[1:]):
-        relations = sorted(key for _, target, key in graph.out_edges(child, keys=True) if target == parent)
-        text += f" -> {RELATION_LABELS.get(relations[0], relations[0]) if relations else 'from'} {parent}"
-    return text
+        relations = sorted(graph.get_edge_data(child, parent, default={}))
+        parts.append(f"{RELATION_LABELS.get(relations[0], relations[0]) if relations else 'from'} {parent}")
+    return " -> ".join(parts)
 
 
 def _licence_name(licenses: Mapping[str, License], licence: str) -> str:

@@ -481,3 +481,21 @@ def test_a_chain_of_five_thousand_unrecorded_steps_keeps_one_step_per_node_and_f
     assert term.arrival.next is results[f"model/m{n - 2}"].terms[0].arrival
     assert [g.entity for g in last.unknown] == [f"model/m{i}" for i in range(n - 1, 0, -1)]
     assert results["model/m1"].gap_parents == () and results["model/m2"].gap_parents == ("model/m1",)
+
+
+def test_a_catalog_of_one_five_thousand_step_chain_validates(tmp_path: Path, capsys) -> None:
+    # The effective-terms export once grew as the cube of the depth (killed at 24 GB on this chain);
+    # now it is linear. Correctness only: benchmarks/terms_chain.py measures time and memory.
+    steps = 5000
+    data = tmp_path / "data"
+    (data / "models").mkdir(parents=True)
+    (data / "organizations").mkdir()
+    (data / "licenses.yaml").write_text("licenses:\n  - {id: CC-BY-NC-4.0, name: CC BY-NC 4.0, url: 'https://spdx.org/licenses/CC-BY-NC-4.0.html', commercial_use: false}\n")
+    (data / "organizations" / "lab.yaml").write_text("id: organization/lab\nname: Lab\ndescription: A lab.\nsources:\n  - {url: 'https://example.org/lab', supports: x}\n")
+    for i in range(steps):
+        parent = "license: CC-BY-NC-4.0" if i == 0 else f"derived_from:\n  - {{id: model/m{i - 1}, relation: finetune}}"
+        (data / "models" / f"m{i}.yaml").write_text(
+            f"id: model/m{i}\nname: M{i}\ndescription: Step {i}.\ndevelopers: [organization/lab]\n{parent}\n"
+            f"sources:\n  - {{url: 'https://example.org/m{i}', supports: x}}\n")
+    assert main(["validate", "--data", str(data)]) == 0
+    assert capsys.readouterr().out == f"ok: {steps + 1} entities, 1 licences, 0 warning(s)\n"
