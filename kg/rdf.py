@@ -261,7 +261,8 @@ def _add_license_policy(rdf: Graph, license: License, iri: URIRef) -> None:
             rule, action = chosen
             _add_rule(rdf, iri, URIRef(f"{base}{_local(rule)}-{_local(action)}"), rule, action)
     if license.use_policy is not None:
-        rdf.add((iri, LKG.usePolicy, _iri(license.use_policy, f"licence {license.id} use_policy")))
+        # A page, not something the graph describes: a URI literal, as the dangling-reference check expects.
+        rdf.add((iri, LKG.usePolicy, Literal(str(_iri(license.use_policy, f"licence {license.id} use_policy")), datatype=XSD.anyURI)))
     if license.output_reach is not None:
         rdf.add((iri, LKG.outputReach, Literal(license.output_reach if isinstance(license.output_reach, str) else " ".join(license.output_reach))))
     _add_conditions(rdf, base, use, license.commercial_use, [(name, license) for name in _conditions_of(license)])
