@@ -36,7 +36,7 @@ from kg.graph import build_graph, count_by_kind_and_relation, derivation_cycles,
 from kg.html import render_html, select_view
 from kg.publish import graph_to_json, locked, publish_folder, sweep_temporaries, write_atomically
 from kg.explore import build_knowledge_graph
-from kg.merge import DEFAULT_ORDER, add_to_graph, format_conflicts, imported_blocks, format_report, merge, read_sources, sources_from_file, write_drafts
+from kg.merge import DEFAULT_ORDER, add_to_graph, format_conflicts, format_decisions, imported_blocks, format_report, merge, read_sources, sources_from_file, write_drafts
 from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, FORMATS, format_result, load_store, read_query, run_query, to_store
 from kg.rdf import serialize, to_rdf
 from kg.serve import check_bind, serve
@@ -185,6 +185,8 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     imports.add_argument("path", type=Path, help="the source's file or folder")
     imports.add_argument("--write", action="store_true", help="write draft entries of new records to <data>/_drafts/ for review")
     imports.add_argument("--order", help="source precedence after the catalog, comma-separated")
+    imports.add_argument("--explain", metavar="NAME", help="instead of the report, say how the records NAME names were matched (or why not)")
+    imports.add_argument("--with", dest="more", action="append", default=[], metavar="NAME=PATH", help="merge another source alongside; repeatable")
     served = command("serve", _serve, "Serve a store read-only over SPARQL, with the lineage page.", catalog=False)
     served.add_argument("--store", type=Path, default=Path("build/store"), metavar="DIR", help="the store `kg build --store DIR` wrote (default: build/store)")
     served.add_argument("--page", type=Path, default=Path("build/lineage.html"), help="the page served at / (default: build/lineage.html)")
@@ -297,9 +299,9 @@ def _source_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--order", help="source precedence after the catalog, comma-separated (default: huggingface,open-llms,ecosystem-graphs,dpc)")
 
 
-def _sources(args: argparse.Namespace) -> list[tuple[str, Path]]:
+def _sources(args: argparse.Namespace, specs: list[str] | None = None) -> list[tuple[str, Path]]:
     pairs = []
-    for spec in args.source:
+    for spec in args.source if specs is None else specs:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
             raise RequestError(f"--source '{spec}' is not NAME=PATH", "e.g. --source dpc=../shared/data/data-provenance-collection/data_summaries")
@@ -313,7 +315,10 @@ def _order(args: argparse.Namespace) -> tuple[str, ...]:
 
 def _import(args: argparse.Namespace) -> int:
     catalog = _load(args)
-    merged = merge(catalog, read_sources([(args.source, args.path)]), _order(args))
+    merged = merge(catalog, read_sources([(args.source, args.path), *_sources(args, args.more)]), _order(args), explain=args.explain)
+    if args.explain is not None:
+        sys.stdout.write(format_decisions(merged, args.explain))
+        return 0
     sys.stdout.write(format_report(merged))
     if args.write:
         for path in write_drafts(catalog.root, merged):

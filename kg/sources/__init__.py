@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -93,6 +94,50 @@ class Record:
             self.mentions.append(Mention(name, text.strip(), kind, origin or self.origin, relation, evidence))
 
 
+# A name's parts: numbers (with their decimal points), runs of letters, and '+', which is part of a name (Command R+).
+_NAME_PARTS = re.compile(r"\d+(?:\.\d+)*|[^\W\d_]+|\+")
+
+
+@lru_cache(maxsize=1 << 12)  # each name is looked up and indexed several times in a row during a merge
+def normalise(name: str) -> str:
+    """A name for matching: NFKC, case-folded, spaces and punctuation dropped ('LLaMa-7B' = 'llama 7b').
+
+    What tells two models apart stays: '+' ('command r+' is not 'command r'), a
+    version's point ('gpt-3.5' is not 'gpt-35') and the gap between two numbers
+    ('llama 2 7b' is not 'llama 27b').
+    """
+    parts = _NAME_PARTS.findall(unicodedata.normalize("NFKC", name).casefold())
+    if len(parts) < 2:
+        return parts[0] if parts else ""
+    out = [parts[0]]
+    for before, part in zip(parts, parts[1:]):
+        if before[-1].isdigit() and part[0].isdigit():
+            out.append("-")
+        out.append(part)
+    return "".join(out)
+
+
+# First path parts of huggingface.co pages that are not repositories.
+_NOT_REPOS = ("spaces", "blog", "docs", "papers", "collections", "organizations", "models")
+_REPO_PAGES = ("viewer", "blob", "tree", "resolve")
+
+
+def hub_repo(url: object) -> str | None:
+    """The repo id of a huggingface.co link: 'owner/name' (a dataset's too, or 'name' for the Hub's
+    old unowned datasets such as super_glue), without /viewer/..., /blob/... or a query; None for a
+    Space, a blog post, a collection or any other page."""
+    if not isinstance(url, str) or "huggingface.co/" not in url:
+        return None
+    parts = [p for p in re.split(r"[?#]", url.split("huggingface.co/", 1)[1])[0].split("/") if p]
+    dataset = bool(parts) and parts[0] == "datasets"
+    parts = parts[1:] if dataset else parts
+    if not parts or parts[0] in _NOT_REPOS:
+        return None
+    if len(parts) == 1 or parts[1] in _REPO_PAGES:
+        return parts[0] if dataset else None
+    return f"{parts[0]}/{parts[1]}"
+
+
 def is_placeholder(value: Any) -> bool:
     return isinstance(value, str) and value.strip().casefold() in PLACEHOLDERS
 
@@ -121,6 +166,8 @@ _LICENSES = {
     "bigsciencerailv1.0": "bigscience-bloom-rail-1.0", "glm-130blicense": "LicenseRef-glm-130b",
     "opt-175blicense": "LicenseRef-opt-175b", "modifiedmitlicense": "LicenseRef-openai-gpt-2-modified-mit",
     "llama-license": "LicenseRef-llama-1-noncommercial", "llamalicense": "LicenseRef-llama-1-noncommercial",
+    # The Hub's licence tags for Meta's community licence: 'license:llama2' is the catalog's llama-2-community, no conflict.
+    "llama2": "LicenseRef-llama-2-community", "llama-2": "LicenseRef-llama-2-community", "llama2communitylicense": "LicenseRef-llama-2-community",
 }
 
 
