@@ -43,7 +43,7 @@ from kg.__main__ import run
 from kg.interrupts import release_interrupts
 from kg.publish import discard_staging, graph_to_json, locked, published, stage_folder, swap_together, sweep_temporaries, write_atomically
 from kg.explore import build_knowledge_graph
-from kg.merge import DEFAULT_ORDER, add_to_graph, format_conflicts, imported_blocks, format_report, merge, read_sources, sources_from_file, write_drafts
+from kg.merge import DEFAULT_ORDER, add_to_graph, format_conflicts, format_decisions, imported_blocks, format_report, merge, read_sources, sources_from_file, write_drafts
 from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, FORMATS, format_result, load_store, read_query, run_query, to_store
 from kg.rdf import serialize, to_rdf
 from kg.serve import check_bind, serve
@@ -69,6 +69,7 @@ EXAMPLES = {
     "import": ["kg import open-llms open-llms/README.md", "kg import dpc data_summaries/ --write"],
     "serve": ["kg build --store build/store && kg serve", "kg serve --port 8000 --timeout 5"],
     "conflicts": ["kg conflicts --source ecosystem-graphs=ecosystem-graphs/assets"],
+    "fetch": ["kg fetch huggingface --author meta-llama --out hub.jsonl", "kg fetch huggingface --update hub.jsonl && kg build --source huggingface=hub.jsonl"],
 }
 
 
@@ -200,6 +201,8 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     imports.add_argument("path", type=Path, help="the source's file or folder")
     imports.add_argument("--write", action="store_true", help="write draft entries of new records to <data>/_drafts/ for review")
     imports.add_argument("--order", help="source precedence after the catalog, comma-separated")
+    imports.add_argument("--explain", metavar="NAME", help="instead of the report, say how the records NAME names were matched (or why not)")
+    imports.add_argument("--with", dest="more", action="append", default=[], metavar="NAME=PATH", help="merge another source alongside; repeatable")
     served = command("serve", _serve, "Serve a store read-only over SPARQL, with the lineage page.", catalog=False)
     served.add_argument("--store", type=Path, default=Path("build/store"), metavar="DIR", help="the store `kg build --store DIR` wrote (default: build/store)")
     served.add_argument("--page", type=Path, default=Path("build/lineage.html"), help="the page served at / (default: build/lineage.html)")
@@ -207,6 +210,7 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     served.add_argument("--port", type=_positive(int), default=7878, help="port of the endpoint and the page (default: 7878)")
     served.add_argument("--timeout", type=_positive(float), default=DEFAULT_TIMEOUT, help=f"seconds before a query is stopped (default: {DEFAULT_TIMEOUT:g})")
     served.add_argument("--allow-remote", action="store_true", help="allow a --bind address other machines can reach")
+    _fetch_command(command)
     conflicts = command("conflicts", _conflicts, "List where the sources disagree with the catalog or each other.")
     _source_options(conflicts)
     conflicts.add_argument("--all", action="store_true", help="also disagreements between sources on imported entities")
@@ -245,6 +249,40 @@ def _progress(items: Iterable, total: int | None, unit: str) -> Iterable:
     return tqdm(items, total=total, unit=f" {unit}", unit_scale=True, disable=not shown, leave=False, file=sys.stderr)
 
 
+def _fetch_command(command) -> None:  # noqa: ANN001 (the `command` helper of _parser)
+    about = "Fetch records from the Hugging Face Hub into a dump for `kg build --source huggingface=DUMP` (the only command that uses the network)."
+    fetch = command("fetch", _fetch, about, catalog=False)
+    fetch.add_argument("source", choices=("huggingface",), help="where to fetch from: huggingface")
+    fetch.add_argument("--author", help="the models (or datasets) of this user or organization")
+    fetch.add_argument("--search", help="those whose id contains this text")
+    fetch.add_argument("--base", metavar="MODEL_ID", help="the models the Hub lists as derived from this one (filter=base_model:MODEL_ID)")
+    fetch.add_argument("--all", action="store_true", help="the whole Hub (millions of records: hours)")
+    fetch.add_argument("--datasets", action="store_true", help="datasets instead of models")
+    fetch.add_argument("--no-base-models", dest="lookups", action="store_false", help="skip asking each derived model for its baseModels (one request each); lineage then comes from tags and cards")
+    target = fetch.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", type=Path, metavar="DUMP", help="the JSON Lines file to write; run the same command again to go on after a failure or Ctrl-C")
+    target.add_argument("--update", type=Path, metavar="DUMP", help="append what changed since DUMP was fetched (same query, by lastModified)")
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from kg.fetch import Query, fetch
+
+    asked = any((args.author, args.search, args.base))
+    if args.update is not None and (asked or args.all or args.datasets):
+        raise RequestError("--update takes its query from the dump", f"kg fetch huggingface --update {args.update}")
+    if args.out is not None and asked == args.all:
+        raise RequestError("say what to fetch: --author, --search or --base, or --all for the whole Hub", "e.g. kg fetch huggingface --author meta-llama --out hub.jsonl")
+    query = None if args.update else Query("datasets" if args.datasets else "models", args.author, args.search, args.base)
+    dump = args.update or args.out
+    try:
+        done = fetch(dump, query, lookups=args.lookups, say=(lambda _: None) if args.verbosity < 0 else None)  # -q: errors only
+    except KeyboardInterrupt:
+        print(f"Interrupted: {dump} keeps every record written so far; run the same command again to go on", file=sys.stderr)
+        return 130
+    print(f"wrote {dump}: {done.written:,} new records; read it with kg build --source huggingface={dump}")
+    return 0
+
+
 def _positive(kind: type) -> object:
     """An argparse type: a number of `kind` greater than zero."""
 
@@ -277,9 +315,9 @@ def _source_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--order", help="source precedence after the catalog, comma-separated (default: huggingface,open-llms,ecosystem-graphs,dpc)")
 
 
-def _sources(args: argparse.Namespace) -> list[tuple[str, Path]]:
+def _sources(args: argparse.Namespace, specs: list[str] | None = None) -> list[tuple[str, Path]]:
     pairs = []
-    for spec in args.source:
+    for spec in args.source if specs is None else specs:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
             raise RequestError(f"--source '{spec}' is not NAME=PATH", "e.g. --source dpc=../shared/data/data-provenance-collection/data_summaries")
@@ -293,7 +331,10 @@ def _order(args: argparse.Namespace) -> tuple[str, ...]:
 
 def _import(args: argparse.Namespace) -> int:
     catalog = _load(args)
-    merged = merge(catalog, read_sources([(args.source, args.path)]), _order(args))
+    merged = merge(catalog, read_sources([(args.source, args.path), *_sources(args, args.more)]), _order(args), explain=args.explain)
+    if args.explain is not None:
+        sys.stdout.write(format_decisions(merged, args.explain))
+        return 0
     sys.stdout.write(format_report(merged))
     if args.write:
         for path, kept in write_drafts(catalog.root, merged):

@@ -376,6 +376,19 @@ class License(Strict):
     share_alike: bool | None = None
     use_restrictions: bool | None = None
     output_restrictions: bool | None = None
+    # Conditions and duties, as data (data/licenses.yaml's header says what each means).
+    user_threshold: Annotated[int, Field(gt=0)] | None = None
+    commercial_registration: bool | None = None
+    commercial_approval: bool | None = None
+    hosting_grant: bool | None = None
+    notice_text: Label | None = None
+    name_prefix: Label | None = None
+    use_policy: Url | None = None
+    output_use_exception: Label | None = None
+    research_only: bool | None = None
+    non_production: bool | None = None
+    derivatives_keep_licence: bool | None = None
+    output_reach: Literal["all"] | list[Literal["name-prefix", "notice", "attribution", "use-restrictions"]] | None = None
     note: Text | None = None
     sources: list[Source] = []
 

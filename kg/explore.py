@@ -161,10 +161,14 @@ class KnowledgeGraph:
     def terms(self, entity: str) -> EffectiveTerms:
         """What a model or dataset may be used for, from its own licence and its whole lineage.
 
-        `.commercial_use` is True, False or None (not known); `.terms` lists
-        each term with every path that brings it (`.path`, ids from the entity
-        up; `.sources`, one evidence URL per step); `.conflicts` and
-        `.unknown` (ancestors whose terms are not recorded). `.to_dict()` is
+        `.commercial_use` is True, False or None (not known); `.verdict` says
+        "allowed", "allowed, with conditions", "not allowed" or "not known";
+        `.conditions` lists each condition of commercial use (a user threshold,
+        registration, a notice, a name prefix...) in words (`.says`) with the
+        paths that bring it; `.terms` lists each term with every path that
+        brings it (`.path`, ids from the entity up; `.sources`, one evidence URL
+        per step); `.conflicts` and `.unknown` (ancestors whose terms are not
+        recorded). `.to_dict()` is
         the JSON of `kg terms --format json`; `print(lkg.format_terms(...))`
         the text. Information about licences, not legal advice.
         """
@@ -177,14 +181,16 @@ class KnowledgeGraph:
     def terms_table(self) -> pandas.DataFrame:
         """One row per path that brings a term to a model or dataset: entity, term,
         kind (own, weights, data, output), licence, the path as ids joined by ' < '
-        (from the entity up), its length, and the evidence of its last step."""
+        (from the entity up), its length, the evidence of its last step, and
+        whether the term is a condition of commercial use."""
         pandas = _import("pandas")
         rows = [
-            (entity, t.term, t.kind, t.licence, " < ".join(t.path), len(t.path) - 1, t.sources[-1])
+            (entity, t.term, t.kind, t.licence, " < ".join(t.path), len(t.path) - 1, t.sources[-1],
+             any(t in c.paths for c in result.conditions))
             for entity, result in self._effective_terms.items()
             for t in result.terms
         ]
-        return pandas.DataFrame(rows, columns=["entity", "term", "kind", "licence", "path", "steps", "evidence"]).convert_dtypes()
+        return pandas.DataFrame(rows, columns=["entity", "term", "kind", "licence", "path", "steps", "evidence", "condition"]).convert_dtypes()
 
     @cached_property
     def _effective_terms(self) -> dict[str, EffectiveTerms]:

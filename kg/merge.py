@@ -1,15 +1,22 @@
 """Merge records read from other trackers into the catalog, keeping every claim beside its source.
 
-Identity: a record is a curated entity when an explicit link says so (the
-entity's `links.huggingface` repo id or one of its `same_as` ids equals one of
-the record's external ids), else when its normalised name or alias equals
-the entity's name or an alias, among entities of the right kind. Two or more
-candidates make the match ambiguous: reported, never merged. An unmatched
-record becomes a new entity whose id is made from its source id (records of
-later sources with the same name or external id join it).
+Identity, the rules in order (docs/reference/identity.md):
+1. own id: the record's id in its source (`dpc:<collection>/<dataset>`...)
+   equals one a curated entity lists in `same_as`, or one an earlier record
+   of that source had;
+2. explicit link: one of the record's external ids (a Hugging Face repo id)
+   equals a curated entity's `links.huggingface`, a `same_as` id or an alias
+   written as a Hub id (`meta-llama/Llama-2-7b-hf`), case-insensitively;
+3. name: its name or an alias equals an entity's name or alias (`normalise`:
+   case, spaces and punctuation aside; `+`, versions and sizes kept), among
+   entities of the same kind whose owners do not differ from the record's.
+Two or more candidates make the match ambiguous: reported, never merged. An
+unmatched record becomes a new entity whose id is made from its source id.
+Every decision is kept (`Merged.decisions`, `kg import --explain NAME`).
 
 Mentions (free-text references) are resolved the same way, against curated
-and new entities; what stays unresolved is kept by name and counted.
+and new entities, and a provider's name before a model's ('OpenAI GPT-4') is
+read as that provider's model; what stays unresolved is kept by name and counted.
 
 Claims: for each entity and scalar field, the curated value is claim zero and
 accepted; without one, the first source in `order` wins. Values that differ
@@ -22,7 +29,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -34,12 +41,12 @@ from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
 from kg.catalog import Catalog
 from kg.entities import FOLDERS
 from kg.errors import CatalogError, Problem, RequestError, suggest
-from kg.graph import RELATION_LABELS
+from kg.graph import LINEAGE_FIELDS, RELATION_LABELS
 from kg.publish import write_atomically
 from kg.rdf import license_iri, super_terms
 from kg.stream import Block, iri, literal, term
 from kg.reader import read_yaml
-from kg.sources import SOURCE_NAMES, Claim, Mention, Origin, Record, read_source
+from kg.sources import SOURCE_NAMES, Claim, Mention, Origin, Record, normalise, read_source
 from kg.vocab import CLASSES, DERIVATIONS, ID, KINDS, LKG, REFERENCES, SCHEMA, fits
 
 SCALAR_FIELDS = ("license", "released", "parameters", "records", "uploaded")
@@ -47,18 +54,19 @@ SCALAR_FIELDS = ("license", "released", "parameters", "records", "uploaded")
 EDGE_FIELDS = ("derived_from", "developers")
 CURATED = "catalog"
 DEFAULT_ORDER = ("huggingface", "open-llms", "ecosystem-graphs", "dpc")
+# Sources whose records are distinct by their own ids: never merged with each other by name.
+DISTINCT_RECORDS = ("dpc",)
 
 
 # Compiled once: re.sub(pattern, ...) looks each pattern up in re's cache, a third of the cost at a million names.
-_NOT_WORD = re.compile(r"[\W_]+")
 _NOT_SLUG = re.compile(r"[^a-z0-9.]+")
 _DASHES = re.compile(r"-+")
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
-@lru_cache(maxsize=1 << 12)  # each name is looked up and indexed several times in a row during a merge
-def normalise(name: str) -> str:
-    """A name for matching: NFKC, case-folded, letters and digits only ('LLaMa-7B' = 'llama 7b')."""
-    return _NOT_WORD.sub("", unicodedata.normalize("NFKC", name).casefold())
+def hub_id_of(text: str) -> str | None:
+    """'huggingface:<owner>/<name>' when `text` is written as a Hub repo id (an alias such as 'meta-llama/Llama-2-7b-hf')."""
+    return f"huggingface:{text}" if _HUB_ID.fullmatch(text) else None
 
 
 def huggingface_id(url: str) -> str | None:
@@ -68,7 +76,8 @@ def huggingface_id(url: str) -> str | None:
 
 
 def _slug(text: str) -> str:
-    return _DASHES.sub("-", _NOT_SLUG.sub("-", unicodedata.normalize("NFKD", text).casefold())).strip("-.") or "x"
+    text = unicodedata.normalize("NFKD", text).casefold().replace("+", "-plus-")  # 'Command R+' is not 'Command R' in an id either
+    return _DASHES.sub("-", _NOT_SLUG.sub("-", text)).strip("-.") or "x"
 
 
 @dataclass(slots=True)
@@ -100,6 +109,7 @@ class Merged:
     references: list[Reference] = field(default_factory=list)
     claims: dict[tuple[str, str], list[tuple[Claim, bool]]] = field(default_factory=dict)  # (entity, field) -> (claim, accepted)
     edges: list[Edge] = field(default_factory=list)  # the resolved references accepted as lineage (see accept_edges)
+    decisions: list["Decision"] = field(default_factory=list)  # with merge(..., explain=NAME): how the records NAME names were placed
 
     # Computed once, after kg.merge.merge has filled the fields (they are read several times for a report).
     @cached_property
@@ -141,37 +151,75 @@ def _agree(values: list[Any]) -> bool:
 
 
 class _Index:
-    """Ids by explicit external id, and by kind and normalised name.
+    """Ids by explicit external id, by kind and normalised name, and the owners of each id.
 
     A key held by one id maps to the id itself, by several to a set: a
     million imported records make a million keys, and a set each would
-    double the merge's memory.
+    double the merge's memory (owners likewise: one key is kept as a string).
     """
     def __init__(self) -> None:
         self.explicit: dict[str, str | set[str]] = {}
         self.names: dict[str, str | set[str]] = {}
+        self.owners: dict[str, str | frozenset[str]] = {}
 
-    def add(self, entity_id: str, kind: str, names: Iterable[str], external: Iterable[str]) -> None:
+    def add(self, entity_id: str, kind: str, names: Iterable[str], external: Iterable[str], owners: Iterable[str] = ()) -> None:
         for name in names:
             if normalise(name):
                 _hold(self.names, f"{kind} {normalise(name)}", entity_id)
         for ext in external:
             _hold(self.explicit, ext.casefold(), entity_id)
+        owners = frozenset(owners) | _as_owners(self.owners.get(entity_id))
+        if owners:
+            self.owners[entity_id] = next(iter(owners)) if len(owners) == 1 else owners
 
-    def find(self, kind: str, names: Iterable[str], external: Iterable[str]) -> tuple[set[str], str]:
+    def owners_of(self, entity_id: str) -> frozenset[str]:
+        return _as_owners(self.owners.get(entity_id))
+
+    def find(self, kind: str, names: Iterable[str], external: Iterable[str], owners: frozenset[str] = frozenset(), own: str | None = None) -> tuple[set[str], str, list[str]]:
+        """The ids a record or mention may be, the rule that found them, and why other candidates were set aside."""
+        notes: list[str] = []
         for ext in external:
-            found = self.explicit.get(ext.casefold())
+            held = self.explicit.get(ext.casefold())
+            if not held:
+                continue
+            found = {held} if isinstance(held, str) else set(held)  # a copy: the index's own sets stay as they are
+            other = {i for i in found if not i.startswith(kind + "/")} if kind != "any" else ()
+            if other:
+                notes += [f"{ext} is also the id of {i}, not a {kind}" for i in sorted(other)]
+                found -= other
             if found:
-                return _as_set(found), f"explicit link {ext}"
+                return found, f"{'own id' if ext == own else 'explicit link'} {ext}", notes
         for name in names:
             if kind != "any":
                 held = self.names.get(f"{kind} {normalise(name)}")
-                found = {held} if isinstance(held, str) else set(held or ())  # a copy: the index's own sets stay as they are
+                found = {held} if isinstance(held, str) else set(held or ())
             else:
                 found = {i for k in KINDS for i in _as_set(self.names.get(f"{k} {normalise(name)}", ()))}
+            if not found:
+                continue
+            apart = {i for i in found if owners_differ(owners, self.owners_of(i))} if owners else ()
+            if apart:
+                notes += [f"name '{name}' is also {i}'s, but its owners ({', '.join(sorted(self.owners_of(i)))}) are not the record's ({', '.join(sorted(owners))})" for i in sorted(apart)]
+                found -= apart
             if found:
-                return found, f"name '{name}'"
-        return set(), ""
+                return found, f"name '{name}'", notes
+        return set(), "", notes
+
+
+def _as_owners(held: str | frozenset[str] | None) -> frozenset[str]:
+    return frozenset((held,)) if isinstance(held, str) else held or frozenset()
+
+
+def owners_differ(one: frozenset[str], other: frozenset[str]) -> bool:
+    """True when both sides name owners and none of one side's is one of the other's.
+
+    Owners are normalised names and Hub namespaces; a longer name containing
+    another counts as the same owner ('stanford' and 'stanfordcrfm', 'meta' and
+    'metaai'), for names of four letters or more.
+    """
+    if not one or not other:
+        return False
+    return not any(a == b or (min(len(a), len(b)) >= 4 and (a in b or b in a)) for a in one for b in other)
 
 
 def _hold(index: dict[str, str | set[str]], key: str, entity_id: str) -> None:
@@ -189,41 +237,100 @@ def _as_set(held: str | set[str] | tuple) -> set[str] | tuple:
     return {held} if isinstance(held, str) else held
 
 
+def _hub_ids(entity: Any) -> list[str]:
+    """An entity's Hugging Face ids: its `links.huggingface`, its `same_as` Hub ids and the aliases written as Hub ids."""
+    ids = [i for i in getattr(entity, "same_as", None) or [] if i.casefold().startswith("huggingface:")]
+    if entity.links and getattr(entity.links, "huggingface", None) and huggingface_id(entity.links.huggingface):
+        ids.append(huggingface_id(entity.links.huggingface))
+    return ids + [hub for hub in map(hub_id_of, entity.aliases) if hub]
+
+
+def _namespace(hub_id: str) -> str:
+    return normalise(hub_id.removeprefix("huggingface:").split("/")[0]) if "/" in hub_id else ""
+
+
 def _curated_index(catalog: Catalog) -> _Index:
     index = _Index()
-    for entity_id, entity in catalog.entities.items():
-        external = list(getattr(entity, "same_as", None) or [])
-        if entity.links and entity.links.huggingface and huggingface_id(entity.links.huggingface):
-            external.append(huggingface_id(entity.links.huggingface))
-        index.add(entity_id, entity.kind, [entity.name, *entity.aliases, *([entity.name_zh] if entity.name_zh else [])], external)
+    entities = catalog.entities
+    for entity_id, entity in entities.items():
+        hub = _hub_ids(entity)
+        external = [*(getattr(entity, "same_as", None) or []), *hub]
+        # Owners: the developers' ids, names and aliases, and the namespaces of the Hub ids of the entity and of its developers.
+        owners = {normalise(n) for n in map(_namespace, hub) if n}
+        for ref in getattr(entity, "developers", None) or []:
+            developer = entities.get(ref.id)
+            owners.add(normalise(ref.id.split("/")[-1]))
+            if developer is not None:
+                owners |= {key for n in (developer.name, *developer.aliases) for key in _owner_keys(n)} | {n for n in map(_namespace, _hub_ids(developer)) if n}
+        index.add(entity_id, entity.kind, [entity.name, *entity.aliases, *([entity.name_zh] if entity.name_zh else [])], external, owners - {""})
     return index
 
 
-def merge(catalog: Catalog, records: list[Record], order: Iterable[str] = DEFAULT_ORDER) -> Merged:
-    """Resolve every record and mention against the catalog and each other; collect claims."""
+def owners_of(record: Record) -> frozenset[str]:
+    """A record's owners: the developers it names and the namespaces of its Hub ids."""
+    named = {key for m in record.mentions if m.field == "developers" for key in _owner_keys(m.text)}
+    return frozenset((named | {_namespace(e) for e in record.external_ids}) - {""})
+
+
+def _owner_keys(name: str) -> set[str]:
+    """An owner's name as matched, and for a name of three words or more its initials too ('Data Is Better Together' is 'dibt')."""
+    words = re.findall(r"[^\W_]+", name)
+    return {normalise(name), *(["".join(w[0] for w in words).casefold()] if len(words) >= 3 else [])}
+
+
+@dataclass(slots=True)
+class Decision:
+    """How one record was placed: the entity it joined (None: ambiguous), the rule, and candidates set aside."""
+    record: Record
+    entity: str | None
+    rule: str
+    notes: list[str]
+
+
+def merge(catalog: Catalog, records: list[Record], order: Iterable[str] = DEFAULT_ORDER, explain: str | None = None) -> Merged:
+    """Resolve every record and mention against the catalog and each other; collect claims.
+
+    With `explain`, the decisions about the records that `explains` it are kept in `Merged.decisions`.
+    """
     merged = Merged(records)
     curated = _curated_index(catalog)
     imported = _Index()
     owner: dict[int, str] = {}
     for position, record in enumerate(records):
         names = [record.name, *record.aliases]
-        found, how = curated.find(record.kind, names, record.external_ids)
+        own = f"{record.source}:{record.source_id}"
+        external = [own, *record.external_ids] if own not in record.external_ids else record.external_ids  # a Hub record's own id is its Hub id
+        owners = owners_of(record)
+        own = None if own in record.external_ids else own
+        found, how, notes = curated.find(record.kind, names, external, owners, own)
         if len(found) > 1:
             merged.ambiguous.append((record, tuple(sorted(found))))
+            if explain is not None and explains(record, explain):
+                merged.decisions.append(Decision(record, None, f"ambiguous by {how}: {', '.join(sorted(found))}", notes))
             continue
         if found:
             owner[position] = next(iter(found))
             merged.matched.append((record, owner[position], how))
-            continue
-        found, _ = imported.find(record.kind, names, record.external_ids)
-        if len(found) == 1:
-            entity_id = next(iter(found))
         else:
-            entity_id = _new_id(record, merged.new, catalog)
-            merged.new[entity_id] = []
-        merged.new[entity_id].append(record)
-        imported.add(entity_id, record.kind, names, record.external_ids)
-        owner[position] = entity_id
+            found, how, more = imported.find(record.kind, names, external, owners, own)
+            notes += more
+            if record.source in DISTINCT_RECORDS and how.startswith("name"):
+                # Its other records are other datasets whatever their names ('math_qa' and 'mathqa' are two SNI tasks).
+                alike = {i for i in found if all(r.source == record.source for r in merged.new[i])}
+                notes += [f"{how} is also {i}'s, another record of {record.source}: its records are distinct by id" for i in sorted(alike)]
+                found -= alike
+            if len(found) == 1:
+                entity_id = next(iter(found))
+                how = f"joins {entity_id}, imported, by {how}"
+            else:
+                entity_id = _new_id(record, merged.new, catalog)
+                merged.new[entity_id] = []
+                how = "new entity" + (f" (several imported candidates by {how}: {', '.join(sorted(found))})" if found else "")
+            merged.new[entity_id].append(record)
+            imported.add(entity_id, record.kind, names, external, owners)
+            owner[position] = entity_id
+        if explain is not None and explains(record, explain):
+            merged.decisions.append(Decision(record, owner[position], how, notes))
     for position, record in enumerate(records):
         if position not in owner:
             continue
@@ -276,6 +383,14 @@ def accept_edges(catalog: Catalog, merged: Merged) -> list[Edge]:
     return list(edges.values())
 
 
+def explains(record: Record, text: str) -> bool:
+    """Whether `text` names the record: its name, an alias, its source id (or that id's last part) or a Hub id, as `normalise` reads them."""
+    wanted = normalise(text.removeprefix("huggingface:"))
+    ids = [record.source_id, *(e.removeprefix("huggingface:") for e in record.external_ids)]
+    names = (record.name, record.name.rsplit(": ", 1)[-1], *record.aliases)  # 'Longform: c4' is named by 'c4' too
+    return bool(wanted) and wanted in {normalise(n) for n in (*names, *ids, *(i.rsplit("/", 1)[-1] for i in ids))}
+
+
 def _collect_edge_claims(catalog: Catalog, merged: Merged) -> None:
     """Base models and developers of curated entities: the catalog's targets, then every source's resolved ones."""
     gathered: dict[tuple[str, str], list[Claim]] = defaultdict(list)
@@ -306,15 +421,33 @@ def _resolve(entity_id: str, mention: Mention, curated: _Index, imported: _Index
     external = [text] if text.startswith("huggingface:") else []
     if "huggingface.co/" in text:
         external.append("huggingface:" + re.sub(r"^.*huggingface\.co/(datasets/)?", "", text).strip("/"))
+    if hub_id_of(text):
+        external.append(hub_id_of(text))
     names = [text.removeprefix("huggingface:").split("/")[-1]] if external else [text]
     for index in (curated, imported):
-        found, _ = index.find(mention.kind, names, external)
+        found, _, _ = index.find(mention.kind, names, external)
         found = found - {entity_id}  # a copy: the index's own set must not change
+        if not found and not external and index is curated:
+            found = _by_provider(mention, curated) - {entity_id}
         if len(found) == 1:
             return Reference(entity_id, mention, next(iter(found)))
         if len(found) > 1:
             return Reference(entity_id, mention, None, tuple(sorted(found)))
     return Reference(entity_id, mention, None)
+
+
+def _by_provider(mention: Mention, curated: _Index) -> set[str]:
+    """'OpenAI GPT-4', 'Meta LLaMA': trackers put the provider before the model; the model must be that provider's."""
+    if mention.kind not in ("model", "software", "any"):
+        return set()
+    words = mention.text.split()
+    for cut in range(1, len(words)):
+        provider, rest = normalise(" ".join(words[:cut])), " ".join(words[cut:])
+        found, _, _ = curated.find(mention.kind, [rest], [])
+        found = {i for i in found if curated.owners_of(i) and not owners_differ(frozenset((provider,)), curated.owners_of(i))}
+        if found:
+            return found
+    return set()
 
 
 def _collect_claims(catalog: Catalog, records: list[Record], owner: dict[int, str], order: list[str], merged: Merged) -> None:
@@ -544,6 +677,27 @@ def format_report(merged: Merged, limit: int | None = 20) -> str:
     shown = len(unresolved) if limit is None else min(limit, len(unresolved))
     lines.append(f"\nunresolved ({len(unresolved)} distinct names; the {shown} most frequent):")
     lines += [f"  {n:>4}  {text}" for text, n in sorted(unresolved.items(), key=lambda kv: (-kv[1], kv[0]))[:shown]]
+    return "\n".join(lines) + "\n"
+
+
+def format_decisions(merged: Merged, name: str) -> str:
+    """`kg import --explain NAME`: each record NAME names, the rule that placed it and the candidates set aside."""
+    if not merged.decisions:
+        return f"no record is named '{name}' (by name, alias, source id or Hub id)\n"
+    lines = []
+    targets = {id(ref.mention): ref for ref in merged.references}
+    for decision in merged.decisions:
+        record = decision.record
+        lines.append(f"{record.source} '{record.name}' ({record.origin.where})")
+        lines.append(f"  id: {record.source}:{record.source_id}" + "".join(f", {e}" for e in record.external_ids))
+        lines.append(f"  -> {decision.entity or 'not merged'}: {decision.rule}")
+        lines += [f"  not: {note}" for note in decision.notes]
+        # Its lineage references: a part or a reformat is linked to its source here, never merged into it.
+        for mention in record.mentions:
+            ref = targets.get(id(mention))
+            if ref is not None and mention.field in (*LINEAGE_FIELDS, "dependencies"):
+                relation = f" ({mention.relation})" if mention.relation else ""
+                lines.append(f"  {mention.field}{relation}: {mention.text} -> {ref.target or 'unresolved'}")
     return "\n".join(lines) + "\n"
 
 

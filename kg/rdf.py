@@ -42,6 +42,16 @@ LICENSE_TERMS = {
     "share_alike": LKG.shareAlike,
     "use_restrictions": LKG.useRestrictions,
     "output_restrictions": LKG.outputRestrictions,
+    "user_threshold": LKG.userThreshold,
+    "commercial_registration": LKG.commercialRegistration,
+    "commercial_approval": LKG.commercialApproval,
+    "hosting_grant": LKG.hostingGrant,
+    "notice_text": LKG.noticeText,
+    "name_prefix": LKG.namePrefix,
+    "output_use_exception": LKG.outputUseException,
+    "research_only": LKG.researchOnly,
+    "non_production": LKG.nonProduction,
+    "derivatives_keep_licence": LKG.derivativesKeepLicence,
 }
 # A licence term -> the ODRL rule it makes: (rule type, action) for True and for False.
 LICENSE_RULES = {
@@ -61,6 +71,17 @@ TERM_RULES = {
     "output-restrictions": (ODRL2.prohibition, LKG.outputUseForModels),
 }
 RULE_CLASSES = {ODRL2.permission: ODRL2.Permission, ODRL2.prohibition: ODRL2.Prohibition, ODRL2.duty: ODRL2.Duty}
+# A condition of commercial use -> the duty it puts on the permission to commercialize (the user
+# threshold is a constraint instead), and the licence field that holds its words.
+CONDITION_DUTIES = {
+    "commercial-registration": (ODRL2.inform, None),
+    "commercial-approval": (ODRL2.obtainConsent, None),
+    "hosting-grant": (LKG.obtainHostingGrant, None),
+    "notice": (LKG.showNotice, "notice_text"),
+    "name-prefix": (LKG.prefixModelName, "name_prefix"),
+}
+# A limit on use -> the odrl:purpose its permission to use is constrained to.
+PURPOSES = {"research-only": LKG.ResearchPurpose, "non-production": LKG.NonProductionUse}
 
 
 def to_rdf(graph: nx.MultiDiGraph, licenses: Mapping[str, License]) -> Graph:
@@ -82,7 +103,7 @@ def to_rdf(graph: nx.MultiDiGraph, licenses: Mapping[str, License]) -> Graph:
     for source, target, data in graph.edges(data=True):
         _add_edge(rdf, source, target, data)
     for terms in compute_all(graph, licenses).values():
-        _add_effective_terms(rdf, graph, terms)
+        _add_effective_terms(rdf, graph, licenses, terms)
     return rdf
 
 
@@ -241,6 +262,47 @@ def _add_license_policy(rdf: Graph, license: License, iri: URIRef) -> None:
         if chosen is not None:
             rule, action = chosen
             _add_rule(rdf, iri, URIRef(f"{base}{_local(rule)}-{_local(action)}"), rule, action)
+    if license.use_policy is not None:
+        # A page, not something the graph describes: a URI literal, as the dangling-reference check expects.
+        rdf.add((iri, LKG.usePolicy, Literal(str(_iri(license.use_policy, f"licence {license.id} use_policy")), datatype=XSD.anyURI)))
+    if license.output_reach is not None:
+        rdf.add((iri, LKG.outputReach, Literal(license.output_reach if isinstance(license.output_reach, str) else " ".join(license.output_reach))))
+    _add_conditions(rdf, base, use, license.commercial_use, [(name, license) for name in _conditions_of(license)])
+
+
+def _conditions_of(license: License) -> list[str]:
+    """The conditions and use limits the licence itself states (the names of ontology/terms.yaml)."""
+    fields = {"user-threshold": "user_threshold", "research-only": "research_only", "non-production": "non_production",
+              **{name: field or name.replace("-", "_") for name, (_, field) in CONDITION_DUTIES.items()}}
+    return [name for name, field in fields.items() if getattr(license, field) not in (None, False)]
+
+
+def _add_conditions(rdf: Graph, base: str, use: URIRef, commercial: bool | None, conditions: list[tuple[str, License]]) -> None:
+    """Conditions of commercial use as ODRL: duties on the permission to commercialize
+    (to use, when commercial use is not granted), the user threshold as a constraint
+    on it, research-only and non-production as purpose constraints on the use."""
+    holder = use
+    if commercial is True and any(name not in PURPOSES for name, _ in conditions):
+        holder = URIRef(f"{base}permission-commercialize")
+    for name, license in conditions:
+        tag = f"{name}-{_digest((license.id,))}"
+        if name == "user-threshold":
+            _add_constraint(rdf, holder, URIRef(f"{base}constraint-{tag}"), LKG.monthlyActiveUsers, ODRL2.lteq, Literal(license.user_threshold))
+        elif name in PURPOSES:
+            _add_constraint(rdf, use, URIRef(f"{base}constraint-{tag}"), ODRL2.purpose, ODRL2.eq, PURPOSES[name])
+        else:
+            action, field = CONDITION_DUTIES[name]
+            duty = _add_rule(rdf, holder, URIRef(f"{base}duty-{tag}"), ODRL2.duty, action)
+            if field is not None:
+                rdf.add((duty, LKG.dutyNotice, Literal(getattr(license, field))))
+
+
+def _add_constraint(rdf: Graph, holder: URIRef, iri: URIRef, left: URIRef, operator: URIRef, right: Literal | URIRef) -> None:
+    rdf.add((holder, ODRL2.constraint, iri))
+    rdf.add((iri, RDF.type, ODRL2.Constraint))
+    rdf.add((iri, ODRL2.leftOperand, left))
+    rdf.add((iri, ODRL2.operator, operator))
+    rdf.add((iri, ODRL2.rightOperand, right))
 
 
 def _add_rule(rdf: Graph, holder: URIRef, iri: URIRef, rule: URIRef, action: URIRef, target: URIRef | None = None) -> URIRef:
@@ -253,9 +315,13 @@ def _add_rule(rdf: Graph, holder: URIRef, iri: URIRef, rule: URIRef, action: URI
     return iri
 
 
-def _add_effective_terms(rdf: Graph, graph: nx.MultiDiGraph, terms: EffectiveTerms) -> None:
+def _add_effective_terms(rdf: Graph, graph: nx.MultiDiGraph, licenses: Mapping[str, License], terms: EffectiveTerms) -> None:
     """An entity's effective terms as its ODRL policy (`<entity>#terms`), with the
-    paths that explain each rule, the conflicts and the gaps as lkg: detail."""
+    paths that explain each rule, the conditions as duties and constraints, the
+    conflicts, and its own gap, as lkg: detail. Each path node holds one step and
+    links to the parent's (lkg:pathNext), and ancestors with unknown terms are
+    reached through odrl:inheritFrom: the export grows with the lineage, not with
+    the square or cube of its depth."""
     subject = entity_iri(terms.entity)
     policy = URIRef(f"{subject}#terms")
     rdf.add((subject, ODRL2.hasPolicy, policy))
@@ -267,8 +333,9 @@ def _add_effective_terms(rdf: Graph, graph: nx.MultiDiGraph, terms: EffectiveTer
         rdf.add((policy, ODRL2.inheritFrom, license_iri(governing)))
     for stated in graph.nodes[terms.entity].get("output_terms", ()):
         rdf.add((policy, ODRL2.inheritFrom, license_iri(stated["license"])))
-    for parent in sorted({t.path[1] for t in terms.terms if len(t.path) > 1} | {g.path[1] for g in terms.unknown if len(g.path) > 1}):
+    for parent in sorted({t.arrival.next.node for t in terms.terms if t.arrival.next is not None} | set(terms.gap_parents)):
         rdf.add((policy, ODRL2.inheritFrom, URIRef(f"{entity_iri(parent)}#terms")))
+    nodes = {term: _add_path(rdf, policy, term) for term in terms.terms}
     use = _add_rule(rdf, policy, URIRef(f"{policy}-permission-use"), ODRL2.permission, ODRL2.use, subject)
     if terms.commercial_use is not None:
         rule = ODRL2.permission if terms.commercial_use else ODRL2.prohibition
@@ -277,20 +344,30 @@ def _add_effective_terms(rdf: Graph, graph: nx.MultiDiGraph, terms: EffectiveTer
             rdf.add((commercial, DCTERMS.source, _iri(terms.declared[0].sources[0], f"{terms.entity} licence evidence")))
         for term in terms.terms:
             if term.term == "no-commercial-use":
-                rdf.add((commercial, LKG.explainedBy, _add_path(rdf, policy, term)))
+                rdf.add((commercial, LKG.explainedBy, nodes[term]))
     for name, (rule, action) in TERM_RULES.items():
         paths = [t for t in terms.terms if t.term == name]
         if paths:
             holder = use if rule == ODRL2.duty else policy
             iri = _add_rule(rdf, holder, URIRef(f"{policy}-{_local(rule)}-{_local(action)}"), rule, action, None if rule == ODRL2.duty else subject)
             for term in paths:
-                rdf.add((iri, LKG.explainedBy, _add_path(rdf, policy, term)))
-    for gap in terms.unknown:
+                rdf.add((iri, LKG.explainedBy, nodes[term]))
+    limits = [(c.term, c.licence, c.paths) for c in terms.conditions] + [
+        (name, licence, tuple(t for t in terms.terms if (t.term, t.licence) == (name, licence)))
+        for name, licence in sorted({(t.term, t.licence) for t in terms.terms if t.term in PURPOSES})]
+    _add_conditions(rdf, f"{policy}-", use, terms.commercial_use, [(name, licenses[licence]) for name, licence, _ in limits])
+    for name, licence, paths in limits:
+        tag = f"{name}-{_digest((licence,))}"
+        kind = "constraint" if name == "user-threshold" or name in PURPOSES else "duty"
+        for term in paths:
+            rdf.add((URIRef(f"{policy}-{kind}-{tag}"), LKG.explainedBy, nodes[term]))
+    if terms.own_gap is not None:
+        gap = terms.own_gap
         node = URIRef(f"{policy}-gap-{_digest(gap.path)}")
         rdf.add((policy, LKG.termsNotRecorded, node))
         rdf.add((node, RDF.type, LKG.TermGap))
         rdf.add((node, LKG.origin, entity_iri(gap.entity)))
-        _add_steps(rdf, node, gap.path, gap.sources)
+        rdf.add((node, DCTERMS.source, _iri(gap.sources[0], f"{gap.entity} first source")))
     for conflict in terms.conflicts:
         node = URIRef(f"{policy}-conflict-{_digest((conflict.kind, *conflict.licences))}")
         rdf.add((subject, LKG.hasTermConflict, node))
@@ -300,31 +377,32 @@ def _add_effective_terms(rdf: Graph, graph: nx.MultiDiGraph, terms: EffectiveTer
         for licence in conflict.licences:
             rdf.add((node, LKG.conflictLicence, license_iri(licence)))
         for term in conflict.paths:
-            rdf.add((node, LKG.explainedBy, _add_path(rdf, policy, term)))
+            rdf.add((node, LKG.explainedBy, nodes[term] if term in nodes else _add_path(rdf, policy, term)))
+
+
+def _path_iri(arrival) -> URIRef:  # noqa: ANN001
+    return URIRef(f"{entity_iri(arrival.node)}#terms-path-{arrival.digest}")
 
 
 def _add_path(rdf: Graph, policy: URIRef, term: Term) -> URIRef:
-    """One path that brings a term, as an lkg:TermPath named by its content; the
-    policy lists it unless it is the declared side of a conflict."""
-    node = URIRef(f"{policy}-path-{_digest((term.term, term.kind, term.licence, *term.path))}")
+    """One step of a path that brings a term, as an lkg:TermPath named by its content,
+    linked to the parent's path it continues; the policy lists it unless it is the
+    declared side of a conflict."""
+    arrival = term.arrival
+    node = _path_iri(arrival)
     if term.term != "declared":
         rdf.add((policy, LKG.termPath, node))
     rdf.add((node, RDF.type, LKG.TermPath))
     rdf.add((node, LKG.termName, Literal(term.term)))
     rdf.add((node, LKG.termKind, Literal(term.kind)))
     rdf.add((node, LKG.termLicence, license_iri(term.licence)))
-    rdf.add((node, LKG.origin, entity_iri(term.path[-1])))
-    _add_steps(rdf, node, term.path, term.sources)
+    rdf.add((node, LKG.origin, entity_iri(arrival.origin)))
+    rdf.add((node, LKG.pathStep, entity_iri(arrival.node)))
+    rdf.add((node, LKG.pathLength, Literal(arrival.length - 1, datatype=XSD.integer)))
+    rdf.add((node, DCTERMS.source, _iri(arrival.source, f"{arrival.node} terms path step")))
+    if arrival.next is not None:
+        rdf.add((node, LKG.pathNext, _path_iri(arrival.next)))
     return node
-
-
-def _add_steps(rdf: Graph, node: URIRef, path: tuple[str, ...], sources: tuple[str, ...]) -> None:
-    rdf.add((node, LKG.pathIds, Literal(" ".join(path))))
-    rdf.add((node, LKG.pathLength, Literal(len(path) - 1, datatype=XSD.integer)))
-    for entity in path:
-        rdf.add((node, LKG.through, entity_iri(entity)))
-    for index, url in enumerate(sources):
-        rdf.add((node, DCTERMS.source, _iri(url, f"{path[0]} terms path step {index}")))
 
 
 def _local(term: URIRef) -> str:

@@ -2,19 +2,28 @@
 licence and its whole ancestry, with the path that brings each term.
 
 A term (no commercial use, attribution, share-alike, use restrictions,
-output restrictions) comes from a licence in data/licenses.yaml. It reaches an
-entity from its own licence, or travels along lineage edges by the rules of
-ontology/terms.yaml: which edge passes which kind of term (weights, data,
-output). Every arrival keeps its path of entity ids, each step with the URL
-that backs it, so every answer traces to evidence.
+output restrictions, and the conditions: a user threshold, registration, a
+notice, a name prefix...) comes from a licence in data/licenses.yaml. It
+reaches an entity from its own licence, or travels along lineage edges by the
+rules of ontology/terms.yaml: which edge passes which kind of term (weights,
+data, output). Every arrival keeps its path of entity ids, each step with the
+URL that backs it, so every answer traces to evidence.
+
+Memory stays linear in the lineage: an arrival is one step (entity, evidence)
+linked to the parent's arrival it continues, so a chain shares its tails and a
+path is rebuilt only when asked for (`Term.path`). Ancestors whose terms are
+unknown are found on demand for the entity asked about (`EffectiveTerms.unknown`);
+each node keeps only whether it is one and whether any lies upstream.
 
 This is information about licences, not legal advice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Literal, Mapping
 
@@ -31,11 +40,23 @@ RULES_FILE = ONTOLOGY_DIR / "terms.yaml"
 KINDS = ("own", "weights", "data", "output")
 SUBJECTS = ("model", "dataset")  # the kinds of entity that have effective terms
 MAX_PATHS = 32  # paths kept per term, kind and licence of one entity (the shortest)
+VERDICTS = {True: "allowed", False: "not allowed", None: "not known"}
+WITH_CONDITIONS = "allowed, with conditions"
+
+LicenceField = Literal["commercial_use", "derivatives", "redistribution", "attribution", "share_alike", "use_restrictions",
+                       "output_restrictions", "user_threshold", "commercial_registration", "commercial_approval", "hosting_grant",
+                       "notice_text", "name_prefix", "research_only", "non_production", "derivatives_keep_licence"]
 
 
 class TermDefinition(Strict):
-    field: Literal["commercial_use", "derivatives", "redistribution", "attribution", "share_alike", "use_restrictions", "output_restrictions"]
-    value: bool
+    field: LicenceField
+    value: bool | None = None  # None: any value of the field makes the term
+    condition: bool = False
+    says: str | None = None
+
+    def made_by(self, license: License) -> bool:
+        found = getattr(license, self.field)
+        return found is not None if self.value is None else found is self.value
 
 
 class Rule(Strict):
@@ -43,6 +64,7 @@ class Rule(Strict):
     relations: list[str] | None = None
     passes: dict[Literal[KINDS], Literal[KINDS]]  # type: ignore[valid-type]
     terms: list[str] | None = None
+    output_reach: bool = False
     why: str
 
 
@@ -75,17 +97,100 @@ def load_rules(path: Path = RULES_FILE) -> Rules:
     return rules
 
 
-@dataclass(frozen=True)
-class Term:
-    """One way a term reaches an entity: `path` runs from the entity to the one
-    whose licence states the term; `sources[i]` backs step i (the edge from
-    path[i] to path[i + 1]), and the last source backs the licence itself."""
+@dataclass(frozen=True, eq=False)
+class _Arrival:
+    """One step of a path: `node`, the evidence of its step to `next` (or, at the
+    end, of the licence itself), and the parent's arrival it continues."""
 
     term: str
     kind: str
     licence: str
-    path: tuple[str, ...]
-    sources: tuple[str, ...]
+    node: str
+    source: str
+    next: _Arrival | None
+    length: int  # entities on the path
+    origin: str  # the entity at the path's end, whose licence states the term
+    digest: str  # names the path by its content: equal paths, equal digests
+
+    @classmethod
+    def start(cls, term: str, kind: str, licence: str, node: str, source: str, after: _Arrival | None = None) -> _Arrival:
+        tail = after.digest if after is not None else ""
+        digest = hashlib.blake2b(f"{term}\x1f{kind}\x1f{licence}\x1f{node}\x1f{source}\x1f{tail}".encode(), digest_size=8).hexdigest()
+        if after is None:
+            return cls(term, kind, licence, node, source, None, 1, node, digest)
+        return cls(term, kind, licence, node, source, after, 1 + after.length, after.origin, digest)
+
+    def steps(self) -> Iterable[_Arrival]:
+        step: _Arrival | None = self
+        while step is not None:
+            yield step
+            step = step.next
+
+
+class _PathOrder:
+    """Orders arrivals by their path of ids, comparing lazily so that a sort
+    rebuilds no path (ties in length are rare, and then stop at the first difference)."""
+
+    __slots__ = ("arrival",)
+
+    def __init__(self, arrival: _Arrival) -> None:
+        self.arrival = arrival
+
+    def __lt__(self, other: _PathOrder) -> bool:
+        for mine, theirs in zip(self.arrival.steps(), other.arrival.steps()):
+            if mine.node != theirs.node:
+                return mine.node < theirs.node
+        return self.arrival.length < other.arrival.length
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _PathOrder) and not self < other and not other < self
+
+
+@dataclass(frozen=True, eq=False)
+class Term:
+    """One way a term reaches an entity: `path` runs from the entity to the one
+    whose licence states the term; `sources[i]` backs step i (the edge from
+    path[i] to path[i + 1]), and the last source backs the licence itself.
+    Path and sources are rebuilt from the shared steps each time they are read."""
+
+    term: str
+    kind: str
+    licence: str
+    arrival: _Arrival = field(repr=False)
+
+    @classmethod
+    def along(cls, term: str, kind: str, licence: str, path: tuple[str, ...], sources: tuple[str, ...]) -> Term:
+        """A term with a path given whole (as tests and callers outside the walk write it)."""
+        arrival = None
+        for node, source in zip(reversed(path), reversed(sources)):
+            arrival = _Arrival.start(term, kind if node == path[0] else "own", licence, node, source, arrival)
+        return _term(arrival)
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return tuple(step.node for step in self.arrival.steps())
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(step.source for step in self.arrival.steps())
+
+    @property
+    def origin(self) -> str:
+        """The entity whose licence (or output terms) states the term: the path's end."""
+        return self.arrival.origin
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Term) and (self.term, self.kind, self.licence, self.arrival.digest) == (other.term, other.kind, other.licence, other.arrival.digest)
+
+    def __hash__(self) -> int:
+        return hash((self.term, self.kind, self.licence, self.arrival.digest))
+
+    def __repr__(self) -> str:
+        return f"Term({self.term!r}, {self.kind!r}, {self.licence!r}, {self.path!r})"
+
+
+def _term(arrival: _Arrival) -> Term:
+    return Term(arrival.term, arrival.kind, arrival.licence, arrival)
 
 
 @dataclass(frozen=True)
@@ -108,6 +213,17 @@ class Conflict:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """A condition of commercial use (a user threshold, a notice, a name prefix...),
+    stated by `licence`, in words (`says`), with the paths that bring it."""
+
+    term: str
+    licence: str
+    says: str
+    paths: tuple[Term, ...]
+
+
+@dataclass(frozen=True)
 class Declared:
     """One licence the entity's sources name: whether it governs, where it was stated, and the evidence."""
 
@@ -118,45 +234,72 @@ class Declared:
     scope: str | None = None  # "code": stated for the code beside the weights or data, no claim on them
 
 
-@dataclass(frozen=True)
 class EffectiveTerms:
-    entity: str
-    declared: tuple[Declared, ...]
-    commercial_use: bool | None  # None: not known
-    terms: tuple[Term, ...]
-    conflicts: tuple[Conflict, ...]
-    unknown: tuple[Gap, ...] = field(default=())
-    paths_omitted: int = 0  # paths past MAX_PATHS, here or upstream; 0 on any real catalog so far
-    # A licence that changed over time: the date the governing licence is stated from, and each
-    # earlier dated licence as (from, licence, its own commercial use: True, False or None).
-    as_of: str | None = None
-    earlier: tuple[tuple[str, str, bool | None], ...] = ()
+    """The effective terms of one entity. `unknown` (ancestors whose terms are not
+    recorded, each with its shortest path) is found when first read."""
+
+    def __init__(self, entity: str, declared: tuple[Declared, ...], commercial_use: bool | None, terms: tuple[Term, ...],
+                 conflicts: tuple[Conflict, ...], conditions: tuple[Condition, ...] = (), paths_omitted: int = 0,
+                 unknown: tuple[Gap, ...] | None = None, find_unknown=None,  # noqa: ANN001
+                 own_gap: Gap | None = None, gap_parents: tuple[str, ...] = (),
+                 as_of: str | None = None, earlier: tuple[tuple[str, str, bool | None], ...] = ()) -> None:
+        self.entity = entity
+        self.declared = declared
+        self.commercial_use = commercial_use  # None: not known
+        self.terms = terms
+        self.conflicts = conflicts
+        self.conditions = conditions
+        self.paths_omitted = paths_omitted  # paths past MAX_PATHS, here or upstream; 0 on any real catalog so far
+        self._unknown = unknown
+        self._find_unknown = find_unknown
+        self.own_gap = own_gap  # the entity itself, when its terms are unknown
+        # A licence that changed over time: the date the governing licence is stated from, and each
+        # earlier dated licence as (from, licence, its own commercial use: True, False or None).
+        self.as_of = as_of
+        self.earlier = earlier
+        self.gap_parents = gap_parents  # parents through which ancestors with unknown terms are reached
+
+    @property
+    def verdict(self) -> str:
+        """allowed / allowed, with conditions / not allowed / not known."""
+        return WITH_CONDITIONS if self.commercial_use is True and self.conditions else VERDICTS[self.commercial_use]
+
+    @property
+    def unknown(self) -> tuple[Gap, ...]:
+        if self._unknown is None:
+            self._unknown = self._find_unknown() if self._find_unknown is not None else ()
+        return self._unknown
 
     def to_dict(self) -> dict:
-        """The JSON shape of `kg terms --format json`."""
-        out = asdict(self)
-        for conflict in out["conflicts"]:
-            conflict["paths"] = [_path_dict(p) for p in conflict["paths"]]
-        out["terms"] = [_path_dict(t) for t in out["terms"]]
-        out["unknown"] = [{**g, "path": list(g["path"]), "sources": list(g["sources"])} for g in out["unknown"]]
-        for key in ("as_of", "earlier"):  # only for a licence that changed over time
-            if not out[key]:
-                del out[key]
-        out["declared"] = [{**{k: v for k, v in d.items() if v is not None}, "where": list(d["where"]), "sources": list(d["sources"])} for d in out["declared"]]
-        return out
+        """The JSON shape of `kg terms --format json` (`as_of` and `earlier` only for a licence that changed over time)."""
+        history = {"as_of": self.as_of, "earlier": [list(e) for e in self.earlier]} if self.as_of and self.earlier else {}
+        return {
+            "entity": self.entity,
+            "declared": [{"licence": d.licence, "governs": d.governs, "where": list(d.where), "sources": list(d.sources),
+                          **({"scope": d.scope} if d.scope is not None else {})} for d in self.declared],
+            "commercial_use": self.commercial_use,
+            "verdict": self.verdict,
+            "conditions": [{"term": c.term, "licence": c.licence, "says": c.says, "paths": [_path_dict(p) for p in c.paths]} for c in self.conditions],
+            "terms": [_path_dict(t) for t in self.terms],
+            "conflicts": [{"kind": c.kind, "message": c.message, "licences": list(c.licences), "paths": [_path_dict(p) for p in c.paths]} for c in self.conflicts],
+            "unknown": [{"entity": g.entity, "path": list(g.path), "sources": list(g.sources)} for g in self.unknown],
+            "paths_omitted": self.paths_omitted,
+            **history,
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
 
 
-def _path_dict(term: dict) -> dict:
-    return {**term, "path": list(term["path"]), "sources": list(term["sources"])}
+def _path_dict(term: Term) -> dict:
+    return {"term": term.term, "kind": term.kind, "licence": term.licence, "path": list(term.path), "sources": list(term.sources)}
 
 
 @dataclass
 class _Reached:
-    terms: list[Term]
-    gaps: dict[str, Gap]
+    arrivals: list[_Arrival]
+    own_gap: bool  # the entity's own terms are unknown
+    upstream_gap: bool  # some ancestor's terms are unknown, reached along passing edges
     omitted: int = 0  # paths left out here and upstream by the MAX_PATHS bound
 
 
@@ -175,15 +318,19 @@ def compute_terms(graph: nx.MultiDiGraph, licenses: Mapping[str, License], entit
     rules = rules or load_rules()
     cache = {} if cache is None else cache
     reached = _reach(graph, licenses, entity, rules, cache)
-    terms = tuple(sorted(reached.terms, key=lambda t: _term_order(rules, t)))
+    terms = tuple(_term(a) for a in sorted(reached.arrivals, key=lambda a: _arrival_order(rules, a)))
+    commercial_use = _commercial_use(graph, licenses, entity, terms)
     return EffectiveTerms(
         entity=entity,
         declared=_declared(graph, entity),
-        commercial_use=_commercial_use(graph, licenses, entity, terms),
+        commercial_use=commercial_use,
         terms=terms,
         conflicts=_conflicts(graph, licenses, entity, terms),
-        unknown=tuple(sorted(reached.gaps.values(), key=lambda g: (len(g.path), g.path))),
+        conditions=_conditions(licenses, rules, terms),
         paths_omitted=reached.omitted,
+        find_unknown=lambda: _gaps(graph, licenses, entity, rules) if reached.own_gap or reached.upstream_gap else (),
+        own_gap=Gap(entity, (entity,), (_first_source(graph.nodes[entity]),)) if reached.own_gap else None,
+        gap_parents=tuple(gap_parents(graph, licenses, entity, rules, cache)),
         **_history(graph.nodes[entity], licenses),
     )
 
@@ -216,8 +363,8 @@ def _article(kind: str) -> str:
     return "" if kind == "software" else "an " if kind[0] in "aeiou" else "a "
 
 
-def _term_order(rules: Rules, term: Term) -> tuple:
-    return (list(rules.terms).index(term.term), KINDS.index(term.kind), term.licence, len(term.path), term.path)
+def _arrival_order(rules: Rules, arrival: _Arrival) -> tuple:
+    return (list(rules.terms).index(arrival.term), KINDS.index(arrival.kind), arrival.licence, arrival.length, _PathOrder(arrival))
 
 
 def _reach(graph: nx.MultiDiGraph, licenses: Mapping[str, License], start: str, rules: Rules, cache: dict[str, _Reached]) -> _Reached:
@@ -252,62 +399,131 @@ def _passing_edges(graph: nx.MultiDiGraph, node: str, rules: Rules) -> list[tupl
 
 
 def _combine(graph: nx.MultiDiGraph, licenses: Mapping[str, License], node: str, rules: Rules, cache: dict[str, _Reached]) -> _Reached:
+    """A node's arrivals: its own terms, then each parent's that the edge's rule
+    passes, each a new first step on the parent's arrival (no path is copied)."""
     data = graph.nodes[node]
-    terms = _own_terms(data, licenses, node, rules)
-    gaps: dict[str, Gap] = {}
-    if data["kind"] in SUBJECTS and data.get("license") not in licenses:
-        gaps[node] = Gap(node, (node,), (_first_source(data),))
+    arrivals = _own_arrivals(data, licenses, node, rules)
+    upstream_gap = False
+    omitted = 0
     for parent, edge in _passing_edges(graph, node, rules):
         if parent not in cache:  # a cycle: refused by the catalog, skipped here rather than looping
             continue
         rule, evidence = edge["rule"], edge["evidence"]
         inherited = cache[parent]
+        omitted += inherited.omitted
+        upstream_gap = upstream_gap or inherited.upstream_gap or (inherited.own_gap and not _excused(graph, parent, edge))
         # A parent that holds a licence itself is the nearest source of its terms:
         # paths through it to farther holders of the same licence add nothing.
-        held = {(t.term, t.licence) for t in inherited.terms if len(t.path) == 1}
-        for term in inherited.terms:
-            arrives = rule.passes.get(term.kind)
-            if len(term.path) > 1 and (term.term, term.licence) in held:
+        held = {(a.term, a.licence) for a in inherited.arrivals if a.length == 1}
+        for arrival in inherited.arrivals:
+            arrives = rule.passes.get(arrival.kind)
+            if arrival.length > 1 and (arrival.term, arrival.licence) in held:
                 continue
-            if arrives and (rule.terms is None or term.term in rule.terms):
-                terms.append(Term(term.term, arrives, term.licence, (node, *term.path), (evidence, *term.sources)))
-        for gap in inherited.gaps.values():
-            if gap.entity == parent and edge["field"] == "generated_by" and graph.nodes[parent].get("output_terms"):
-                continue  # a generator whose output terms are recorded leaves no gap on its outputs
-            if gap.entity not in gaps or len(gap.path) + 1 < len(gaps[gap.entity].path):
-                gaps[gap.entity] = Gap(gap.entity, (node, *gap.path), (evidence, *gap.sources))
-    kept, omitted = _bounded(terms)
-    return _Reached(kept, gaps, omitted + sum(cache[p].omitted for p, _ in _passing_edges(graph, node, rules) if p in cache))
+            if arrives and _rule_passes(rule, arrival, licenses):
+                arrivals.append(_Arrival.start(arrival.term, arrives, arrival.licence, node, evidence, arrival))
+    kept, dropped = _bounded(arrivals)
+    own_gap = data["kind"] in SUBJECTS and data.get("license") not in licenses
+    return _Reached(kept, own_gap, upstream_gap, omitted + dropped)
 
 
-def _bounded(terms: list[Term]) -> tuple[list[Term], int]:
-    """The terms without repeats, at most MAX_PATHS paths (the shortest) for each
+def _rule_passes(rule: Rule, arrival: _Arrival, licenses: Mapping[str, License]) -> bool:
+    """Whether the rule lets this term through: it is among the rule's terms, or the
+    rule follows outputs and the term's licence says it reaches models trained on them."""
+    if rule.terms is None or arrival.term in rule.terms:
+        return True
+    if not rule.output_reach or arrival.licence not in licenses:
+        return False
+    reach = licenses[arrival.licence].output_reach
+    return reach == "all" or (reach is not None and arrival.term in reach)
+
+
+def _excused(graph: nx.MultiDiGraph, parent: str, edge: dict) -> bool:
+    """A generator whose output terms are recorded leaves no gap on its outputs."""
+    return edge["field"] == "generated_by" and bool(graph.nodes[parent].get("output_terms"))
+
+
+def _bounded(arrivals: list[_Arrival]) -> tuple[list[_Arrival], int]:
+    """The arrivals without repeats, at most MAX_PATHS paths (the shortest) for each
     term, kind and licence: merges of merges could otherwise multiply paths."""
-    groups: dict[tuple[str, str, str], list[Term]] = {}
-    for term in dict.fromkeys(terms):
-        groups.setdefault((term.term, term.kind, term.licence), []).append(term)
+    groups: dict[tuple[str, str, str], dict[str, _Arrival]] = {}
+    for arrival in arrivals:
+        groups.setdefault((arrival.term, arrival.kind, arrival.licence), {}).setdefault(arrival.digest, arrival)
     kept, omitted = [], 0
     for group in groups.values():
-        group.sort(key=lambda t: (len(t.path), t.path))
-        kept += group[:MAX_PATHS]
-        omitted += max(0, len(group) - MAX_PATHS)
+        ordered = sorted(group.values(), key=lambda a: (a.length, _PathOrder(a)))
+        kept += ordered[:MAX_PATHS]
+        omitted += max(0, len(ordered) - MAX_PATHS)
     return kept, omitted
 
 
-def _own_terms(data: dict, licenses: Mapping[str, License], node: str, rules: Rules) -> list[Term]:
-    terms = []
+def _gaps(graph: nx.MultiDiGraph, licenses: Mapping[str, License], start: str, rules: Rules) -> tuple[Gap, ...]:
+    """Every ancestor whose terms are unknown, each with its shortest path (the
+    first in the order of parents when several tie): a breadth-first walk from
+    `start`, so the work is that of one entity's lineage, nothing kept after."""
+    found: dict[str, Gap] = {}
+    if _unknown(graph, licenses, start):
+        found[start] = Gap(start, (start,), (_first_source(graph.nodes[start]),))
+    way: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {start: ((start,), ())}
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        path, sources = way[node]
+        for parent, edge in _passing_edges(graph, node, rules):
+            if parent not in way:
+                way[parent] = ((*path, parent), (*sources, edge["evidence"]))
+                queue.append(parent)
+            if parent not in found and _unknown(graph, licenses, parent) and not _excused(graph, parent, edge):
+                found[parent] = Gap(parent, (*path, parent), (*sources, edge["evidence"], _first_source(graph.nodes[parent])))
+    return tuple(sorted(found.values(), key=lambda g: (len(g.path), g.path)))
+
+
+def _unknown(graph: nx.MultiDiGraph, licenses: Mapping[str, License], node: str) -> bool:
+    data = graph.nodes[node]
+    return data["kind"] in SUBJECTS and data.get("license") not in licenses
+
+
+def gap_parents(graph: nx.MultiDiGraph, licenses: Mapping[str, License], entity: str, rules: Rules,
+                cache: Mapping[str, _Reached]) -> list[str]:
+    """The parents through which an ancestor with unknown terms reaches `entity`
+    (after `compute_all` filled `cache`): what the export links to with
+    `odrl:inheritFrom` rather than listing every such ancestor on every descendant."""
+    found = set()
+    for parent, edge in _passing_edges(graph, entity, rules):
+        reached = cache.get(parent)
+        if reached is not None and (reached.upstream_gap or (reached.own_gap and not _excused(graph, parent, edge))):
+            found.add(parent)
+    return sorted(found)
+
+
+def _own_arrivals(data: dict, licenses: Mapping[str, License], node: str, rules: Rules) -> list[_Arrival]:
+    arrivals = []
     governing = data.get("license")
     if governing in licenses:
         evidence = _licence_evidence(data, governing)
-        terms += [Term(name, "own", governing, (node,), (evidence,)) for name in _terms_of(licenses[governing], rules)]
+        arrivals += [_Arrival.start(name, "own", governing, node, evidence) for name in _terms_of(licenses[governing], rules)]
     for stated in data.get("output_terms", ()):
         if stated["license"] in licenses:
-            terms += [Term(name, "output", stated["license"], (node,), (stated["source"],)) for name in _terms_of(licenses[stated["license"]], rules)]
-    return terms
+            arrivals += [_Arrival.start(name, "output", stated["license"], node, stated["source"]) for name in _terms_of(licenses[stated["license"]], rules)]
+    return arrivals
 
 
 def _terms_of(license: License, rules: Rules) -> list[str]:
-    return [name for name, definition in rules.terms.items() if getattr(license, definition.field) is definition.value]
+    return [name for name, definition in rules.terms.items() if definition.made_by(license)]
+
+
+def _conditions(licenses: Mapping[str, License], rules: Rules, terms: tuple[Term, ...]) -> tuple[Condition, ...]:
+    """The conditions among the terms, one per term and licence, in words, with their paths."""
+    grouped: dict[tuple[str, str], list[Term]] = {}
+    for term in terms:
+        if rules.terms[term.term].condition:
+            grouped.setdefault((term.term, term.licence), []).append(term)
+    found = []
+    for (name, licence), paths in grouped.items():
+        definition = rules.terms[name]
+        value = getattr(licenses[licence], definition.field) if licence in licenses else None
+        says = (definition.says or name).format(value=value)
+        found.append(Condition(name, licence, says, tuple(paths)))
+    return tuple(found)
 
 
 def _licence_evidence(data: dict, license_id: str) -> str:
@@ -354,10 +570,12 @@ def _commercial_use(graph: nx.MultiDiGraph, licenses: Mapping[str, License], nod
 
 
 def _conflicts(graph: nx.MultiDiGraph, licenses: Mapping[str, License], node: str, terms: tuple[Term, ...]) -> tuple[Conflict, ...]:
-    """Four kinds: a declared licence allowing commercial use that the lineage forbids;
+    """Five kinds: a declared licence allowing commercial use that the lineage forbids;
     a declared licence without the use restrictions its weights must carry on;
-    a share-alike term whose licence the entity does not carry; and inherited terms
-    that cannot all be met (two share-alike licences, or share-alike with no commercial use)."""
+    a share-alike term whose licence the entity does not carry; a licence of the
+    weights that stays with derived models while another governs (keeps-licence);
+    and inherited terms that cannot all be met (two share-alike licences, or
+    share-alike with no commercial use)."""
     inherited = [t for t in terms if t.kind != "own"]
     declared = _declared(graph, node)
     governing = graph.nodes[node].get("license")
@@ -368,7 +586,7 @@ def _conflicts(graph: nx.MultiDiGraph, licenses: Mapping[str, License], node: st
         license = licenses.get(statement.licence)
         if license is None or statement.scope == "code":  # the code's licence is no claim on the weights or data
             continue
-        stated = Term("declared", "own", statement.licence, (node,), statement.sources[:1])
+        stated = _term(_Arrival.start("declared", "own", statement.licence, node, statement.sources[0]))
         said = f"{'governs' if statement.governs else 'is stated'}{' (' + ', '.join(statement.where) + ')' if statement.where else ''}"
         reported: set[str] = set()
         if license.commercial_use is True and forbidding:
@@ -386,6 +604,13 @@ def _conflicts(graph: nx.MultiDiGraph, licenses: Mapping[str, License], node: st
                 "use-restrictions",
                 f"{statement.licence} {said} with no use restrictions, but the weights carry those of {', '.join(against)}, which derived models must keep",
                 (statement.licence, *against), (stated, *restricted_here)))
+    kept = [t for t in inherited if t.term == "keeps-licence" and t.kind == "weights"]
+    for licence in sorted({t.licence for t in kept} - {governing}):
+        if governing is not None:
+            found.append(Conflict(
+                "keeps-licence",
+                f"{licence} stays with models made from its weights, but {governing} governs",
+                (governing, licence), tuple(t for t in kept if t.licence == licence)))
     # Share-alike binds adaptations of the work: derived data, or a model made from the weights.
     # Training data is not adapted into the weights unless a licence says so; none in the table does.
     model = graph.nodes[node]["kind"] == "model"
@@ -415,28 +640,28 @@ def _conflicts(graph: nx.MultiDiGraph, licenses: Mapping[str, License], node: st
 
 
 def format_terms(result: EffectiveTerms, graph: nx.MultiDiGraph, licenses: Mapping[str, License]) -> str:
-    """The text `kg terms` prints: the verdict, then each term as a tree of the paths that bring it."""
+    """The text `kg terms` prints: the verdict, the conditions it carries, then each
+    other term, each as a tree of the paths that bring it."""
     name = graph.nodes[result.entity]["name"]
-    verdict = _VERDICTS[result.commercial_use]
-    lines = [f"{result.entity} ({name})", f"commercial use: {verdict}" + (f" (as of {result.as_of})" if result.as_of else "")]
+    lines = [f"{result.entity} ({name})", f"commercial use: {result.verdict}" + (f" (as of {result.as_of})" if result.as_of else "")]
     data = graph.nodes[result.entity]
     if result.commercial_use is None and data.get("imported") and "license" in data and "license_scope" not in data:
         lines.append(f"  {data['license']} is from a source that does not say it covers the {'weights' if data['kind'] == 'model' else 'data'} (it may be the code's)")
     for day, licence, allowed in result.earlier:
-        lines.append(f"  before {result.as_of}: {licence} from {day}, commercial use {_VERDICTS[allowed]} by that licence alone")
+        lines.append(f"  before {result.as_of}: {licence} from {day}, commercial use {VERDICTS[allowed]} by that licence alone")
     for declared in result.declared:
         where = f" ({', '.join(declared.where)})" if declared.where else ""
         lines.append(f"{'governing licence' if declared.governs else 'also stated'}: {declared.licence}{where}{' for the code only' if declared.scope == 'code' else ''}")
+    if result.conditions:
+        lines.append("conditions:")
+        lines += _tree(graph, [(f"{c.term}: {c.says} ({c.licence})", c.paths) for c in result.conditions])
+    shown = {(c.term, c.licence) for c in result.conditions}
     groups: dict[tuple[str, str], list[Term]] = {}
     for term in result.terms:
-        groups.setdefault((term.term, term.licence), []).append(term)
+        if (term.term, term.licence) not in shown:
+            groups.setdefault((term.term, term.licence), []).append(term)
     lines.append("terms:" if groups else "terms: (none recorded)")
-    for g, ((term, licence), paths) in enumerate(groups.items()):
-        last_group = g == len(groups) - 1
-        lines.append(f"{'└── ' if last_group else '├── '}{term}: {licence} ({_licence_name(licenses, licence)})")
-        prefix = "    " if last_group else "│   "
-        for i, path in enumerate(paths):
-            lines.append(f"{prefix}{'└── ' if i == len(paths) - 1 else '├── '}{path.kind}: {format_path(graph, path.path)}  <{path.sources[-1]}>")
+    lines += _tree(graph, [(f"{term}: {licence} ({_licence_name(licenses, licence)})", paths) for (term, licence), paths in groups.items()])
     if result.unknown:
         lines.append("not recorded (terms unknown):")
         lines += [f"  {format_path(graph, gap.path)}" for gap in result.unknown]
@@ -448,16 +673,27 @@ def format_terms(result: EffectiveTerms, graph: nx.MultiDiGraph, licenses: Mappi
     return "\n".join(lines)
 
 
-_VERDICTS = {True: "allowed", False: "not allowed", None: "not known"}
+def _tree(graph: nx.MultiDiGraph, groups: list[tuple[str, Iterable[Term]]]) -> list[str]:
+    """Each heading with its paths under it, drawn as a tree."""
+    lines = []
+    for g, (heading, paths) in enumerate(groups):
+        last_group = g == len(groups) - 1
+        lines.append(f"{'└── ' if last_group else '├── '}{heading}")
+        prefix = "    " if last_group else "│   "
+        paths = list(paths)
+        for i, path in enumerate(paths):
+            lines.append(f"{prefix}{'└── ' if i == len(paths) - 1 else '├── '}{path.kind}: {format_path(graph, path.path)}  <{path.sources[-1]}>")
+    return lines
 
 
 def format_path(graph: nx.MultiDiGraph, path: tuple[str, ...]) -> str:
-    """`a -> fine-tuned from b -> trained on c`: each step with the relation that joins it."""
-    text = path[0]
+    """`a -> fine-tuned from b -> trained on c`: each step with the relation that joins it.
+    Joined once at the end: adding to a growing string would cost the square of a long path."""
+    parts = [path[0]]
     for child, parent in zip(path, path[1:]):
-        relations = sorted(key for _, target, key in graph.out_edges(child, keys=True) if target == parent)
-        text += f" -> {RELATION_LABELS.get(relations[0], relations[0]) if relations else 'from'} {parent}"
-    return text
+        relations = sorted(graph.get_edge_data(child, parent, default={}))
+        parts.append(f"{RELATION_LABELS.get(relations[0], relations[0]) if relations else 'from'} {parent}")
+    return " -> ".join(parts)
 
 
 def _licence_name(licenses: Mapping[str, License], licence: str) -> str:

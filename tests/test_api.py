@@ -32,7 +32,7 @@ def test_load_gives_the_real_networkx_and_rdflib_graphs(lkg: kg.KnowledgeGraph) 
     assert isinstance(lkg.rdf, Graph)
     golden = Graph().parse(FIXTURES / "tiny.ttl", format="turtle")
     assert isomorphic(lkg.rdf, golden)
-    assert repr(lkg) == "<KnowledgeGraph of data: 14 entities, 14 edges, 500 triples>"
+    assert repr(lkg) == "<KnowledgeGraph of data: 14 entities, 14 edges, 436 triples>"
 
 
 def test_load_without_a_folder_reads_the_bundled_catalog() -> None:
@@ -277,7 +277,7 @@ def test_terms_tell_what_a_model_may_be_used_for_with_the_paths() -> None:
     assert vicuna.to_dict()["commercial_use"] is False
     assert lkg.format_terms("Vicuna-13B").splitlines()[:2] == ["model/vicuna-13b (Vicuna-13B)", "commercial use: not allowed"]
     table = lkg.terms_table()
-    assert list(table.columns) == ["entity", "term", "kind", "licence", "path", "steps", "evidence"]
+    assert list(table.columns) == ["entity", "term", "kind", "licence", "path", "steps", "evidence", "condition"]
     row = table[(table.entity == "model/vicuna-13b") & (table.term == "output-restrictions")].iloc[0]
     assert (row.kind, row.path, row.steps) == ("data", "model/vicuna-13b < dataset/sharegpt < model/chatgpt", 2)
     entities = lkg.entity_table().set_index("id")
@@ -286,3 +286,15 @@ def test_terms_tell_what_a_model_may_be_used_for_with_the_paths() -> None:
     assert bool(entities.loc["model/dolly-v2-12b", "effective_commercial_use"]) is True
     assert bool(entities.loc["model/dolly-v1-6b", "effective_commercial_use"]) is False
     assert pd.isna(entities.loc["organization/openai", "effective_commercial_use"])
+
+
+def test_terms_give_a_distilled_model_its_verdict_and_conditions() -> None:
+    lkg = kg.load(Path(__file__).parent / "fixtures" / "families")
+    student = lkg.terms("DeepSeek-R1-Distill-Llama-70B")
+    assert (student.commercial_use, student.verdict) == (True, "allowed, with conditions")
+    assert [(c.term, c.licence) for c in student.conditions] == [
+        ("user-threshold", "LicenseRef-llama-3.3-community"), ("notice", "LicenseRef-llama-3.3-community"), ("name-prefix", "LicenseRef-llama-3.3-community")]
+    # The teacher (DeepSeek-R1, MIT) passes nothing; the base's licence arrives through the weights.
+    assert {p.path for c in student.conditions for p in c.paths} == {("model/deepseek-r1-distill-llama-70b", "model/llama-3.3-70b-instruct")}
+    table = lkg.terms_table()
+    assert set(table[table.entity == "model/deepseek-r1-distill-llama-70b"].query("condition").term) == {"user-threshold", "notice", "name-prefix"}

@@ -18,7 +18,7 @@ from kg.cli import main
 from conftest import lay_over
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ["validate", "build", "lineage", "terms", "stats", "query", "html", "import", "serve", "conflicts"]
+COMMANDS = ["validate", "build", "lineage", "terms", "stats", "query", "html", "import", "serve", "conflicts", "fetch"]
 OUTPUTS = ["graph.json", "kg.jsonld", "kg.nt", "kg.ttl", "lineage.html"]
 
 
@@ -100,7 +100,7 @@ def test_query_reads_a_query_file_of_any_name(tiny: Path, capsys: pytest.Capture
 def test_graph_option_means_what_kg_build_wrote_for_every_command(tiny: Path, capsys: pytest.CaptureFixture) -> None:
     run(capsys, "build", "--data", "data", "--out", "out")
     count = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
-    assert run(capsys, "query", "--graph", "out", count)[1] == run(capsys, "query", "--graph", "out/kg.nt", count)[1] == "n\n500\n(1 row)\n"
+    assert run(capsys, "query", "--graph", "out", count)[1] == run(capsys, "query", "--graph", "out/kg.nt", count)[1] == "n\n436\n(1 row)\n"
     assert run(capsys, "lineage", "--graph", "out", "model/llama-7b")[1] == run(capsys, "lineage", "--graph", "out/graph.json", "model/llama-7b")[1]
     assert run(capsys, "query", "--graph", "out/graph.json", count) == (
         1, "", "Error: out/graph.json is the lineage graph, not RDF\nHint: did you mean --graph out/kg.nt? (or the folder: --graph out)\n")
@@ -202,7 +202,7 @@ def test_stats(tiny: Path, capsys: pytest.CaptureFixture) -> None:
 
 def test_build_writes_graph_json(tiny: Path, capsys: pytest.CaptureFixture) -> None:
     code, out, _ = run(capsys, "build", "--data", "data", "--out", "out")
-    assert (code, out) == (0, "wrote out/graph.json: 14 nodes, 14 edges\nwrote out/kg.ttl, kg.nt, kg.jsonld: 500 triples\nwrote out/lineage.html\n")
+    assert (code, out) == (0, "wrote out/graph.json: 14 nodes, 14 edges\nwrote out/kg.ttl, kg.nt, kg.jsonld: 436 triples\nwrote out/lineage.html\n")
     data = json.loads(Path("out/graph.json").read_text(encoding="utf-8"))
     assert len(data["nodes"]) == 14 and len(data["edges"]) == 14
     assert {"source": "model/alpaca-lora-7b", "target": "model/llama-7b", "key": "adapter"}.items() <= next(
@@ -354,7 +354,7 @@ def test_build_formats_writes_only_those_and_drops_the_old_file_of_a_format_left
     run(capsys, "build", "--data", "data", "--out", "out")
     Path("out/notes.txt").write_text("mine\n", encoding="utf-8")
     code, out, _ = run(capsys, "build", "--data", "data", "--out", "out", "--formats", "nt,ttl")
-    assert (code, out.splitlines()[1]) == (0, "wrote out/kg.ttl, kg.nt: 500 triples")
+    assert (code, out.splitlines()[1]) == (0, "wrote out/kg.ttl, kg.nt: 436 triples")
     assert sorted(p.name for p in Path("out").iterdir()) == ["graph.json", "kg.nt", "kg.ttl", "lineage.html", "notes.txt"]
 
 

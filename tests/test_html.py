@@ -108,7 +108,7 @@ def test_licences_named_only_by_effective_terms_are_on_the_page_too() -> None:
     catalog = load_catalog(FIXTURES / "tiny")
     graph = build_graph(catalog)
     del graph.nodes["dataset/alpaca-52k"]["license"]
-    terms = {"model/stanford-alpaca-7b": EffectiveTerms("model/stanford-alpaca-7b", (), False, (Term("no-commercial-use", "data", "CC-BY-NC-4.0", ("model/stanford-alpaca-7b", "dataset/alpaca-52k"), ("https://example.org/a", "https://example.org/b")),), ())}
+    terms = {"model/stanford-alpaca-7b": EffectiveTerms("model/stanford-alpaca-7b", (), False, (Term.along("no-commercial-use", "data", "CC-BY-NC-4.0", ("model/stanford-alpaca-7b", "dataset/alpaca-52k"), ("https://example.org/a", "https://example.org/b")),), ())}
     assert sorted(_blob(render_html(graph, licenses=catalog.licenses, terms=terms))["licenses"]) == ["Apache-2.0", "CC-BY-NC-4.0"]
 
 

@@ -95,6 +95,10 @@ class Visit:
         box = self.page.locator("#graph").bounding_box()
         return box["x"] + point["x"], box["y"] + point["y"]
 
+    def bring_into_view(self, node: str) -> None:
+        """Pan (at the same zoom) so that `node` is in the middle of the graph, as a user would drag it there."""
+        self.page.evaluate("id => window.lineage.network.moveTo({position: window.lineage.network.getPosition(id), animation: false})", node)
+
     def colour(self, node: str) -> str:
         """The fill vis-network draws the node with (its own colour, else its kind's group colour)."""
         return self.page.evaluate("id => window.lineage.network.body.nodes[id].options.color.background", node)
@@ -141,6 +145,7 @@ def test_search_lists_every_match(visit_real: Visit) -> None:
 
 
 def test_clicking_llama_highlights_its_lineage_and_shows_its_sources(visit_real: Visit, real) -> None:  # noqa: ANN001
+    visit_real.bring_into_view("model/llama")  # the first view starts at the top of a catalog of 2023-2026
     visit_real.page.mouse.click(*visit_real.node_point("model/llama"))
     assert visit_real.selected() == "model/llama"
     assert visit_real.colour("model/vicuna") != DIM  # the Vicuna family, still folded, made from LLaMA-13B
@@ -351,7 +356,8 @@ def test_first_view_shows_the_family_tree_readably(first_view: dict, real) -> No
     graph = real[1]
     lineage = {node for node, kind in graph.nodes(data="kind") if kind in ("model", "dataset")}
     shown = {node["id"] for node in first_view["nodes"]}
-    assert shown <= lineage and len(shown) >= len(lineage) // 2
+    # Half the lineage while one screen holds it (the catalog of 2023); past that, a screenful of labels.
+    assert shown <= lineage and len(shown) >= min(len(lineage) // 2, 90)
     assert first_view["fontPx"] >= 11
     assert all(node["label"] for node in first_view["nodes"])
 
@@ -698,6 +704,7 @@ def test_one_family_opens_alone_and_folds_again(visit_real: Visit, real) -> None
     first_shown, first_edges = _drawn(visit_real)
     positions = "window.lineage.network.getPositions(window.lineage.nodes.get({filter: (n) => !n.hidden}).map((n) => n.id))"
     first_positions = visit_real.page.evaluate(positions)
+    visit_real.bring_into_view("model/llama")
     visit_real.page.mouse.click(*visit_real.node_point("model/llama"))
     assert visit_real.selected() == "model/llama" and visit_real.page.is_checked("#fold")
     shown, edges = _drawn(visit_real)
@@ -907,10 +914,6 @@ def test_filters_changed_under_the_table_frame_the_graph_when_it_comes_back(visi
     assert (visit_real.requests, visit_real.errors) == ([], [])
 
 
-def _overlap(a: dict, b: dict) -> bool:
-    return a["left"] < b["right"] and a["right"] > b["left"] and a["top"] < b["bottom"] and a["bottom"] > b["top"]
-
-
 def _made_from_in_view(layout: dict, entity: str, bottom: float | None = None) -> int:
     """How many of the entities made directly from `entity` are in the view (above `bottom` if given)."""
     view = dict(layout["view"], bottom=bottom if bottom is not None else layout["view"]["bottom"])
@@ -971,8 +974,9 @@ def test_a_filter_lays_the_matches_out_again_readable_and_says_it_filters(browse
     shown = _unhidden(visit)
     in_view = [n for n in layout["nodes"] if n["id"] in shown and _on_screen(n["shape"], layout["view"])]
     assert layout["fontPx"] >= 11
-    # Before, 13 of the 52 matches were in view at 1280x720 (or all of them at 6 px).
-    assert len(in_view) >= (len(shown) if size[0] > 700 else min(len(shown), 15)), (len(in_view), len(shown))
+    # Before, 13 of the 52 matches of the 2023 catalog were in view at 1280x720 (or all of them at 6 px);
+    # packed, a screenful: all of those 52, and about a hundred of today's 256.
+    assert len(in_view) >= min(len(shown), 100 if size[0] > 700 else 15), (len(in_view), len(shown))
     note = page.locator("#filter-note")
     assert note.is_visible() and note.inner_text() == f"Filtered: {len(shown)} of {len(real[1])} entities match · clear filters"
     page.select_option("#language", "zh") if size[0] > 700 else None

@@ -186,11 +186,11 @@ def test_import_write_keeps_a_draft_its_reviewer_edited(tmp_path: Path, capsys: 
     monkeypatch.chdir(tmp_path)
     Path("dpc.json").write_text('{"new-set": {"Dataset Name": "New Set", "Licenses": [{"License": "MIT"}]}}')
     assert run(capsys, "import", "dpc", "dpc.json", "--data", "data", "--write")[0] == 0
-    draft = Path("data/_drafts/datasets/dpc-new-set.yaml")
+    draft = Path("data/_drafts/datasets/dpc-dpc-new-set.yaml")
     edited = draft.read_text() + "description: written by the reviewer\n"
     draft.write_text(edited)
     code, out, _ = run(capsys, "import", "dpc", "dpc.json", "--data", "data", "--write")
-    beside = Path("data/_drafts/datasets/dpc-new-set.new.yaml")
+    beside = Path("data/_drafts/datasets/dpc-dpc-new-set.new.yaml")
     assert code == 0 and f"wrote {beside} beside {draft}, which differs from this import and is kept as it is\n" in out
     assert draft.read_text() == edited and "written by the reviewer" not in beside.read_text()
     draft.write_text(beside.read_text())

@@ -69,17 +69,69 @@ def test_there_are_at_least_twelve_questions_each_saying_what_it_asks() -> None:
         assert path.read_text(encoding="utf-8").startswith("# Question: "), path.name
 
 
+# Questions about the 2024-2026 families, answered on a hand-written fixture catalog until
+# the curated families are in the real one (then they answer there too).
+FAMILIES = Path(__file__).parent / "fixtures" / "families"
+ON_FAMILIES = {"17-commercial-without-user-threshold", "18-distilled-models-and-teachers",
+               "19-declared-licence-differs-from-lineage", "20-chinese-open-models-since-2024"}
+
+
+@pytest.fixture(scope="module")
+def families_rdf() -> Graph:
+    catalog = load_catalog(FAMILIES)
+    return to_rdf(build_graph(catalog), catalog.licenses)
+
+
+@pytest.fixture(scope="module")
+def families(families_rdf) -> dict[str, list[tuple]]:
+    store = to_store(families_rdf)
+    return {path.stem: rows_in_oxigraph(store, path.read_text(encoding="utf-8")) for path in QUERIES if path.stem in ON_FAMILIES}
+
+
 @pytest.mark.parametrize("path", QUERIES, ids=[p.stem for p in QUERIES])
-def test_each_question_gives_the_same_rows_in_rdflib_and_oxigraph(rdf, store, path: Path) -> None:
+def test_each_question_gives_the_same_rows_in_rdflib_and_oxigraph(rdf, store, families_rdf, path: Path) -> None:
     text = path.read_text(encoding="utf-8")
+    if path.stem in ON_FAMILIES:
+        rdf, store = families_rdf, to_store(families_rdf)
     in_oxigraph = rows_in_oxigraph(store, text)
-    assert in_oxigraph, "a question with no answer on the real catalog tests nothing"
+    assert in_oxigraph, "a question with no answer on its catalog tests nothing"
     assert sorted(rows_in_rdflib(rdf, text), key=repr) == sorted(in_oxigraph, key=repr)
 
 
 @pytest.mark.parametrize("path", QUERIES, ids=[p.stem for p in QUERIES])
 def test_each_question_is_in_the_docs_with_its_output(path: Path, documentation: str) -> None:
-    assert f"$ kg query {path.stem}\n" in documentation
+    # The 2024-2026 questions are shown on the families fixture until the curated families are in the catalog.
+    command = f"$ kg query --data tests/fixtures/families {path.stem}\n" if path.stem in ON_FAMILIES else f"$ kg query {path.stem}\n"
+    assert command in documentation
+
+
+def test_commercial_use_without_a_user_threshold_leaves_out_what_llama_or_qwen_weights_cap(families) -> None:
+    assert [(row[0][1].removeprefix(str(ID)), row[1][1]) for row in families["17-commercial-without-user-threshold"]] == [
+        ("model/deepseek-r1", "MIT"), ("model/deepseek-r1-distill-qwen-32b", "MIT"), ("model/qwen2.5-32b", "Apache-2.0")]
+
+
+def test_distilled_models_with_their_teacher_and_base(families) -> None:
+    rows = families["18-distilled-models-and-teachers"]
+    assert [tuple(column([row], i)[0] for i in range(3)) + (row[3][1], row[4][1]) for row in rows] == [
+        ("model/deepseek-r1-distill-llama-70b", "model/deepseek-r1", "model/llama-3.3-70b-instruct", "MIT", "LicenseRef-llama-3.3-community"),
+        ("model/deepseek-r1-distill-qwen-32b", "model/deepseek-r1", "model/qwen2.5-32b", "MIT", "Apache-2.0"),
+    ]
+
+
+def test_the_r1_distill_on_llama_declares_mit_where_the_llama_licence_stays(families) -> None:
+    rows = families["19-declared-licence-differs-from-lineage"]
+    assert [(column([r], 0)[0], r[1][1], r[2][1], r[3][1], column([r], 4)[0]) for r in rows] == [
+        ("model/deepseek-r1-distill-llama-70b", "MIT", "keeps-licence", "LicenseRef-llama-3.3-community", "model/llama-3.3-70b-instruct"),
+        ("model/deepseek-r1-distill-llama-70b", "MIT", "use-restrictions", "LicenseRef-llama-3.3-community", "model/llama-3.3-70b-instruct"),
+    ]
+
+
+def test_chinese_open_models_since_2024_by_licence(families) -> None:
+    rows = families["20-chinese-open-models-since-2024"]
+    assert [(r[0][1], column([r], 1)[0]) for r in rows] == [
+        ("Apache-2.0", "model/qwen2.5-32b"), ("LicenseRef-qwen", "model/qwen2.5-72b-instruct"), ("MIT", "model/deepseek-r1"),
+        ("MIT", "model/deepseek-r1-distill-llama-70b"), ("MIT", "model/deepseek-r1-distill-qwen-32b")]
+    # Codestral (France, 2024) and Llama 3.3 (United States) are not among them.
 
 
 def test_llama_descendants(answers) -> None:

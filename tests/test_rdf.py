@@ -322,3 +322,23 @@ def test_a_distilled_model_is_written_with_its_own_property_under_was_derived_fr
     ontology = Graph().parse(ONTOLOGY_DIR / "lkg.ttl", format="turtle")
     assert (LKG.distilledFrom, RDFS.subPropertyOf, LKG.derivedFrom) in ontology
     assert {label.language for label in ontology.objects(LKG.distilledFrom, RDFS.label)} == {"en", "zh"}
+
+
+def test_conditions_are_odrl_constraints_and_duties_and_the_export_conforms() -> None:
+    catalog = load_catalog(Path(__file__).parent / "fixtures" / "families")
+    rdf = to_rdf(build_graph(catalog), catalog.licenses)
+    odrl = "http://www.w3.org/ns/odrl/2/"
+    policy = URIRef(f"{ID}model/deepseek-r1-distill-llama-70b#terms")
+    commercial = URIRef(f"{policy}-permission-commercialize")
+    assert (policy, URIRef(odrl + "permission"), commercial) in rdf
+    (constraint,) = rdf.objects(commercial, URIRef(odrl + "constraint"))
+    assert rdf.value(constraint, URIRef(odrl + "leftOperand")) == LKG.monthlyActiveUsers
+    assert rdf.value(constraint, URIRef(odrl + "rightOperand")).toPython() == 700_000_000
+    duties = {rdf.value(d, URIRef(odrl + "action")): str(rdf.value(d, LKG.dutyNotice)) for d in rdf.objects(commercial, URIRef(odrl + "duty"))}
+    assert duties == {LKG.showNotice: "Built with Llama", LKG.prefixModelName: "Llama"}
+    # The explaining path is one step that continues as the base's own path.
+    (path,) = rdf.objects(constraint, LKG.explainedBy)
+    assert rdf.value(path, LKG.pathStep) == ID["model/deepseek-r1-distill-llama-70b"]
+    assert rdf.value(rdf.value(path, LKG.pathNext), LKG.pathStep) == ID["model/llama-3.3-70b-instruct"]
+    conforms, _, text = pyshacl.validate(rdf, shacl_graph=Graph().parse(ONTOLOGY_DIR / "shapes.ttl"), ont_graph=Graph().parse(ONTOLOGY_DIR / "lkg.ttl"), inference="rdfs")
+    assert conforms, text

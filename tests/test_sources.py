@@ -22,7 +22,8 @@ from kg.vocab import LKG, SCHEMA
 from conftest import FIXTURES, TINY
 
 SOURCES = FIXTURES / "sources"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# ../shared/data beside the checkout, or beside the folder of worktrees a checkout may sit in.
+SHARED = next((p for p in (Path(__file__).resolve().parents[n] / "shared" / "data" for n in (2, 3)) if p.is_dir()), Path("/nonexistent"))
 
 
 @pytest.fixture
@@ -127,19 +128,19 @@ def test_merging_links_explicitly_then_by_name_reports_ambiguity_and_counts_the_
         ("dpc", "Alpaca 52K", "dataset/alpaca-52k", "name 'Alpaca 52K'"),
     ]
     assert [(r.name, candidates) for r, candidates in merged.ambiguous] == [("Alpaca", ("model/alpaca-13b", "model/stanford-alpaca-7b"))]
-    assert sorted(merged.new) == ["dataset/dpc-alpaca-cleaned", "software/ecosystem-graphs-stanford-example-chat"]
+    assert sorted(merged.new) == ["dataset/dpc-alpaca-alpaca-cleaned", "software/ecosystem-graphs-stanford-example-chat"]
     resolved = {(r.entity, r.mention.text): r.target for r in merged.references}
     assert resolved[("model/dolly-v2-12b", "huggingface:EleutherAI/pythia-12b")] == "model/pythia-12b"
     assert resolved[("model/alpaca-lora-7b", "huggingface:huggyllama/LLaMA-7B")] == "model/llama-7b"
     assert resolved[("software/ecosystem-graphs-stanford-example-chat", "LLaMa 7B")] == "model/llama-7b"
-    assert resolved[("dataset/dpc-alpaca-cleaned", "Alpaca 52K")] == "dataset/alpaca-52k"
+    assert resolved[("dataset/dpc-alpaca-alpaca-cleaned", "Alpaca 52K")] == "dataset/alpaca-52k"
     assert sorted(r.mention.text for r in merged.unresolved) == [
         "OpenAI GPT-3", "Some Forum Dump", "Unknown Corpus", "Unknown Lab",
         "huggingface:databricks/databricks-dolly-15k",
     ]
     assert merged.counts()["unresolved"] == 5
     # A new entity of one source resolves another source's mention.
-    assert resolved[("model/alpaca-lora-7b", "huggingface:yahma/alpaca-cleaned")] == "dataset/dpc-alpaca-cleaned"
+    assert resolved[("model/alpaca-lora-7b", "huggingface:yahma/alpaca-cleaned")] == "dataset/dpc-alpaca-alpaca-cleaned"
 
 
 def test_the_curated_value_wins_then_the_source_order(catalog_dir: Path) -> None:
@@ -172,7 +173,7 @@ def test_kg_import_prints_the_counts_and_what_was_matched(catalog_dir: Path, cap
 
 def test_kg_import_write_puts_drafts_where_the_catalog_does_not_load_them(catalog_dir: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["import", "dpc", "sources/dpc", "--data", str(catalog_dir), "--write"]) == 0
-    draft = catalog_dir / "_drafts" / "datasets" / "dpc-alpaca-cleaned.yaml"
+    draft = catalog_dir / "_drafts" / "datasets" / "dpc-alpaca-alpaca-cleaned.yaml"
     assert f"wrote {draft}" in capsys.readouterr().out
     assert "name: Alpaca Cleaned" in draft.read_text(encoding="utf-8")
     load_catalog(catalog_dir)  # the drafts do not break the catalog
@@ -210,7 +211,7 @@ def test_kg_conflicts_lists_the_curated_value_first_and_marks_it(catalog_dir: Pa
     assert lines[:3] == ["conflicts: 1 with the catalog, 0 among imported records only", "", "disagreements with the catalog (1):"]
     assert lines[3] == "  model/dolly-v2-12b license:"
     assert lines[4].split() == ["*", "Apache-2.0", "catalog", "data/models/dolly-v2-12b.yaml:5"]
-    assert lines[5].split() == ["MIT", "huggingface", "sources/huggingface/hub.jsonl:1#/license", "(the", "weights)"]
+    assert lines[5].split() == ["MIT", "huggingface", "sources/huggingface/hub.jsonl:1#/tags/1", "(the", "weights)"]
 
 
 def test_the_page_data_carries_the_claims_of_a_curated_entity(catalog_dir: Path) -> None:
@@ -231,12 +232,17 @@ needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data is
 def test_the_real_dpc_and_ecosystem_graphs_read_without_errors_and_match_the_curated_datasets() -> None:
     catalog = load_catalog()
     records = read_sources([("dpc", SHARED / "data-provenance-collection" / "data_summaries"), ("ecosystem-graphs", SHARED / "ecosystem-graphs" / "assets")])
-    assert sum(r.source == "dpc" for r in records) == 2312
+    # The 2,312 entries less _template.json's, and the Hub datasets the others are parts of.
+    assert sum(r.source == "dpc" and not r.source_id.startswith("huggingface:") for r in records) == 2311
     assert sum(r.source == "ecosystem-graphs" for r in records) == 639
     merged = merge(catalog, records)
     matched = {entity_id for _, entity_id, _ in merged.matched}
-    for expected in ("dataset/alpaca-52k", "dataset/sharegpt", "dataset/databricks-dolly-15k", "dataset/oig", "dataset/anthropic-hh-rlhf", "model/vicuna", "model/koala-13b"):
+    for expected in ("dataset/alpaca-52k", "dataset/sharegpt", "dataset/oig", "dataset/anthropic-hh-rlhf", "model/vicuna", "model/koala-13b"):
         assert expected in matched
+    # Dolly 15k's seven categories are its subsets, each an entity with an edge to it; the whole is the curated entry.
+    subsets = {r.entity for r in merged.references if r.target == "dataset/databricks-dolly-15k" and r.mention.relation == "subset"}
+    dolly = [r.source_id for r, entity_id, _ in merged.matched if entity_id == "dataset/databricks-dolly-15k"]
+    assert len(subsets) == 7 and dolly == ["huggingface:databricks/databricks-dolly-15k"]
     assert merged.ambiguous == []
     assert "unresolved:" in format_report(merged)
 

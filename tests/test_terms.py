@@ -329,8 +329,8 @@ def test_every_path_of_the_real_catalog_traces_to_evidence(real) -> None:
 def test_kg_terms_prints_json_with_the_documented_keys(capsys) -> None:
     assert main(["terms", "model/alpaca-lora-7b", "--format", "json"]) == 0
     answer = json.loads(capsys.readouterr().out)
-    assert list(answer) == ["entity", "declared", "commercial_use", "terms", "conflicts", "unknown", "paths_omitted"]
-    assert answer["entity"] == "model/alpaca-lora-7b" and answer["commercial_use"] is False
+    assert list(answer) == ["entity", "declared", "commercial_use", "verdict", "conditions", "terms", "conflicts", "unknown", "paths_omitted"]
+    assert answer["entity"] == "model/alpaca-lora-7b" and answer["commercial_use"] is False and answer["verdict"] == "not allowed"
     assert set(answer["terms"][0]) == {"term", "kind", "licence", "path", "sources"}
     assert set(answer["conflicts"][0]) == {"kind", "message", "licences", "paths"}
 
@@ -349,12 +349,13 @@ def test_kg_terms_needs_an_entity_or_conflicts(capsys) -> None:
 
 
 def test_the_docs_table_of_rules_is_the_rules_file(documentation: str) -> None:
-    readme = documentation
+    page = documentation
     for rule in load_rules().rules:
         relations = ", ".join(rule.relations or ())
         passes = ", ".join(f"{parent} → {child}" for parent, child in rule.passes.items())
-        row = f"| `{rule.field}` | {relations} | {passes} | {', '.join(rule.terms) if rule.terms else 'all'} |"
-        assert row.replace("|  |", "| |") in readme, row
+        reach = "yes" if rule.output_reach else "no"
+        row = f"| `{rule.field}` | {relations} | {passes} | {', '.join(rule.terms) if rule.terms else 'all'} | {reach} |"
+        assert row.replace("|  |", "| |") in page, row
 
 
 def test_imported_entities_get_terms_from_their_accepted_licence_claim() -> None:
@@ -381,3 +382,120 @@ def test_a_licence_that_changed_says_as_of_when_and_what_held_before(real) -> No
     assert "also stated: Apache-2.0 (license-file) for the code only" in text
     # A licence that never changed keeps the JSON it had.
     assert "as_of" not in real["model/vicuna-13b"].to_dict()
+
+
+# Licences with conditions, each with only what a test needs.
+LLAMA31 = License(id="L31", name="Llama-like, naming on outputs", url="https://example.org/l31", commercial_use=True, use_restrictions=True,
+                  user_threshold=700_000_000, notice_text="Built with Llama", name_prefix="Llama", derivatives_keep_licence=True,
+                  output_reach=["name-prefix"])
+LLAMA3 = License(id="L3", name="Llama-like, no use of outputs", url="https://example.org/l3", commercial_use=True, output_restrictions=True,
+                 name_prefix="Llama 3")
+DERIVED = License(id="DER", name="Distilled students are derivatives", url="https://example.org/der", commercial_use=True,
+                  use_restrictions=True, output_reach="all")
+REGISTER = License(id="REG", name="Commercial use after registration", url="https://example.org/reg", commercial_use=True,
+                   commercial_registration=True)
+RESEARCH = License(id="RES", name="Research only", url="https://example.org/res", commercial_use=False, research_only=True)
+MIT_LIKE = License(id="PERM", name="Permissive, no restrictions", url="https://example.org/perm", commercial_use=True, use_restrictions=False)
+WITH_CONDITIONS = {lic.id: lic for lic in (LLAMA31, LLAMA3, DERIVED, REGISTER, RESEARCH, MIT_LIKE, OPEN)}
+
+
+def test_a_user_threshold_and_naming_duties_make_the_verdict_allowed_with_conditions() -> None:
+    graph = lineage({"model/base": {"license": "L31"}, "model/tuned": {"license": "L31"}}, [("model/tuned", "model/base", "finetune")])
+    result = compute_terms(graph, WITH_CONDITIONS, "model/tuned")
+    assert (result.commercial_use, result.verdict) == (True, "allowed, with conditions")
+    assert [(c.term, c.licence, c.says) for c in result.conditions] == [
+        ("user-threshold", "L31", "a licensee whose services have over 700,000,000 monthly active users needs a separate grant from the licensor"),
+        ("notice", "L31", 'show "Built with Llama" where it or a product with it is made available'),
+        ("name-prefix", "L31", 'a model made with it and distributed must begin its name with "Llama"'),
+    ]
+    # From its own licence, and from its base's (the nearest holder along the weights).
+    assert {p.path for c in result.conditions for p in c.paths} == {("model/tuned",), ("model/tuned", "model/base")}
+
+
+def test_registration_is_a_condition_and_research_only_is_not_allowed() -> None:
+    graph = lineage({"model/r": {"license": "REG"}, "model/s": {"license": "RES"}}, [])
+    assert compute_terms(graph, WITH_CONDITIONS, "model/r").verdict == "allowed, with conditions"
+    research = compute_terms(graph, WITH_CONDITIONS, "model/s")
+    assert (research.verdict, research.conditions) == ("not allowed", ())
+    assert {t.term for t in research.terms} == {"no-commercial-use", "research-only"}
+
+
+def test_kg_terms_lists_the_conditions_with_the_paths_that_bring_them() -> None:
+    graph = lineage({"model/base": {"license": "REG"}, "model/tuned": {"license": "OPEN"}}, [("model/tuned", "model/base", "finetune")])
+    text = format_terms(compute_terms(graph, WITH_CONDITIONS, "model/tuned"), graph, WITH_CONDITIONS)
+    assert text == (
+        "model/tuned (tuned)\n"
+        "commercial use: allowed, with conditions\n"
+        "governing licence: OPEN\n"
+        "conditions:\n"
+        "└── commercial-registration: commercial use needs registering with the licensor first (REG)\n"
+        "    └── weights: model/tuned -> fine-tuned from model/base  <https://example.org/model/base>\n"
+        "terms:\n"
+        "└── attribution: OPEN (Permissive)\n"
+        "    └── own: model/tuned  <https://example.org/model/tuned>"
+    )
+
+
+def test_a_student_gets_the_teachers_output_terms_not_its_weights_licence() -> None:
+    graph = lineage({"model/teacher": {"license": "L3"}, "model/base": {"license": "PERM"}, "model/student": {"license": "PERM"}},
+                    [("model/student", "model/base", "finetune"), ("model/student", "model/teacher", "distillation")])
+    found = {(t.term, t.kind, t.licence, t.path) for t in compute_terms(graph, WITH_CONDITIONS, "model/student").terms}
+    assert ("output-restrictions", "output", "L3", ("model/student", "model/teacher")) in found
+    # The teacher's name prefix binds models made with its weights, not with its outputs (Llama 3's text).
+    assert not any(licence == "L3" and term != "output-restrictions" for term, _, licence, _ in found)
+
+
+def test_a_licence_whose_naming_reaches_outputs_names_the_student_too() -> None:
+    graph = lineage({"model/teacher": {"license": "L31"}, "model/student": {"license": "PERM"}}, [("model/student", "model/teacher", "distillation")])
+    result = compute_terms(graph, WITH_CONDITIONS, "model/student")
+    assert {(t.term, t.kind, t.licence) for t in result.terms if t.licence == "L31"} == {("name-prefix", "output", "L31")}
+    assert result.verdict == "allowed, with conditions"
+
+
+def test_a_licence_counting_distilled_models_as_derivatives_passes_all_its_terms() -> None:
+    graph = lineage({"model/teacher": {"license": "DER"}, "model/student": {"license": "PERM"}}, [("model/student", "model/teacher", "distillation")])
+    assert {(t.term, t.kind) for t in compute_terms(graph, WITH_CONDITIONS, "model/student").terms if t.licence == "DER"} == {("use-restrictions", "output")}
+
+
+def test_a_permissive_licence_on_weights_that_keep_theirs_is_a_keeps_licence_conflict() -> None:
+    # DeepSeek-R1-Distill-Llama-70B: MIT by its makers, on Llama 3.3 weights, distilled from R1.
+    graph = lineage({"model/llama": {"license": "L31"}, "model/teacher": {"license": "PERM"}, "model/student": {"license": "PERM"}},
+                    [("model/student", "model/llama", "finetune"), ("model/student", "model/teacher", "distillation")])
+    conflicts = {c.kind: c for c in compute_terms(graph, WITH_CONDITIONS, "model/student").conflicts}
+    assert conflicts["keeps-licence"].message == "L31 stays with models made from its weights, but PERM governs"
+    assert [p.path for p in conflicts["keeps-licence"].paths] == [("model/student", "model/llama")]
+    assert conflicts["use-restrictions"].licences == ("PERM", "L31")
+
+
+def test_a_chain_of_five_thousand_unrecorded_steps_keeps_one_step_per_node_and_finds_every_gap() -> None:
+    # Correctness, not speed (benchmarks/terms_chain.py measures time and memory).
+    n = 5000
+    nodes = {f"model/m{i}": {} for i in range(n)}
+    nodes["model/m0"] = {"license": "NC"}
+    graph = lineage(nodes, [(f"model/m{i}", f"model/m{i - 1}", "finetune") for i in range(1, n)])
+    results = compute_all(graph, LICENSES)
+    last = results[f"model/m{n - 1}"]
+    (term,) = last.terms
+    assert (term.term, term.kind, len(term.path), term.path[-1]) == ("no-commercial-use", "weights", n, "model/m0")
+    # Each node adds one step to its parent's: the paths share their tails.
+    assert term.arrival.next is results[f"model/m{n - 2}"].terms[0].arrival
+    assert [g.entity for g in last.unknown] == [f"model/m{i}" for i in range(n - 1, 0, -1)]
+    assert results["model/m1"].gap_parents == () and results["model/m2"].gap_parents == ("model/m1",)
+
+
+def test_a_catalog_of_one_five_thousand_step_chain_validates(tmp_path: Path, capsys) -> None:
+    # The effective-terms export once grew as the cube of the depth (killed at 24 GB on this chain);
+    # now it is linear. Correctness only: benchmarks/terms_chain.py measures time and memory.
+    steps = 5000
+    data = tmp_path / "data"
+    (data / "models").mkdir(parents=True)
+    (data / "organizations").mkdir()
+    (data / "licenses.yaml").write_text("licenses:\n  - {id: CC-BY-NC-4.0, name: CC BY-NC 4.0, url: 'https://spdx.org/licenses/CC-BY-NC-4.0.html', commercial_use: false}\n")
+    (data / "organizations" / "lab.yaml").write_text("id: organization/lab\nname: Lab\ndescription: A lab.\nsources:\n  - {url: 'https://example.org/lab', supports: x}\n")
+    for i in range(steps):
+        parent = "license: CC-BY-NC-4.0" if i == 0 else f"derived_from:\n  - {{id: model/m{i - 1}, relation: finetune}}"
+        (data / "models" / f"m{i}.yaml").write_text(
+            f"id: model/m{i}\nname: M{i}\ndescription: Step {i}.\ndevelopers: [organization/lab]\n{parent}\n"
+            f"sources:\n  - {{url: 'https://example.org/m{i}', supports: x}}\n")
+    assert main(["validate", "--data", str(data)]) == 0
+    assert capsys.readouterr().out == f"ok: {steps + 1} entities, 1 licences, 0 warning(s)\n"

@@ -81,7 +81,7 @@ EXPECTED = {
     ],
     "wrong-relation": [
         "data/models/bad-relation.yaml:5: derived_from[0].relation: 'fintune' is not one of: finetune, adapter, "
-        "continued-pretraining, merge, quantized, reproduction, component, architecture (did you mean 'finetune'?)",
+        "continued-pretraining, merge, quantized, reproduction, component, architecture, distillation (did you mean 'finetune'?)",
     ],
     "unknown-license": [
         "data/models/apache.yaml:4: license: unknown licence 'apache-2.0' (did you mean 'Apache-2.0'?)",

@@ -19,6 +19,7 @@
   const READABLE = 11.5 / FONT; // the least zoom at which labels are at least 11 px: selections never frame below it
   const LABEL_GAP = data.labelGap;
   const LINE = Math.round(FONT * 1.25); // a label's line box
+  const LEAD_IN = 20; // the level stretch every lineage edge ends with, before its arrow head
   const isLineage = entities.map((entity) => kindStyle.get(entity.legend).lineage);
   const MONTH_WIDTH = 60; // pixels per month on the time axis
   // A release date ("2023", "2023-03" or "2023-03-13") as a month number with a fraction; a year alone sits mid-year.
@@ -194,8 +195,12 @@
       const end = [fx - entities[from].size - 2, fy];
       if (route && route[0][0] < tx) return [[tx - entities[to].size - 2, ty], ...route, end]; // a loop inside one generation
       const start = [Math.min(labelBox(to).right + 4, route ? route[0][0] : Infinity), ty];
-      if (route) return [start, ...route, end];
-      if (start[0] < end[0]) return [start, end];
+      // The last stretch comes in level over a short lead, so a steep run between far-apart rows
+      // never grazes the entity's neighbours in its column.
+      const points = route ? [start, ...route] : [start];
+      const lead = [end[0] - LEAD_IN, fy];
+      if (points[points.length - 1][0] < lead[0]) points.push(lead);
+      if (route || start[0] < end[0]) return [...points, end];
     }
     // Other edges point from the entity to what it names (developer, method...), centre to edge.
     const length = Math.hypot(tx - fx, ty - fy) || 1;

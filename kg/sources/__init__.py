@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Iterator
+import unicodedata
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -66,6 +66,8 @@ class Mention:
     kind: str  # the kind the target must have
     origin: Origin
     relation: str | None = None
+    # Which of a source's encodings said it, where a source has several (the Hub: baseModels, tags, cardData).
+    evidence: str | None = None
 
 
 @dataclass(slots=True)
@@ -91,9 +93,53 @@ class Record:
         """The licence scope of the thing itself: a model's weights, a dataset's records."""
         return "weights" if self.kind == "model" else "data"
 
-    def mention(self, name: str, text: Any, kind: str, origin: Origin | None = None, relation: str | None = None) -> None:
+    def mention(self, name: str, text: Any, kind: str, origin: Origin | None = None, relation: str | None = None, evidence: str | None = None) -> None:
         if isinstance(text, str) and not is_placeholder(text):
-            self.mentions.append(Mention(name, text.strip(), kind, origin or self.origin, relation))
+            self.mentions.append(Mention(name, text.strip(), kind, origin or self.origin, relation, evidence))
+
+
+# A name's parts: numbers (with their decimal points), runs of letters, and '+', which is part of a name (Command R+).
+_NAME_PARTS = re.compile(r"\d+(?:\.\d+)*|[^\W\d_]+|\+")
+
+
+@lru_cache(maxsize=1 << 12)  # each name is looked up and indexed several times in a row during a merge
+def normalise(name: str) -> str:
+    """A name for matching: NFKC, case-folded, spaces and punctuation dropped ('LLaMa-7B' = 'llama 7b').
+
+    What tells two models apart stays: '+' ('command r+' is not 'command r'), a
+    version's point ('gpt-3.5' is not 'gpt-35') and the gap between two numbers
+    ('llama 2 7b' is not 'llama 27b').
+    """
+    parts = _NAME_PARTS.findall(unicodedata.normalize("NFKC", name).casefold())
+    if len(parts) < 2:
+        return parts[0] if parts else ""
+    out = [parts[0]]
+    for before, part in zip(parts, parts[1:]):
+        if before[-1].isdigit() and part[0].isdigit():
+            out.append("-")
+        out.append(part)
+    return "".join(out)
+
+
+# First path parts of huggingface.co pages that are not repositories.
+_NOT_REPOS = ("spaces", "blog", "docs", "papers", "collections", "organizations", "models")
+_REPO_PAGES = ("viewer", "blob", "tree", "resolve")
+
+
+def hub_repo(url: object) -> str | None:
+    """The repo id of a huggingface.co link: 'owner/name' (a dataset's too, or 'name' for the Hub's
+    old unowned datasets such as super_glue), without /viewer/..., /blob/... or a query; None for a
+    Space, a blog post, a collection or any other page."""
+    if not isinstance(url, str) or "huggingface.co/" not in url:
+        return None
+    parts = [p for p in re.split(r"[?#]", url.split("huggingface.co/", 1)[1])[0].split("/") if p]
+    dataset = bool(parts) and parts[0] == "datasets"
+    parts = parts[1:] if dataset else parts
+    if not parts or parts[0] in _NOT_REPOS:
+        return None
+    if len(parts) == 1 or parts[1] in _REPO_PAGES:
+        return parts[0] if dataset else None
+    return f"{parts[0]}/{parts[1]}"
 
 
 def is_placeholder(value: Any) -> bool:
@@ -124,6 +170,8 @@ _LICENSES = {
     "bigsciencerailv1.0": "bigscience-bloom-rail-1.0", "glm-130blicense": "LicenseRef-glm-130b",
     "opt-175blicense": "LicenseRef-opt-175b", "modifiedmitlicense": "LicenseRef-openai-gpt-2-modified-mit",
     "llama-license": "LicenseRef-llama-1-noncommercial", "llamalicense": "LicenseRef-llama-1-noncommercial",
+    # The Hub's licence tags for Meta's community licence: 'license:llama2' is the catalog's llama-2-community, no conflict.
+    "llama2": "LicenseRef-llama-2-community", "llama-2": "LicenseRef-llama-2-community", "llama2communitylicense": "LicenseRef-llama-2-community",
 }
 
 
@@ -139,11 +187,10 @@ def map_license(text: str) -> str:
 
 
 # Bounds on what a source may make the reader hold (docs/reference/robustness.md): a file read
-# whole, one line of a JSON Lines dump, the values of one YAML document (an alias counts as
+# whole, the values of one YAML document (an alias counts as
 # everything it stands for, so an alias bomb is refused before it is expanded), its nesting,
 # and one text value (a name, a licence, a reference).
 MAX_SOURCE_BYTES = 64 * 2**20
-MAX_LINE_BYTES = 16 * 2**20
 MAX_YAML_VALUES = 200_000
 MAX_YAML_DEPTH = 100
 MAX_TEXT = 65_536
@@ -180,28 +227,6 @@ def read_source_text(path: Path, problems: list[Problem]) -> str | None:
     return text
 
 
-def source_lines(path: Path, problems: list[Problem]) -> Iterator[tuple[int, str]]:
-    """(line number, text) of a JSON Lines file of any size, each line at most MAX_LINE_BYTES;
-    a longer line, or one that is not UTF-8, is a problem naming it, and is skipped."""
-    handle = open_source(path, problems, whole=False)
-    if handle is None:
-        return
-    shown = str(path)
-    with os.fdopen(handle, "rb") as file:
-        number = 0
-        while line := file.readline(MAX_LINE_BYTES + 1):
-            number += 1
-            if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
-                problems.append(Problem(shown, number, "", f"line is over {MAX_LINE_BYTES:,} bytes; a record may be at most that"))
-                while (rest := file.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
-                    pass  # skipped a piece at a time, never held whole
-                continue
-            try:
-                yield number, line.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                problems.append(Problem(shown, number, "", f"line is not UTF-8 (bad byte 0x{line[exc.start]:02x})"))
-
-
 def compose_yaml(text: str, shown: str, problems: list[Problem], first_line: int = 1) -> yaml.Node | None:
     """The node tree of one YAML document, refused (None and a problem) when its aliases would
     expand past MAX_YAML_VALUES values or it nests deeper than MAX_YAML_DEPTH; `first_line` is the
@@ -225,22 +250,6 @@ def compose_yaml(text: str, shown: str, problems: list[Problem], first_line: int
     if node is not None and not _bounded(node, shown, problems, first_line):
         return None
     return node
-
-
-def load_yaml(text: str, shown: str, problems: list[Problem], first_line: int = 1) -> Any:
-    """The plain values of one YAML document after `compose_yaml`'s checks (None when refused).
-    Dates that do not exist (2024-02-30) stay the text they were written as."""
-    node = compose_yaml(text, shown, problems, first_line)
-    if node is None:
-        return None
-    constructor = yaml.constructor.SafeConstructor()
-    try:
-        return constructor.construct_document(node)
-    except (yaml.YAMLError, ValueError, TypeError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = (mark.line if mark else node.start_mark.line) + first_line
-        problems.append(Problem(shown, line, "", f"not valid YAML: {getattr(exc, 'problem', None) or exc}"))
-        return None
 
 
 def _bounded(root: yaml.Node, shown: str, problems: list[Problem], first_line: int) -> bool:

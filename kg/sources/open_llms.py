@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from kg.errors import Problem
-from kg.sources import Origin, Record, is_placeholder, map_license, read_source_text, retrieved_on
+from kg.sources import Origin, Record, hub_repo, is_placeholder, map_license, read_source_text, retrieved_on
 
 NAME = "open-llms"
 REPOSITORY = "https://github.com/eugeneyan/open-llms"
@@ -30,8 +30,8 @@ def read(path: Path, problems: list[Problem], commit: str | None = None) -> list
     kind = "model"
     text = read_source_text(path, problems)
     for number, line in enumerate((text or "").replace("\r\n", "\n").split("\n"), start=1):  # not splitlines: U+2028 in a cell ends no line
-        if line.startswith("#"):
-            # The section says what a table lists: "Open LLM datasets for ..." lists datasets.
+        if line.lstrip().startswith("#"):
+            # The section says what a table lists: "Open LLM datasets for ..." lists datasets (a heading may start with a space).
             kind = "dataset" if "dataset" in line.casefold() else "model"
         if not line.lstrip().startswith("|"):
             header = None
@@ -67,10 +67,10 @@ def _row(cells: list[str], header: dict[str, int], kind: str, origin: Origin, pr
     elif released and not is_placeholder(released):
         problems.append(Problem(origin.where.rsplit(":", 1)[0], int(origin.where.rsplit(":", 1)[1]), "Release Date",
                                 f"'{released}' is not a YYYY/MM month", level="warning"))
-    for _, link in LINK.findall(_cell(cells, header, "checkpoints")):
-        if "huggingface.co/" in link:
-            repo = "/".join(link.split("huggingface.co/", 1)[1].split("/")[:2]).split("#")[0]
-            record.external_ids.append(f"huggingface:{repo}")
+    repos = list(dict.fromkeys(filter(None, (hub_repo(link) for _, link in LINK.findall(_cell(cells, header, "checkpoints"))))))
+    if len(repos) == 1:
+        # One checkpoint is the row's own Hub id; a row of several is a series ('Phi-3 small/medium' lists the mini ones too).
+        record.external_ids.append(f"huggingface:{repos[0]}")
     params = _text(_cell(cells, header, "parameters"))
     if kind == "model" and re.fullmatch(r"\d+(\.\d+)?", params):
         record.claim("parameters", round(float(params) * 10**9))
