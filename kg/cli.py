@@ -46,7 +46,7 @@ from kg.explore import build_knowledge_graph
 from kg.merge import DEFAULT_ORDER, add_to_graph, format_conflicts, format_decisions, imported_blocks, format_report, merge, read_sources, sources_from_file, write_drafts
 from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, FORMATS, format_result, load_store, read_query, run_query, to_store
 from kg.rdf import serialize, to_rdf
-from kg.serve import check_bind, serve
+from kg.serve import DEFAULT_WORKERS, REQUEST_SECONDS, check_bind, serve
 from kg.store import check_store_folder, find_entity, lock_for_replacing, open_store, read_lineage, stage_store
 from kg.stream import FILES as STREAMED, graph_blocks, write_exports
 from kg.terms import compute_all, compute_terms, format_terms
@@ -67,7 +67,7 @@ EXAMPLES = {
     "query": ["kg query llama-descendants", "kg query my-question.rq --format csv", "kg query --graph build/kg.nt 'SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }'"],
     "html": ["kg html", "kg html --focus Koala-13B --depth 2 --out koala.html"],
     "import": ["kg import open-llms open-llms/README.md", "kg import dpc data_summaries/ --write"],
-    "serve": ["kg build --store build/store && kg serve", "kg serve --port 8000 --timeout 5"],
+    "serve": ["kg build --store build/store && kg serve", "kg serve --port 8000 --timeout 5", "kg serve --cors-origin https://example.org"],
     "conflicts": ["kg conflicts --source ecosystem-graphs=ecosystem-graphs/assets"],
     "fetch": ["kg fetch huggingface --author meta-llama --out hub.jsonl", "kg fetch huggingface --update hub.jsonl && kg build --source huggingface=hub.jsonl"],
 }
@@ -203,13 +203,16 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     imports.add_argument("--order", help="source precedence after the catalog, comma-separated")
     imports.add_argument("--explain", metavar="NAME", help="instead of the report, say how the records NAME names were matched (or why not)")
     imports.add_argument("--with", dest="more", action="append", default=[], metavar="NAME=PATH", help="merge another source alongside; repeatable")
-    served = command("serve", _serve, "Serve a store read-only over SPARQL, with the lineage page.", catalog=False)
+    served = command("serve", _serve, "Serve a store read-only over SPARQL at /query, with the lineage page at / and a query page at /sparql.", catalog=False)
     served.add_argument("--store", type=Path, default=Path("build/store"), metavar="DIR", help="the store `kg build --store DIR` wrote (default: build/store)")
     served.add_argument("--page", type=Path, default=Path("build/lineage.html"), help="the page served at / (default: build/lineage.html)")
     served.add_argument("--bind", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     served.add_argument("--port", type=_positive(int), default=7878, help="port of the endpoint and the page (default: 7878)")
     served.add_argument("--timeout", type=_positive(float), default=DEFAULT_TIMEOUT, help=f"seconds before a query is stopped (default: {DEFAULT_TIMEOUT:g})")
     served.add_argument("--allow-remote", action="store_true", help="allow a --bind address other machines can reach")
+    served.add_argument("--workers", type=_positive(int), default=DEFAULT_WORKERS, help=f"queries answered at once, each in a process of its own; half may run long (default: {DEFAULT_WORKERS})")
+    served.add_argument("--client-timeout", type=_positive(float), default=REQUEST_SECONDS, metavar="SECONDS", help=f"seconds a client has to send each request whole, then 408 (default: {REQUEST_SECONDS:g})")
+    served.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN", help="let web pages from this origin read the answers (e.g. https://example.org, or * for any); repeatable (default: none)")
     _fetch_command(command)
     conflicts = command("conflicts", _conflicts, "List where the sources disagree with the catalog or each other.")
     _source_options(conflicts)
@@ -452,7 +455,7 @@ def _publish_build(out: Path, outputs: dict[str, bytes], stream, store: Path | N
 def _serve(args: argparse.Namespace) -> int:
     check_bind(args.bind, args.allow_remote)
     try:
-        serve(args.store, args.page, args.bind, args.port, args.timeout)
+        serve(args.store, args.page, args.bind, args.port, args.timeout, args.workers, tuple(args.cors_origin), args.client_timeout)
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
         return 130

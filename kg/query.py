@@ -42,16 +42,24 @@ SYNTAX_ERROR = re.compile(r"^error at (\d+):(\d+): (.*)$", re.DOTALL)
 # A comment line that goes on with the English question (not the Chinese one, not a blank comment).
 QUESTION_LINE = re.compile(r"^# [^\s\u3000-\u9fff]")
 SINGLE_WORD = re.compile(r"^[\w-]+$")
-# What a query may not contain however it is written: strings, IRIs and comments
-# are blanked first, so that only keywords remain (SERVICE is federated: it
-# makes the engine send requests elsewhere).
-LEXICAL_NOISE = re.compile(
-    r'"""[\s\S]*?"""' r"|'''[\s\S]*?'''"  # long strings
-    r'|"(?:[^"\\\n]|\\.)*"' r"|'(?:[^'\\\n]|\\.)*'"  # short strings
-    r'|<[^<>"{}|^`\\\s]*>'  # IRIs
-    r"|#[^\n]*"  # comments
+# SPARQL's terminals (https://www.w3.org/TR/sparql11-query/#terminals), enough to read a
+# query as Oxigraph reads it and tell its keywords from its strings, IRIs, names and comments.
+# SERVICE is the one keyword refused: it makes the engine send requests to other machines.
+_BASE = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02ff\u0370-\u037d\u037f-\u1fff\u200c\u200d\u2070-\u218f\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd\U00010000-\U000effff"
+_CHARS = _BASE + "_0-9\u00b7\u0300-\u036f\u203f\u2040\\-"
+_PLX = r"%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%]"
+_LOCAL = rf"(?:[{_BASE}_:0-9]|{_PLX})(?:(?:[{_CHARS}.:]|{_PLX})*(?:[{_CHARS}:]|{_PLX}))?"
+TOKEN = re.compile(
+    r'(?:"""(?:(?:"|"")?(?:[^"\\]|\\[\s\S]))*"""' r"|'''(?:(?:'|'')?(?:[^'\\]|\\[\s\S]))*'''"  # long strings
+    r'|"(?:[^"\\\n\r]|\\.)*"' r"|'(?:[^'\\\n\r]|\\.)*'"  # short strings
+    r'|<(?:[^<>"{}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})*>'  # IRIs
+    r"|#[^\r\n]*"  # comments
+    rf"|[?$][{_BASE}_0-9\u00b7\u0300-\u036f\u203f\u2040]+|_:[{_BASE}_0-9](?:[{_CHARS}.]*[{_CHARS}])?|@[A-Za-z]+(?:-[A-Za-z0-9]+)*)"  # variables, blank nodes, language tags
+    rf"|(?P<prefix>[{_BASE}](?:[{_CHARS}.]*[{_CHARS}])?)?:(?:{_LOCAL})?"  # prefixed names
+    r"|(?P<word>[A-Za-z_][A-Za-z0-9_]*)"  # keywords, function names
+    r"|[\s\S]"  # anything else, one character at a time
 )
-REMOTE_KEYWORD = re.compile(r"(?<![\w:?$])SERVICE(?![\w:-])", re.IGNORECASE)
+CODEPOINT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 DEFAULT_TIMEOUT = 30.0  # seconds
 DEFAULT_MAX_ROWS = 100_000
 
@@ -208,16 +216,40 @@ def run_query(
 
 
 def refuse_remote(text: str, where: str) -> None:
-    # Blank out strings, IRIs and comments but keep their newlines, so that lines and columns still match.
-    bare = LEXICAL_NOISE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
-    match = REMOTE_KEYWORD.search(bare)
-    if match:
-        line = bare.count("\n", 0, match.start()) + 1
-        column = match.start() - (bare.rfind("\n", 0, match.start()) + 1) + 1
-        raise QueryError(
-            f"{where}:{line}:{column}: SERVICE is refused: queries here never reach another machine",
-            "query the local graph only; to federate, load build/kg.nt into an endpoint of your own",
-        )
+    """Raise QueryError if `text` holds the SERVICE keyword, read as SPARQL tokens (see TOKEN).
+
+    So SERVICE inside a string, an IRI, a comment or a prefixed name is let
+    through whatever its escapes, and SERVICE as a keyword is refused even
+    glued to what follows (`SERVICE<http://...>`, `SERVICE:x` with the empty
+    prefix). The query is read twice: as written, as Oxigraph reads it, and
+    with its \\u escapes resolved first, as SPARQL 1.1 says; either refuses.
+    """
+    for reading in (text, CODEPOINT.sub(_codepoint, text)):
+        at = _remote_keyword(reading)
+        if at is not None:
+            line = reading.count("\n", 0, at) + 1
+            column = at - (reading.rfind("\n", 0, at) + 1) + 1
+            raise QueryError(
+                f"{where}:{line}:{column}: SERVICE is refused: queries here never reach another machine",
+                "query the local graph only; to federate, load build/kg.nt into an endpoint of your own",
+            )
+
+
+def _remote_keyword(text: str) -> int | None:
+    """Where the first SERVICE keyword of `text` starts (also as the prefix of a prefixed name), or None."""
+    position = 0
+    while position < len(text):
+        token = TOKEN.match(text, position)
+        keyword = token["word"] or token["prefix"]
+        if keyword is not None and keyword.upper() == "SERVICE":
+            return position
+        position = token.end()
+    return None
+
+
+def _codepoint(match: re.Match) -> str:
+    code = int(match.group(1) or match.group(2), 16)
+    return chr(code) if code <= 0x10FFFF else match.group(0)
 
 
 def _answer(store: ox.Store, text: str, max_rows: int, sender) -> None:  # noqa: ANN001

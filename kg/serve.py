@@ -1,54 +1,100 @@
-"""`kg serve`: Oxigraph's own SPARQL server on a store, read-only, with the lineage page beside it.
+"""`kg serve`: a store built by `kg build --store`, read-only over the SPARQL 1.1 protocol,
+with the lineage page and a query page beside it.
 
-Oxigraph's server (`oxigraph serve-read-only`, from the `oxigraph` package)
-answers the queries. It listens on a free loopback port that only this
-process talks to; the port the user asks for is a small front server here,
-which serves the page at `/` and passes `/query` (SPARQL 1.1 protocol, GET
-or POST) to Oxigraph. The front is there because of what Oxigraph's server
-does on its own (measured with oxigraph 0.5.13):
+The queries run here, in worker processes that each hold the store open
+read-only (`ox.Store.read_only`), never in a server of the engine's own: no
+port but this one is open, and every query passes `refuse_remote` (no
+SERVICE) before a worker sees it. A worker that passes the deadline is
+killed, so no work outlives its answer (Oxigraph cannot be stopped from
+Python), and another takes its place.
 
-- It evaluates SERVICE: one query makes it send HTTP requests to any machine,
-  services on loopback included. The front refuses such a query before it
-  reaches Oxigraph, by the rule `kg query` applies.
-- Its `--timeout-s` is checked only at points inside the engine: a SELECT
-  whose rows stream ran for as long as the client kept reading (ten minutes,
-  with `--timeout-s 2`), and a COUNT over a cross join stopped after 23 s.
-  The front reads the answer with a deadline and, when it passes, drops the
-  connection to Oxigraph (which stops a streaming answer at once) and
-  answers 503; Oxigraph's own timeout, one second later, frees the engine
-  where it can.
-- It serves no files, so the page would need a port of its own.
+How the load is held:
+- `--workers` processes answer at once. A query has one of them for its
+  first `FAST_SECONDS`; to go on it needs one of the few long-query slots
+  (half the workers), else it is stopped with 503, and it runs at a lower
+  CPU priority: a flood of heavy queries never takes every worker, so the
+  small ones keep getting answered within a second or two.
+- A few requests wait for a worker (`QUEUE_SECONDS` at most); when that
+  queue is full the answer is 503 at once, with Retry-After.
+- Connections are bounded (`MAX_CONNECTIONS`, then 503), the listen
+  backlog is long, and a request must arrive whole within
+  `--client-timeout` seconds (10) of the connection or of the previous answer: a slow
+  client is answered 408 and dropped. A body is bounded (`MAX_QUERY_BYTES`)
+  however it is framed; a malformed frame is a 400, never a traceback.
 
-The answer is read whole before it is sent, so that a client gets either
-the whole answer or a clear error, never a truncated one with status 200.
+HTTP/1.1 with keep-alive comes from the standard library's server, whose
+parsing of request lines and headers is bounded; bodies are read here.
 """
 
 from __future__ import annotations
 
 import ctypes
-import http.client
-import http.server
+import html
+import io
 import ipaddress
-import math
-import shutil
+import json
+import multiprocessing
+import os
+import re
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pyoxigraph as ox
+
 from kg.errors import RequestError
-from kg.query import QueryError, refuse_remote
+from kg.query import PREFIX_IRIS, QUERIES_DIR, QueryError, _syntax_error, refuse_remote
 from kg.store import hold_store
 
-MAX_ANSWER_BYTES = 256 * 2**20
 MAX_QUERY_BYTES = 2**20
-STARTUP_SECONDS = 30.0
+MAX_ANSWER_BYTES = 64 * 2**20
+DRAIN_BYTES = 8 * 2**20  # of a refused body, read and dropped so that the client sees the answer
+MAX_CONNECTIONS = 256
+MAX_WAITING = 16  # requests waiting for a worker
+QUEUE_SECONDS = 5.0
+FAST_SECONDS = 0.5
+REQUEST_SECONDS = 10.0  # default of --client-timeout
+BACKLOG = 1024
+DEFAULT_WORKERS = 4
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PAGE_TEMPLATE = Path(__file__).parent / "page" / "sparql.html"
+# Media types of the answers: what a client may ask for in Accept -> the engine's format.
+RESULTS = {
+    "application/sparql-results+json": "JSON", "application/json": "JSON",
+    "application/sparql-results+xml": "XML", "application/xml": "XML", "text/xml": "XML",
+    "text/csv": "CSV", "text/tab-separated-values": "TSV",
+}
+GRAPHS = {
+    "text/turtle": "TURTLE", "application/x-turtle": "TURTLE", "application/n-triples": "N_TRIPLES", "text/plain": "N_TRIPLES",
+    "application/rdf+xml": "RDF_XML", "application/ld+json": "JSON_LD",
+}
+SERVICE_DESCRIPTION = """@prefix sd: <http://www.w3.org/ns/sparql-service-description#> .
+@prefix formats: <http://www.w3.org/ns/formats/> .
+@prefix dcterms: <http://purl.org/dc/terms/> .
+
+[] a sd:Service ;
+  dcterms:title "llm-lineage: the knowledge graph of open LLMs (read-only)" ;
+  sd:endpoint <{endpoint}> ;
+  sd:supportedLanguage sd:SPARQL11Query ;
+  sd:resultFormat formats:SPARQL_Results_JSON, formats:SPARQL_Results_XML, formats:SPARQL_Results_CSV,
+    formats:SPARQL_Results_TSV, formats:Turtle, formats:N-Triples, formats:RDF_XML, formats:JSON-LD ;
+  sd:defaultDataset [ a sd:Dataset ; sd:defaultGraph [ a sd:Graph ] ] .
+"""
+READ_ONLY = "this endpoint is read-only: it takes no updates"
+
+
+class Refusal(Exception):
+    """An answer other than the query's: status, message, and whether to close the connection after it."""
+
+    def __init__(self, status: int, message: str, close: bool = False, retry: bool = False) -> None:
+        super().__init__(message)
+        self.status, self.message, self.close, self.retry = status, message, close, retry
 
 
 def check_bind(address: str, allow_remote: bool) -> None:
@@ -66,44 +112,41 @@ def check_bind(address: str, allow_remote: bool) -> None:
         )
 
 
-def serve(store: Path, page: Path, bind: str, port: int, timeout: float) -> None:
-    """Serve `store` and `page` on `bind`:`port` until Ctrl-C (KeyboardInterrupt, raised once both servers are stopped).
+def serve(
+    store: Path, page: Path, bind: str, port: int, timeout: float,
+    workers: int = DEFAULT_WORKERS, origins: tuple[str, ...] = (), client_timeout: float = REQUEST_SECONDS,
+) -> None:
+    """Serve `store`, `page` and the query page on `bind`:`port` until Ctrl-C or SIGTERM
+    (KeyboardInterrupt, raised once the workers are stopped).
 
-    Prints where the endpoint and the page are once Oxigraph answers.
-    Raises RequestError if the store is missing or in use, the port is taken, or Oxigraph stops.
+    `origins` are the web origins whose pages may read the answers (CORS), `*` for any;
+    a client has `client_timeout` seconds to send each request whole.
+    Prints where the endpoint and the pages are once the workers are ready.
+    Raises RequestError if the store is missing or in use, or the port is taken.
     """
-    program = _oxigraph()
     with hold_store(store):
+        pool = Pool(Path(store), workers, timeout)
         try:
-            front = http.server.ThreadingHTTPServer((bind, port), _Front)
-        except OSError as exc:
-            raise RequestError(f"cannot listen on {bind} port {port}: {exc.strerror or exc}", "choose another with --port") from None
-        front.daemon_threads = True
-        with front, tempfile.TemporaryFile() as log:
-            inner = _free_port()
-            oxigraph = subprocess.Popen(
-                [program, "serve-read-only", "--location", str(store), "--bind", f"127.0.0.1:{inner}", "--timeout-s", str(math.ceil(timeout) + 1)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=_die_with_parent,
-            )
-            front.inner, front.page, front.timeout_s = inner, Path(page), timeout
-            thread = threading.Thread(target=front.serve_forever, daemon=True)
+            try:
+                server = Server((bind, port), Handler)
+            except OSError as exc:
+                raise RequestError(f"cannot listen on {bind} port {port}: {exc.strerror or exc}", "choose another with --port") from None
+            server.setup(pool, Path(page), origins, f"http://{bind}:{server.server_port}", client_timeout)
             # Ctrl-C also when started in the background, where the shell ignores SIGINT; SIGTERM stops cleanly too.
             previous = {stop: signal.signal(stop, _interrupt) for stop in (signal.SIGINT, signal.SIGTERM)}
             try:
-                _wait_until_listening(oxigraph, inner, log)
-                thread.start()
-                _say(f"SPARQL endpoint (read-only): http://{bind}:{front.server_port}/query")
-                _say(f"lineage page: http://{bind}:{front.server_port}/" + ("" if Path(page).is_file() else f" (no page yet at {page}: run `kg build`)"))
-                _say(f"store {store}, queries stopped after {timeout:g} s; Ctrl-C stops")
-                code = oxigraph.wait()
-                raise RequestError(f"Oxigraph's server stopped (exit code {code}): {_tail(log)}", "")
+                with server:
+                    threading.Thread(target=server.watch, daemon=True).start()
+                    _say(f"SPARQL endpoint (read-only): {server.base}/query")
+                    _say(f"lineage page: {server.base}/" + ("" if Path(page).is_file() else f" (no page yet at {page}: run `kg build`)"))
+                    _say(f"query page: {server.base}/sparql")
+                    _say(f"store {store}, {workers} workers, queries stopped after {timeout:g} s; Ctrl-C stops")
+                    server.serve_forever()
             finally:
-                if thread.is_alive():
-                    front.shutdown()
-                oxigraph.terminate()
-                oxigraph.wait()
                 for stop, handler in previous.items():
                     signal.signal(stop, handler)
+        finally:
+            pool.close()
 
 
 def _interrupt(signum: int, frame) -> None:  # noqa: ANN001
@@ -114,140 +157,505 @@ def _say(line: str) -> None:
     print(line, flush=True)  # at once, even when stdout is a pipe: a test or a script waits for these lines
 
 
-def _oxigraph() -> str:
-    """The `oxigraph` program installed beside this Python, else the one on PATH."""
-    beside = Path(sys.executable).parent / "oxigraph"
-    found = str(beside) if beside.is_file() else shutil.which("oxigraph")
-    if found is None:
-        raise RequestError("Oxigraph's server (the `oxigraph` command) is not installed", "pip install oxigraph")
-    return found
+# The workers: processes that answer queries, each killed at its deadline.
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: have the kernel stop Oxigraph if this process dies without cleaning up."""
-    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+@dataclass
+class Worker:
+    process: multiprocessing.Process
+    connection: object  # the parent's end of the pipe
+    reniced: bool = False
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+@dataclass
+class Pool:
+    """`size` worker processes on the store; `ask` gives each query to one of them."""
 
+    store: Path
+    size: int
+    timeout: float
+    idle: list[Worker] = field(default_factory=list)
+    ready: threading.Condition = field(default_factory=threading.Condition)  # an idle worker was added
+    waiting: int = 0
+    closed: bool = False
 
-def _wait_until_listening(process: subprocess.Popen, port: int, log) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RequestError(f"Oxigraph's server did not start (exit code {process.returncode}): {_tail(log)}", "")
+    def __post_init__(self) -> None:
+        # Workers come from a clean single-threaded process (the server has threads; forking it is unsafe).
+        self.context = multiprocessing.get_context("forkserver")
+        self.context.set_forkserver_preload(["kg.serve"])
+        self.slots = threading.BoundedSemaphore(self.size)
+        self.long = threading.BoundedSemaphore(max(1, self.size // 2))
+        self.idle = [self._start() for _ in range(self.size)]
+        for worker in self.idle:  # each says once it has opened the store
+            if not worker.connection.poll(60) or worker.connection.recv() != "ready":
+                self.close()
+                raise RequestError(f"the query workers could not open the store {self.store}", "check it with `kg query --store`")
+
+    def ask(self, text: str, formats: tuple[str | None, str | None]) -> tuple[str, bytes]:
+        """The answer to `text` (media type, bytes) in the first of `formats` (results, graph) that fits its form.
+
+        Raises Refusal: 503 when every worker is taken, or past the time bound; 400 for a bad query.
+        """
+        if not self._queue():
+            raise Refusal(503, f"busy: {self.size} queries are running and {MAX_WAITING} waiting; try again in a moment", retry=True)
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            started = time.monotonic()
+            worker = self._take()
+            worker.connection.send((text, formats))
+            if worker.connection.poll(FAST_SECONDS):
+                return self._reply(worker, text)
+            if not self.long.acquire(blocking=False):
+                self._discard(worker)
+                raise Refusal(503, f"busy: every slot for queries of more than {FAST_SECONDS:g} s is taken; try again in a moment", retry=True)
+            try:
+                # Below the newer queries on the CPU, so that a heavy query never slows the small ones much.
+                os.setpriority(os.PRIO_PROCESS, worker.process.pid, 10)
+                worker.reniced = True
+                if worker.connection.poll(max(self.timeout - (time.monotonic() - started), 0)):
+                    return self._reply(worker, text)
+                self._discard(worker)
+                raise Refusal(503, f"stopped after {self.timeout:g} s without an answer: narrow the query (add LIMIT, or bind a variable)")
+            finally:
+                self.long.release()
+        finally:
+            self.slots.release()
+
+    def _queue(self) -> bool:
+        """Wait for a worker's slot; False when too many already wait, or none frees in QUEUE_SECONDS."""
+        with self.ready:
+            if self.waiting >= MAX_WAITING:
+                return False
+            self.waiting += 1
+        try:
+            return self.slots.acquire(timeout=QUEUE_SECONDS)
+        finally:
+            with self.ready:
+                self.waiting -= 1
+
+    def _take(self) -> Worker:
+        """An idle worker; there is one for every slot, but the replacement of a killed one may still be starting."""
+        with self.ready:
+            if not self.ready.wait_for(lambda: self.idle, timeout=60):
+                raise Refusal(503, "no query worker could be started: see the server's terminal", retry=True)
+            return self.idle.pop()
+
+    def _reply(self, worker: Worker, text: str) -> tuple[str, bytes]:
+        try:
+            outcome, payload = worker.connection.recv()
+        except (EOFError, OSError):
+            self._discard(worker)
+            raise Refusal(503, "the query engine stopped without an answer: the query may need more memory than there is") from None
+        if worker.reniced:  # a process's priority can be lowered but not raised again
+            self._discard(worker)
+        else:
+            with self.ready:
+                self.idle.append(worker)
+                self.ready.notify()
+        if outcome == "ok":
+            return payload
+        if outcome == "syntax":
+            raise Refusal(400, str(_syntax_error(payload, "query")))
+        if outcome == "too-big":
+            raise Refusal(503, f"the answer passed {MAX_ANSWER_BYTES // 2**20} MiB: narrow the query or add LIMIT")
+        if outcome == "not-acceptable":
+            kinds = ", ".join(RESULTS if payload == "results" else GRAPHS)
+            raise Refusal(406, f"this query's answer comes as one of: {kinds}; none is in the Accept header")
+        raise Refusal(400, f"the query failed: {payload}")
+
+    def _start(self) -> Worker:
+        mine, theirs = self.context.Pipe()
+        process = self.context.Process(target=work, args=(str(self.store), theirs), daemon=True)
+        process.start()
+        theirs.close()
+        return Worker(process, mine)
+
+    def _discard(self, worker: Worker) -> None:
+        """Kill `worker` (its query may still run) and start another in its place, off this request's thread."""
+        worker.process.kill()
+        worker.connection.close()
+
+        def replace() -> None:
+            worker.process.join()
+            if not self.closed:
+                fresh = self._start()
+                if fresh.connection.poll(60) and fresh.connection.recv() == "ready":
+                    with self.ready:
+                        self.idle.append(fresh)
+                        self.ready.notify()
+                else:
+                    print(f"kg serve: a query worker could not open the store {self.store}", file=sys.stderr, flush=True)
+
+        threading.Thread(target=replace, daemon=True).start()
+
+    def close(self) -> None:
+        self.closed = True
+        with self.ready:
+            workers, self.idle = self.idle, []
+        for worker in workers:
+            worker.process.kill()
+            worker.process.join()
+
+
+def work(store: str, connection) -> None:  # noqa: ANN001
+    """A worker process: open the store read-only, then answer each query sent until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops the workers itself
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # and the kernel does, if the server dies without cleaning up
+    try:
+        opened = ox.Store.read_only(store)
+    except OSError:
+        connection.send("failed")
+        return
+    connection.send("ready")
+    while True:
+        try:
+            text, formats = connection.recv()
+        except (EOFError, OSError):
             return
-        except OSError:
-            time.sleep(0.05)
-    raise RequestError(f"Oxigraph's server did not answer within {STARTUP_SECONDS:g} s", "")
+        connection.send(answer(opened, text, formats))
 
 
-def _tail(log) -> str:  # noqa: ANN001
-    log.seek(0)
-    lines = log.read().decode("utf-8", "replace").strip().splitlines()
-    return lines[-1] if lines else "it said nothing"
+class _TooBig(Exception):
+    pass
 
 
-class _Front(http.server.BaseHTTPRequestHandler):
-    """The page at / and /lineage.html; /query passed to Oxigraph; every write refused."""
+class _Bounded(io.RawIOBase):
+    """A writable buffer that raises _TooBig past MAX_ANSWER_BYTES."""
 
+    def __init__(self) -> None:
+        self.buffer = io.BytesIO()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:
+        if self.buffer.tell() + len(data) > MAX_ANSWER_BYTES:
+            raise _TooBig
+        return self.buffer.write(data)
+
+
+def answer(store: ox.Store, text: str, formats: tuple[str | None, str | None]) -> tuple[str, object]:
+    """Evaluate `text` on `store` and serialize the answer: (outcome, payload) as `Pool._reply` reads it."""
+    results, graph = formats
+    output = _Bounded()
+    try:
+        result = store.query(text, prefixes=PREFIX_IRIS)
+        if isinstance(result, ox.QueryTriples):
+            if graph is None:
+                return ("not-acceptable", "graph")
+            result.serialize(output, format=getattr(ox.RdfFormat, GRAPHS[graph]))
+            return ("ok", (graph, output.buffer.getvalue()))
+        if results is None:
+            return ("not-acceptable", "results")
+        result.serialize(output, format=getattr(ox.QueryResultsFormat, RESULTS[results]))
+        return ("ok", (results, output.buffer.getvalue()))
+    except SyntaxError as exc:
+        return ("syntax", str(exc))
+    except Exception as exc:  # noqa: BLE001 (anything the engine raises goes back as a message)
+        if isinstance(exc, _TooBig) or isinstance(exc.__context__, _TooBig) or "_TooBig" in str(exc):
+            return ("too-big", None)
+        return ("failed", str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+
+
+# HTTP.
+
+
+def negotiate(accept: str | None) -> tuple[str | None, str | None]:
+    """The media types to answer in, for results (SELECT, ASK) and for graphs (CONSTRUCT, DESCRIBE), from an Accept header."""
+    if not accept:
+        return "application/sparql-results+json", "text/turtle"
+    ranked = []
+    for order, item in enumerate(accept.split(",")):
+        kind, *parameters = [part.strip() for part in item.split(";")]
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0:
+            ranked.append((-quality, order, kind.lower()))
+    wanted = [kind for _, _, kind in sorted(ranked)]
+    return _first(wanted, RESULTS, "application/sparql-results+json"), _first(wanted, GRAPHS, "text/turtle")
+
+
+def _first(wanted: list[str], known: dict[str, str], default: str) -> str | None:
+    for kind in wanted:
+        if kind in known:
+            return kind
+        if kind in ("*/*", f"{default.partition('/')[0]}/*"):
+            return default
+    return None
+
+
+class Server(ThreadingHTTPServer):
+    """The standard threading server with a long backlog, bounded connections and a watch on slow clients."""
+
+    request_queue_size = BACKLOG
+    daemon_threads = True
+
+    def setup(self, pool: Pool, page: Path, origins: tuple[str, ...], base: str, client_timeout: float) -> None:  # noqa: D102
+        self.pool, self.page, self.origins, self.base, self.client_timeout = pool, page, origins, base, client_timeout
+        self.sparql_page = render_query_page()
+        self.deadlines: dict[Handler, tuple[float, bool] | None] = {}  # (when, whether still reading the request)
+        self.watch_lock = threading.Lock()
+
+    def process_request(self, request: socket.socket, client_address) -> None:  # noqa: ANN001
+        with self.watch_lock:
+            full = len(self.deadlines) >= MAX_CONNECTIONS
+        if full:
+            _refuse_raw(request, 503, "busy: too many connections; try again in a moment")
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def watch(self) -> None:
+        """Answer 408 to, and drop, every connection whose request has not arrived whole by its deadline."""
+        while True:
+            time.sleep(0.25)
+            now = time.monotonic()
+            with self.watch_lock:
+                late = [(handler, deadline[1]) for handler, deadline in self.deadlines.items() if deadline is not None and deadline[0] < now]
+                for handler, _ in late:
+                    self.deadlines[handler] = None
+            for handler, reading in late:
+                if reading:
+                    _refuse_raw(handler.connection, 408, f"the request did not arrive whole within {self.client_timeout:g} s")
+                try:
+                    handler.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def handle_error(self, request, client_address) -> None:  # noqa: ANN001
+        error = sys.exc_info()[1]
+        if isinstance(error, (OSError, ValueError)):
+            return  # a client that went away, or was dropped as too slow: nothing to say
+        print(f"kg serve: internal error on a request from {client_address[0]}: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+
+
+def _refuse_raw(connection: socket.socket, status: int, message: str) -> None:
+    """Send a whole small answer without blocking: for a connection no handler answers."""
+    body = (message + "\n").encode()
+    reason = {408: "Request Timeout", 503: "Service Unavailable"}[status]
+    head = f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    try:
+        connection.setblocking(False)
+        connection.send(head.encode() + body)
+    except OSError:
+        pass
+
+
+class Handler(BaseHTTPRequestHandler):
+    """/query (the SPARQL protocol), / and /lineage.html (the lineage page), /sparql (the query page)."""
+
+    server: Server
+    protocol_version = "HTTP/1.1"
     server_version = "llm-lineage"
+    def setup(self) -> None:
+        self.timeout = self.server.client_timeout  # of each read and write: a client that stops reading is dropped
+        super().setup()
+        self._deadline(self.timeout)
+
+    def finish(self) -> None:
+        with self.server.watch_lock:
+            self.server.deadlines.pop(self, None)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def _deadline(self, seconds: float | None, reading: bool = True) -> None:
+        with self.server.watch_lock:
+            self.server.deadlines[self] = None if seconds is None else (time.monotonic() + seconds, reading)
+
+    def handle_one_request(self) -> None:
+        super().handle_one_request()
+        self._deadline(self.timeout)  # for the next request on this connection
 
     def do_GET(self) -> None:  # noqa: N802
-        path, _, query = self.path.partition("?")
-        if path in ("/", "/lineage.html"):
-            self._page()
-        elif path == "/query":
-            self._query(urllib.parse.parse_qs(query).get("query", [None])[0], b"")
-        else:
-            self._refuse(404, f"nothing at {path}: the endpoint is /query, the page is /")
+        self._answer(self._get)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._answer(self._get, head=True)
 
     def do_POST(self) -> None:  # noqa: N802
-        path = self.path.partition("?")[0]
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_QUERY_BYTES:
-            for start in range(0, length, 1 << 16):  # read and dropped, never held, so that the client gets the answer
-                self.rfile.read(min(1 << 16, length - start))
-            self._refuse(413, f"a query of more than {MAX_QUERY_BYTES // 2**10} KiB is refused")
-            return
-        body = self.rfile.read(length)
-        if path != "/query":
-            self._refuse(403 if path in ("/update", "/store") else 404, "this endpoint is read-only: it takes no updates")
-            return
-        kind = self.headers.get_content_type()
-        if kind == "application/sparql-query":
-            text = body.decode("utf-8", "replace")
-        elif kind == "application/x-www-form-urlencoded":
-            text = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("query", [None])[0]
-        else:
-            self._refuse(415, "send the query as application/sparql-query or as a form field 'query'; this endpoint takes no updates")
-            return
-        self._query(text, body)
+        self._answer(self._post)
+
+    def do_OPTIONS(self) -> None:  # noqa: N802
+        self._answer(self._options)
 
     def do_PUT(self) -> None:  # noqa: N802
-        self._refuse(403, "this endpoint is read-only: it takes no updates")
+        self._answer(self._write)
 
     do_DELETE = do_PATCH = do_PUT
 
-    def _page(self) -> None:
+    def _answer(self, respond, head: bool = False) -> None:  # noqa: ANN001
+        """Run `respond` (-> status, media type, body, headers) and send what it gives, or the refusal it raises."""
         try:
-            data = self.server.page.read_bytes()
-        except OSError:
-            self._refuse(404, f"no lineage page at {self.server.page}: run `kg build`")
-            return
-        self._send(200, "text/html; charset=utf-8", data)
-
-    def _query(self, text: str | None, body: bytes) -> None:
-        if text is None:
-            self._refuse(400, "no query: pass it as the parameter 'query'")
-            return
-        try:
-            refuse_remote(text, "query")
+            status, kind, body, headers = respond()
+        except Refusal as refusal:
+            self.close_connection = self.close_connection or refusal.close
+            status, kind, body = refusal.status, "text/plain; charset=utf-8", (refusal.message + "\n").encode()
+            headers = {"Retry-After": "1"} if refusal.retry else {}
         except QueryError as exc:
-            self._refuse(400, str(exc))
-            return
-        status, kind, answer = self._ask_oxigraph(body)
-        if answer is None:
-            self._refuse(503, f"stopped after {self.server.timeout_s:g} s without a whole answer, or the answer passed {MAX_ANSWER_BYTES // 2**20} MiB: narrow the query")
-        else:
-            self._send(status, kind, answer)
-
-    def _ask_oxigraph(self, body: bytes) -> tuple[int, str, bytes | None]:
-        """Oxigraph's status, content type and whole answer, or None for the answer past the deadline or the size bound."""
-        deadline = time.monotonic() + self.server.timeout_s
-        connection = http.client.HTTPConnection("127.0.0.1", self.server.inner, timeout=self.server.timeout_s)
-        headers = {name: self.headers[name] for name in ("Accept", "Content-Type") if self.headers[name]}
-        try:
-            connection.request(self.command, self.path, body=body or None, headers=headers)
-            response = connection.getresponse()
-            chunks, size = [], 0
-            while time.monotonic() < deadline and size <= MAX_ANSWER_BYTES:
-                connection.sock.settimeout(max(deadline - time.monotonic(), 0.01))
-                chunk = response.read1(1 << 16)
-                if not chunk:
-                    return response.status, response.getheader("Content-Type", "text/plain"), b"".join(chunks)
-                chunks.append(chunk)
-                size += len(chunk)
-            return response.status, "", None
-        except (TimeoutError, socket.timeout):
-            return 503, "", None
-        finally:
-            connection.close()  # before the end of the answer, this is what stops Oxigraph
-
-    def _refuse(self, status: int, message: str) -> None:
-        self._send(status, "text/plain; charset=utf-8", (message + "\n").encode("utf-8"))
-
-    def _send(self, status: int, kind: str, data: bytes) -> None:
+            status, kind, body, headers = 400, "text/plain; charset=utf-8", (str(exc) + "\n").encode(), {}
+        self._deadline(self.timeout + 60, reading=False)  # sending: a reader of a big answer on a slow link gets a minute
         self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(data)))
+        if status != 204:
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+        for name, value in {**headers, **self._cors()}.items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(data)
+        if not head:
+            self.wfile.write(body)
+
+    def _get(self) -> tuple[int, str, bytes, dict]:
+        path, _, query = self.path.partition("?")
+        if path in ("/", "/lineage.html"):
+            try:
+                return 200, "text/html; charset=utf-8", self.server.page.read_bytes(), {}
+            except OSError:
+                raise Refusal(404, f"no lineage page at {self.server.page}: run `kg build`") from None
+        if path == "/sparql":
+            return 200, "text/html; charset=utf-8", self.server.sparql_page, {}
+        if path != "/query":
+            raise Refusal(404, f"nothing at {path}: the endpoint is /query, the lineage page /, the query page /sparql")
+        self._body()  # a GET with a body: read it, so that the next request on the connection starts where it should
+        fields = _fields(query)
+        if "query" not in fields:
+            description = SERVICE_DESCRIPTION.format(endpoint=f"{self.server.base}/query").encode()
+            return 200, "text/turtle; charset=utf-8", description, {"Vary": "Accept, Origin"}
+        return self._query(fields)
+
+    def _post(self) -> tuple[int, str, bytes, dict]:
+        path, _, query = self.path.partition("?")
+        body = self._body()
+        if path != "/query":
+            raise Refusal(403 if path in ("/update", "/store") else 404, READ_ONLY)
+        kind = self.headers.get_content_type()
+        if kind == "application/sparql-query":
+            fields = {**_fields(query), "query": [_text(body)]}
+        elif kind == "application/x-www-form-urlencoded":
+            fields = {**_fields(query), **_fields(_text(body))}
+        else:
+            raise Refusal(415, "send the query as application/sparql-query or as a form field 'query'; " + READ_ONLY)
+        if "update" in fields:
+            raise Refusal(403, READ_ONLY)
+        if "query" not in fields:
+            raise Refusal(400, "no query: pass it as the form field 'query'")
+        return self._query(fields)
+
+    def _options(self) -> tuple[int, str, bytes, dict]:
+        self._body()
+        headers = {"Allow": "GET, HEAD, POST, OPTIONS"}
+        if self._cors():
+            headers.update({"Access-Control-Allow-Methods": "GET, HEAD, POST, OPTIONS", "Access-Control-Allow-Headers": "Accept, Content-Type", "Access-Control-Max-Age": "600"})
+        return 204, "text/plain", b"", headers
+
+    def _write(self) -> tuple[int, str, bytes, dict]:
+        self._body()
+        raise Refusal(403, READ_ONLY)
+
+    def _query(self, fields: dict[str, list[str]]) -> tuple[int, str, bytes, dict]:
+        if len(fields["query"]) != 1:
+            raise Refusal(400, "give one query, not several")
+        if "default-graph-uri" in fields or "named-graph-uri" in fields:
+            raise Refusal(400, "default-graph-uri and named-graph-uri are not supported: the endpoint answers from its one default graph")
+        text = fields["query"][0]
+        refuse_remote(text, "query")
+        self._deadline(None)  # the pool bounds the time from here
+        kind, body = self.server.pool.ask(text, negotiate(self.headers.get("Accept")))
+        charset = "; charset=utf-8" if kind.startswith("text/") or kind.endswith(("json", "xml")) else ""
+        return 200, kind + charset, body, {"Vary": "Accept, Origin"}
+
+    def _body(self) -> bytes:
+        """The request's body, whatever its framing, at most MAX_QUERY_BYTES; Refusal for a bad or too big one."""
+        lengths = self.headers.get_all("Content-Length") or []
+        coding = self.headers.get("Transfer-Encoding")
+        if coding is not None:
+            if lengths:
+                raise Refusal(400, "a request with both Content-Length and Transfer-Encoding is refused", close=True)
+            if coding.strip().lower() != "chunked":
+                raise Refusal(501, f"Transfer-Encoding '{coding}' is not supported: send the body as it is, or chunked", close=True)
+            return self._chunked()
+        if not lengths:
+            return b""
+        if len(set(lengths)) != 1 or not re.fullmatch(r"[0-9]{1,18}", lengths[0].strip()):
+            raise Refusal(400, f"Content-Length '{', '.join(lengths)}' is not a length in bytes", close=True)
+        length = int(lengths[0])
+        if length > MAX_QUERY_BYTES:
+            if length <= DRAIN_BYTES:
+                self._drain(length)
+            raise Refusal(413, f"a query of more than {MAX_QUERY_BYTES // 2**10} KiB is refused", close=True)
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise ConnectionResetError  # the client went away: nothing to answer
+        return body
+
+    def _chunked(self) -> bytes:
+        body = bytearray()
+        while True:
+            line = self.rfile.readline(1024)
+            size = line.split(b";")[0].strip()
+            if not line.endswith(b"\n") or not re.fullmatch(rb"[0-9A-Fa-f]{1,8}", size):
+                raise Refusal(400, "a malformed chunk in the request's body", close=True)
+            size = int(size, 16)
+            if size == 0:
+                break
+            if len(body) + size > MAX_QUERY_BYTES:
+                raise Refusal(413, f"a query of more than {MAX_QUERY_BYTES // 2**10} KiB is refused", close=True)
+            chunk = self.rfile.read(size)
+            if len(chunk) < size:
+                raise ConnectionResetError
+            body += chunk
+            if self.rfile.readline(3).strip():
+                raise Refusal(400, "a malformed chunk in the request's body", close=True)
+        for _ in range(100):  # trailers, ignored
+            if self.rfile.readline(8192).strip() == b"":
+                break
+        return bytes(body)
+
+    def _drain(self, length: int) -> None:
+        """Read and drop a refused body, so that the client, still sending it, sees the refusal."""
+        left = length
+        while left > 0:
+            chunk = self.rfile.read(min(left, 1 << 16))
+            if not chunk:
+                return
+            left -= len(chunk)
+
+    def _cors(self) -> dict[str, str]:
+        origin = self.headers.get("Origin")
+        allowed = self.server.origins
+        if origin is None or not allowed or ("*" not in allowed and origin not in allowed):
+            return {}
+        return {"Access-Control-Allow-Origin": "*" if "*" in allowed else origin, "Vary": "Accept, Origin"}
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002, ANN002
         pass  # quiet: the terminal shows the URLs and errors only
+
+
+def _fields(text: str) -> dict[str, list[str]]:
+    try:
+        return urllib.parse.parse_qs(text, keep_blank_values=True, errors="strict", max_num_fields=100)
+    except (ValueError, UnicodeDecodeError):
+        raise Refusal(400, "the form is not valid UTF-8 or has too many fields") from None
+
+
+def _text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refusal(400, "the query is not UTF-8") from None
+
+
+def render_query_page() -> bytes:
+    """The query page: an editor and the shipped queries as examples, all inline, so that it works offline."""
+    examples = [{"name": path.stem, "text": path.read_text(encoding="utf-8")} for path in sorted(QUERIES_DIR.glob("*.rq"))]
+    data = json.dumps(examples, ensure_ascii=True).replace("</", "<\\/")
+    page = PAGE_TEMPLATE.read_text(encoding="utf-8").replace("/*EXAMPLES*/[]", data)
+    return page.replace("<!--PREFIXES-->", html.escape(", ".join(PREFIX_IRIS))).encode("utf-8")
