@@ -14,6 +14,11 @@ How the load is held:
   (half the workers), else it is stopped with 503, and it runs at a lower
   CPU priority: a flood of heavy queries never takes every worker, so the
   small ones keep getting answered within a second or two.
+- A query that ran past `FAST_SECONDS` is remembered for a minute (by its
+  text, spaces collapsed): sent again, it needs a long-query slot from the
+  start, so the same heavy query sent again and again costs the short
+  queries nothing. (A heavy query that is new each time still costs each
+  time up to `FAST_SECONDS` of one worker.)
 - A few requests wait for a worker (`QUEUE_SECONDS` at most); when that
   queue is full the answer is 503 at once, with Retry-After.
 - Connections are bounded (`MAX_CONNECTIONS`, then 503), the listen
@@ -59,6 +64,8 @@ MAX_CONNECTIONS = 256
 MAX_WAITING = 16  # requests waiting for a worker
 QUEUE_SECONDS = 5.0
 FAST_SECONDS = 0.5
+LONG_MEMORY_SECONDS = 60.0
+LONG_MEMORY_SIZE = 10_000
 REQUEST_SECONDS = 10.0  # default of --client-timeout
 BACKLOG = 1024
 DEFAULT_WORKERS = 4
@@ -178,6 +185,7 @@ class Pool:
     ready: threading.Condition = field(default_factory=threading.Condition)  # an idle worker was added
     waiting: int = 0
     closed: bool = False
+    long_ago: dict[str, float] = field(default_factory=dict)  # query shape -> until when it counts as long
 
     def __post_init__(self) -> None:
         # Workers come from a clean single-threaded process (the server has threads; forking it is unsafe).
@@ -196,29 +204,52 @@ class Pool:
 
         Raises Refusal: 503 when every worker is taken, or past the time bound; 400 for a bad query.
         """
-        if not self._queue():
+        shape = " ".join(text.split())
+        long = self._was_long(shape)
+        if long:  # it needs a long slot from the start: it never takes a worker from the queue of short ones
+            if not self.long.acquire(blocking=False):
+                raise Refusal(503, f"busy: this query ran for more than {FAST_SECONDS:g} s lately and every slot for such queries is taken; try again later", retry=True)
+            if not self.slots.acquire(blocking=False):
+                self.long.release()
+                raise Refusal(503, f"busy: {self.size} queries are running; try again in a moment", retry=True)
+        elif not self._queue():
             raise Refusal(503, f"busy: {self.size} queries are running and {MAX_WAITING} waiting; try again in a moment", retry=True)
         try:
             started = time.monotonic()
             worker = self._take()
             worker.connection.send((text, formats))
-            if worker.connection.poll(FAST_SECONDS):
-                return self._reply(worker, text)
-            if not self.long.acquire(blocking=False):
-                self._discard(worker)
-                raise Refusal(503, f"busy: every slot for queries of more than {FAST_SECONDS:g} s is taken; try again in a moment", retry=True)
-            try:
-                # Below the newer queries on the CPU, so that a heavy query never slows the small ones much.
-                os.setpriority(os.PRIO_PROCESS, worker.process.pid, 10)
-                worker.reniced = True
-                if worker.connection.poll(max(self.timeout - (time.monotonic() - started), 0)):
-                    return self._reply(worker, text)
-                self._discard(worker)
-                raise Refusal(503, f"stopped after {self.timeout:g} s without an answer: narrow the query (add LIMIT, or bind a variable)")
-            finally:
-                self.long.release()
+            if not long:
+                if worker.connection.poll(FAST_SECONDS):
+                    return self._reply(worker)
+                self._remember_long(shape)
+                if not self.long.acquire(blocking=False):
+                    self._discard(worker)
+                    raise Refusal(503, f"busy: every slot for queries of more than {FAST_SECONDS:g} s is taken; try again later", retry=True)
+                long = True
+            # Below the newer queries on the CPU, so that a heavy query never slows the small ones much.
+            os.setpriority(os.PRIO_PROCESS, worker.process.pid, 10)
+            worker.reniced = True
+            if worker.connection.poll(max(self.timeout - (time.monotonic() - started), 0)):
+                return self._reply(worker)
+            self._discard(worker)
+            raise Refusal(503, f"stopped after {self.timeout:g} s without an answer: narrow the query (add LIMIT, or bind a variable)")
         finally:
+            if long:
+                self.long.release()
             self.slots.release()
+
+    def _was_long(self, shape: str) -> bool:
+        with self.ready:
+            return self.long_ago.get(shape, 0) > time.monotonic()
+
+    def _remember_long(self, shape: str) -> None:
+        """Remember for LONG_MEMORY_SECONDS that `shape` (a query's text, spaces collapsed) ran past FAST_SECONDS."""
+        now = time.monotonic()
+        with self.ready:
+            if len(self.long_ago) >= LONG_MEMORY_SIZE:
+                self.long_ago = {key: until for key, until in self.long_ago.items() if until > now}
+            if len(self.long_ago) < LONG_MEMORY_SIZE:
+                self.long_ago[shape] = now + LONG_MEMORY_SECONDS
 
     def _queue(self) -> bool:
         """Wait for a worker's slot; False when too many already wait, or none frees in QUEUE_SECONDS."""
@@ -239,7 +270,7 @@ class Pool:
                 raise Refusal(503, "no query worker could be started: see the server's terminal", retry=True)
             return self.idle.pop()
 
-    def _reply(self, worker: Worker, text: str) -> tuple[str, bytes]:
+    def _reply(self, worker: Worker) -> tuple[str, bytes]:
         try:
             outcome, payload = worker.connection.recv()
         except (EOFError, OSError):
@@ -453,9 +484,11 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "llm-lineage"
     def setup(self) -> None:
-        self.timeout = self.server.client_timeout  # of each read and write: a client that stops reading is dropped
+        # Of each read and write, so that a client that stops reading is dropped; longer than the deadline
+        # of a request, so that the watch (which answers 408) comes first.
+        self.timeout = 2 * self.server.client_timeout + 1
         super().setup()
-        self._deadline(self.timeout)
+        self._deadline(self.server.client_timeout, reading=False)
 
     def finish(self) -> None:
         with self.server.watch_lock:
@@ -470,8 +503,18 @@ class Handler(BaseHTTPRequestHandler):
             self.server.deadlines[self] = None if seconds is None else (time.monotonic() + seconds, reading)
 
     def handle_one_request(self) -> None:
+        """Wait for a request (an idle connection is closed quietly at the deadline), then read and answer it
+        (a request not whole by the deadline is answered 408)."""
+        try:
+            started = self.rfile.peek(1)
+        except OSError:
+            started = b""
+        if not started:
+            self.close_connection = True
+            return
+        self._deadline(self.server.client_timeout)
         super().handle_one_request()
-        self._deadline(self.timeout)  # for the next request on this connection
+        self._deadline(self.server.client_timeout, reading=False)
 
     def do_GET(self) -> None:  # noqa: N802
         self._answer(self._get)
@@ -500,7 +543,7 @@ class Handler(BaseHTTPRequestHandler):
             headers = {"Retry-After": "1"} if refusal.retry else {}
         except QueryError as exc:
             status, kind, body, headers = 400, "text/plain; charset=utf-8", (str(exc) + "\n").encode(), {}
-        self._deadline(self.timeout + 60, reading=False)  # sending: a reader of a big answer on a slow link gets a minute
+        self._deadline(self.server.client_timeout + 60, reading=False)  # sending: a reader of a big answer on a slow link gets a minute
         self.send_response(status)
         if status != 204:
             self.send_header("Content-Type", kind)
