@@ -207,7 +207,7 @@ def run_query(
             worker.kill()
         worker.join()
     if outcome == "syntax":
-        raise _syntax_error(payload, where)
+        raise explain_syntax_error(payload, where)
     if outcome == "too-many-rows":
         raise QueryError(f"{where}: the answer has more than {max_rows:,} rows", "add LIMIT or narrow the query, or raise --max-rows")
     if outcome == "failed":
@@ -285,7 +285,7 @@ def _bounded(items, max_rows: int) -> list | None:  # noqa: ANN001
     return out
 
 
-def _syntax_error(message: str, where: str) -> QueryError:
+def explain_syntax_error(message: str, where: str) -> QueryError:
     match = SYNTAX_ERROR.match(message)
     line, column, reason = match.groups() if match else ("1", "1", message)
     if "Prefix not found" in reason:

@@ -1,8 +1,8 @@
 """`kg serve`: a store built by `kg build --store`, read-only over the SPARQL 1.1 protocol,
 with the lineage page and a query page beside it.
 
-The queries run here, in worker processes that each hold the store open
-read-only (`ox.Store.read_only`), never in a server of the engine's own: no
+The queries run here, in worker processes (`kg/worker.py`) that each hold
+the store open read-only, never in a server of the engine's own: no
 port but this one is open, and every query passes `refuse_remote` (no
 SERVICE) before a worker sees it. A worker that passes the deadline is
 killed, so no work outlives its answer (Oxigraph cannot be stopped from
@@ -33,32 +33,30 @@ parsing of request lines and headers is bounded; bodies are read here.
 
 from __future__ import annotations
 
-import ctypes
 import html
-import io
 import ipaddress
 import json
-import multiprocessing
 import os
+import queue
 import re
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
 from pathlib import Path
 
-import pyoxigraph as ox
-
 from kg.errors import RequestError
-from kg.query import PREFIX_IRIS, QUERIES_DIR, QueryError, _syntax_error, refuse_remote
+from kg.query import PREFIX_IRIS, QUERIES_DIR, QueryError, explain_syntax_error, refuse_remote
 from kg.store import hold_store
+from kg.worker import GRAPHS, MAX_ANSWER_BYTES, RESULTS
 
 MAX_QUERY_BYTES = 2**20
-MAX_ANSWER_BYTES = 64 * 2**20
 DRAIN_BYTES = 8 * 2**20  # of a refused body, read and dropped so that the client sees the answer
 MAX_CONNECTIONS = 256
 MAX_WAITING = 16  # requests waiting for a worker
@@ -69,18 +67,8 @@ LONG_MEMORY_SIZE = 10_000
 REQUEST_SECONDS = 10.0  # default of --client-timeout
 BACKLOG = 1024
 DEFAULT_WORKERS = 4
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
+WORKER = Path(__file__).with_name("worker.py")
 PAGE_TEMPLATE = Path(__file__).parent / "page" / "sparql.html"
-# Media types of the answers: what a client may ask for in Accept -> the engine's format.
-RESULTS = {
-    "application/sparql-results+json": "JSON", "application/json": "JSON",
-    "application/sparql-results+xml": "XML", "application/xml": "XML", "text/xml": "XML",
-    "text/csv": "CSV", "text/tab-separated-values": "TSV",
-}
-GRAPHS = {
-    "text/turtle": "TURTLE", "application/x-turtle": "TURTLE", "application/n-triples": "N_TRIPLES", "text/plain": "N_TRIPLES",
-    "application/rdf+xml": "RDF_XML", "application/ld+json": "JSON_LD",
-}
 SERVICE_DESCRIPTION = """@prefix sd: <http://www.w3.org/ns/sparql-service-description#> .
 @prefix formats: <http://www.w3.org/ns/formats/> .
 @prefix dcterms: <http://purl.org/dc/terms/> .
@@ -169,8 +157,8 @@ def _say(line: str) -> None:
 
 @dataclass
 class Worker:
-    process: multiprocessing.Process
-    connection: object  # the parent's end of the pipe
+    process: subprocess.Popen  # kg/worker.py
+    connection: Connection
     reniced: bool = False
 
 
@@ -184,20 +172,18 @@ class Pool:
     idle: list[Worker] = field(default_factory=list)
     ready: threading.Condition = field(default_factory=threading.Condition)  # an idle worker was added
     waiting: int = 0
-    closed: bool = False
     long_ago: dict[str, float] = field(default_factory=dict)  # query shape -> until when it counts as long
 
     def __post_init__(self) -> None:
-        # Workers come from a clean single-threaded process (the server has threads; forking it is unsafe).
-        self.context = multiprocessing.get_context("forkserver")
-        self.context.set_forkserver_preload(["kg.serve"])
         self.slots = threading.BoundedSemaphore(self.size)
         self.long = threading.BoundedSemaphore(max(1, self.size // 2))
+        self.killed: queue.SimpleQueue[Worker] = queue.SimpleQueue()
         self.idle = [self._start() for _ in range(self.size)]
         for worker in self.idle:  # each says once it has opened the store
             if not worker.connection.poll(60) or worker.connection.recv() != "ready":
                 self.close()
                 raise RequestError(f"the query workers could not open the store {self.store}", "check it with `kg query --store`")
+        threading.Thread(target=self._replace, daemon=True).start()
 
     def ask(self, text: str, formats: tuple[str | None, str | None]) -> tuple[str, bytes]:
         """The answer to `text` (media type, bytes) in the first of `formats` (results, graph) that fits its form.
@@ -285,7 +271,7 @@ class Pool:
         if outcome == "ok":
             return payload
         if outcome == "syntax":
-            raise Refusal(400, str(_syntax_error(payload, "query")))
+            raise Refusal(400, str(explain_syntax_error(payload, "query")))
         if outcome == "too-big":
             raise Refusal(503, f"the answer passed {MAX_ANSWER_BYTES // 2**20} MiB: narrow the query or add LIMIT")
         if outcome == "not-acceptable":
@@ -294,97 +280,39 @@ class Pool:
         raise Refusal(400, f"the query failed: {payload}")
 
     def _start(self) -> Worker:
-        mine, theirs = self.context.Pipe()
-        process = self.context.Process(target=work, args=(str(self.store), theirs), daemon=True)
-        process.start()
-        theirs.close()
-        return Worker(process, mine)
+        mine, theirs = socket.socketpair()
+        with theirs:
+            process = subprocess.Popen(
+                [sys.executable, "-P", str(WORKER), str(theirs.fileno()), str(self.store), json.dumps(PREFIX_IRIS)],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+        return Worker(process, Connection(mine.detach()))
 
     def _discard(self, worker: Worker) -> None:
-        """Kill `worker` (its query may still run) and start another in its place, off this request's thread."""
+        """Kill `worker` (its query may still run); the replacer starts another in its place."""
         worker.process.kill()
         worker.connection.close()
+        self.killed.put(worker)
 
-        def replace() -> None:
-            worker.process.join()
-            if not self.closed:
-                fresh = self._start()
-                if fresh.connection.poll(60) and fresh.connection.recv() == "ready":
-                    with self.ready:
-                        self.idle.append(fresh)
-                        self.ready.notify()
-                else:
-                    print(f"kg serve: a query worker could not open the store {self.store}", file=sys.stderr, flush=True)
-
-        threading.Thread(target=replace, daemon=True).start()
+    def _replace(self) -> None:
+        """Start a worker for each one killed, for as long as the server runs. One thread starts them all,
+        and lives as long as the server: a worker is stopped by the kernel when the thread that started it ends."""
+        while True:
+            self.killed.get().process.wait()
+            fresh = self._start()
+            if fresh.connection.poll(60) and fresh.connection.recv() == "ready":
+                with self.ready:
+                    self.idle.append(fresh)
+                    self.ready.notify()
+            else:
+                print(f"kg serve: a query worker could not open the store {self.store}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
-        self.closed = True
         with self.ready:
             workers, self.idle = self.idle, []
         for worker in workers:
             worker.process.kill()
-            worker.process.join()
-
-
-def work(store: str, connection) -> None:  # noqa: ANN001
-    """A worker process: open the store read-only, then answer each query sent until the pipe closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops the workers itself
-    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # and the kernel does, if the server dies without cleaning up
-    try:
-        opened = ox.Store.read_only(store)
-    except OSError:
-        connection.send("failed")
-        return
-    connection.send("ready")
-    while True:
-        try:
-            text, formats = connection.recv()
-        except (EOFError, OSError):
-            return
-        connection.send(answer(opened, text, formats))
-
-
-class _TooBig(Exception):
-    pass
-
-
-class _Bounded(io.RawIOBase):
-    """A writable buffer that raises _TooBig past MAX_ANSWER_BYTES."""
-
-    def __init__(self) -> None:
-        self.buffer = io.BytesIO()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: bytes) -> int:
-        if self.buffer.tell() + len(data) > MAX_ANSWER_BYTES:
-            raise _TooBig
-        return self.buffer.write(data)
-
-
-def answer(store: ox.Store, text: str, formats: tuple[str | None, str | None]) -> tuple[str, object]:
-    """Evaluate `text` on `store` and serialize the answer: (outcome, payload) as `Pool._reply` reads it."""
-    results, graph = formats
-    output = _Bounded()
-    try:
-        result = store.query(text, prefixes=PREFIX_IRIS)
-        if isinstance(result, ox.QueryTriples):
-            if graph is None:
-                return ("not-acceptable", "graph")
-            result.serialize(output, format=getattr(ox.RdfFormat, GRAPHS[graph]))
-            return ("ok", (graph, output.buffer.getvalue()))
-        if results is None:
-            return ("not-acceptable", "results")
-        result.serialize(output, format=getattr(ox.QueryResultsFormat, RESULTS[results]))
-        return ("ok", (results, output.buffer.getvalue()))
-    except SyntaxError as exc:
-        return ("syntax", str(exc))
-    except Exception as exc:  # noqa: BLE001 (anything the engine raises goes back as a message)
-        if isinstance(exc, _TooBig) or isinstance(exc.__context__, _TooBig) or "_TooBig" in str(exc):
-            return ("too-big", None)
-        return ("failed", str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+            worker.process.wait()
 
 
 # HTTP.
@@ -483,6 +411,7 @@ class Handler(BaseHTTPRequestHandler):
     server: Server
     protocol_version = "HTTP/1.1"
     server_version = "llm-lineage"
+    disable_nagle_algorithm = True  # else on a kept-alive connection each answer waits for the client's delayed ACK (40 ms)
     def setup(self) -> None:
         # Of each read and write, so that a client that stops reading is dropped; longer than the deadline
         # of a request, so that the watch (which answers 408) comes first.
