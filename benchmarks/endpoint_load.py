@@ -52,10 +52,18 @@ def post(url: str, query: str) -> int:
             return 200
     except urllib.error.HTTPError as error:
         return error.code
+    except (OSError, urllib.error.URLError):
+        return 0  # no answer within the minute, or the connection dropped
 
 
 def children(pid: int) -> int:
-    return sum(len((task / "children").read_text().split()) for task in Path(f"/proc/{pid}/task").glob("*"))
+    count = 0
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            count += len((task / "children").read_text().split())
+        except OSError:
+            pass  # a thread that ended meanwhile
+    return count
 
 
 def main() -> None:
@@ -117,7 +125,8 @@ def main() -> None:
     print(f"heavy clients {args.heavy}{' (a new text each time)' if args.distinct else ''}, slow clients {args.slow}, {args.seconds:g} s")
     print(f"small queries: {len(statuses)}, answered {statuses.count(200)} ({statuses.count(200) / len(statuses):.0%}), "
           f"median {statistics.median(ms):.1f} ms, p90 {statistics.quantiles(ms, n=10)[-1]:.1f} ms, max {ms[-1]:.0f} ms")
-    print(f"heavy requests: {len(heavy)}, answered 503: {heavy.count(503)}, other: {len(heavy) - heavy.count(503)}")
+    print(f"heavy requests: {len(heavy)}, answered 503: {heavy.count(503)}, no answer: {heavy.count(0)}, other: {len(heavy) - heavy.count(503) - heavy.count(0)}")
+    print(f"small queries with no answer: {statuses.count(0)}")
     print(f"slow requests: {len(slow)}, answered 408: {sum(a.startswith(b'HTTP/1.1 408') for a in slow)}")
     print(f"worker processes at most: {workers}; server's stderr: {err!r}")
 

@@ -17,8 +17,10 @@ How the load is held:
 - A query that ran past `FAST_SECONDS` is remembered for a minute (by its
   text, spaces collapsed): sent again, it needs a long-query slot from the
   start, so the same heavy query sent again and again costs the short
-  queries nothing. (A heavy query that is new each time still costs each
-  time up to `FAST_SECONDS` of one worker.)
+  queries nothing. One stopped at the timeout is refused at once for a
+  minute: on the same store it would run as long again. (A heavy query
+  that is new each time still costs each time up to `FAST_SECONDS` of one
+  worker.)
 - A few requests wait for a worker (`QUEUE_SECONDS` at most); when that
   queue is full the answer is 503 at once, with Retry-After.
 - Connections are bounded (`MAX_CONNECTIONS`, then 503), the listen
@@ -172,7 +174,9 @@ class Pool:
     idle: list[Worker] = field(default_factory=list)
     ready: threading.Condition = field(default_factory=threading.Condition)  # an idle worker was added
     waiting: int = 0
-    long_ago: dict[str, float] = field(default_factory=dict)  # query shape -> until when it counts as long
+    # A query's text, spaces collapsed -> until when it counts as long (past FAST_SECONDS), as too long (past the timeout).
+    long_ago: dict[str, float] = field(default_factory=dict)
+    too_long: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.slots = threading.BoundedSemaphore(self.size)
@@ -183,7 +187,8 @@ class Pool:
             if not worker.connection.poll(60) or worker.connection.recv() != "ready":
                 self.close()
                 raise RequestError(f"the query workers could not open the store {self.store}", "check it with `kg query --store`")
-        threading.Thread(target=self._replace, daemon=True).start()
+        for _ in range(self.size):  # so that workers killed together are replaced together
+            threading.Thread(target=self._replace, daemon=True).start()
 
     def ask(self, text: str, formats: tuple[str | None, str | None]) -> tuple[str, bytes]:
         """The answer to `text` (media type, bytes) in the first of `formats` (results, graph) that fits its form.
@@ -191,7 +196,9 @@ class Pool:
         Raises Refusal: 503 when every worker is taken, or past the time bound; 400 for a bad query.
         """
         shape = " ".join(text.split())
-        long = self._was_long(shape)
+        if self._recalls(self.too_long, shape):  # the same query on the same store: it would run as long again
+            raise Refusal(503, f"this query was stopped after {self.timeout:g} s less than a minute ago, and would be again: narrow the query (add LIMIT, or bind a variable)")
+        long = self._recalls(self.long_ago, shape)
         if long:  # it needs a long slot from the start: it never takes a worker from the queue of short ones
             if not self.long.acquire(blocking=False):
                 raise Refusal(503, f"busy: this query ran for more than {FAST_SECONDS:g} s lately and every slot for such queries is taken; try again later", retry=True)
@@ -207,7 +214,7 @@ class Pool:
             if not long:
                 if worker.connection.poll(FAST_SECONDS):
                     return self._reply(worker)
-                self._remember_long(shape)
+                self._remember(self.long_ago, shape)
                 if not self.long.acquire(blocking=False):
                     self._discard(worker)
                     raise Refusal(503, f"busy: every slot for queries of more than {FAST_SECONDS:g} s is taken; try again later", retry=True)
@@ -218,24 +225,26 @@ class Pool:
             if worker.connection.poll(max(self.timeout - (time.monotonic() - started), 0)):
                 return self._reply(worker)
             self._discard(worker)
+            self._remember(self.too_long, shape)
             raise Refusal(503, f"stopped after {self.timeout:g} s without an answer: narrow the query (add LIMIT, or bind a variable)")
         finally:
             if long:
                 self.long.release()
             self.slots.release()
 
-    def _was_long(self, shape: str) -> bool:
+    def _recalls(self, memory: dict[str, float], shape: str) -> bool:
         with self.ready:
-            return self.long_ago.get(shape, 0) > time.monotonic()
+            return memory.get(shape, 0) > time.monotonic()
 
-    def _remember_long(self, shape: str) -> None:
-        """Remember for LONG_MEMORY_SECONDS that `shape` (a query's text, spaces collapsed) ran past FAST_SECONDS."""
+    def _remember(self, memory: dict[str, float], shape: str) -> None:
+        """Keep `shape` in `memory` for LONG_MEMORY_SECONDS (of at most LONG_MEMORY_SIZE shapes, the expired dropped first)."""
         now = time.monotonic()
         with self.ready:
-            if len(self.long_ago) >= LONG_MEMORY_SIZE:
-                self.long_ago = {key: until for key, until in self.long_ago.items() if until > now}
-            if len(self.long_ago) < LONG_MEMORY_SIZE:
-                self.long_ago[shape] = now + LONG_MEMORY_SECONDS
+            if len(memory) >= LONG_MEMORY_SIZE:
+                for key in [key for key, until in memory.items() if until <= now]:
+                    del memory[key]
+            if len(memory) < LONG_MEMORY_SIZE:
+                memory[shape] = now + LONG_MEMORY_SECONDS
 
     def _queue(self) -> bool:
         """Wait for a worker's slot; False when too many already wait, or none frees in QUEUE_SECONDS."""
@@ -295,8 +304,8 @@ class Pool:
         self.killed.put(worker)
 
     def _replace(self) -> None:
-        """Start a worker for each one killed, for as long as the server runs. One thread starts them all,
-        and lives as long as the server: a worker is stopped by the kernel when the thread that started it ends."""
+        """Start a worker for each one killed, for as long as the server runs. These threads live as long as the
+        server: a worker is stopped by the kernel when the thread that started it ends."""
         while True:
             self.killed.get().process.wait()
             fresh = self._start()

@@ -436,6 +436,10 @@ def test_a_query_past_the_timeout_is_stopped_with_503_and_its_work_with_it(endpo
     time.sleep(1)
     assert cpu_seconds(workers) - before < 0.2  # nothing still runs the query
     assert ask(url, "ASK { ?s ?p ?o }") == {"head": {}, "boolean": True}  # and the server goes on answering
+    started = time.monotonic()  # the same query again, spaced differently, is refused at once
+    assert refused(post(url, CROSS_JOIN.replace(" ", "\n  "))) == (
+        503, f"this query was stopped after {TIMEOUT} s less than a minute ago, and would be again: narrow the query (add LIMIT, or bind a variable)\n")
+    assert time.monotonic() - started < 1
 
 
 def test_ctrl_c_stops_the_server_and_its_workers_with_exit_130(tiny_build: Path) -> None:
