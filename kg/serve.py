@@ -210,7 +210,11 @@ class Pool:
         try:
             started = time.monotonic()
             worker = self._take()
-            worker.connection.send((text, formats))
+            try:
+                worker.connection.send((text, formats))
+            except OSError:  # it died while idle (killed from outside, or for memory)
+                self._discard(worker)
+                raise Refusal(503, "the query engine stopped without an answer; try again in a moment", retry=True) from None
             if not long:
                 if worker.connection.poll(FAST_SECONDS):
                     return self._reply(worker)
@@ -261,9 +265,13 @@ class Pool:
     def _take(self) -> Worker:
         """An idle worker; there is one for every slot, but the replacement of a killed one may still be starting."""
         with self.ready:
-            if not self.ready.wait_for(lambda: self.idle, timeout=60):
-                raise Refusal(503, "no query worker could be started: see the server's terminal", retry=True)
-            return self.idle.pop()
+            while True:
+                if not self.ready.wait_for(lambda: self.idle, timeout=60):
+                    raise Refusal(503, "no query worker could be started: see the server's terminal", retry=True)
+                worker = self.idle.pop()
+                if worker.process.poll() is None:
+                    return worker
+                self._discard(worker)  # it died while idle (killed from outside, say)
 
     def _reply(self, worker: Worker) -> tuple[str, bytes]:
         try:

@@ -455,6 +455,26 @@ def test_ctrl_c_stops_the_server_and_its_workers_with_exit_130(tiny_build: Path)
     assert main(["build", "--data", str(TINY), "--out", str(tiny_build), "--store", str(tiny_build / "store")]) == 0
 
 
+def test_workers_killed_from_outside_are_replaced_and_every_request_answered(tiny_build: Path) -> None:
+    server, url = start_server(tiny_build / "store", tiny_build / "lineage.html")
+    try:
+        workers = descendants(server.pid)
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        statuses = []
+        for _ in range(12):  # each request gets an answer: 503 on a dead worker, then 200 from the replacements
+            try:
+                statuses.append(200 if ask(url, "ASK { ?s ?p ?o }")["boolean"] else 0)
+            except urllib.error.HTTPError as error:
+                statuses.append(error.code)
+                time.sleep(0.5)
+        assert set(statuses) <= {200, 503} and statuses[-4:] == [200] * 4
+        assert not set(workers) & set(descendants(server.pid))
+    finally:
+        assert stop_server(server) == (130, "stopped\n")
+
+
 def test_a_non_loopback_address_needs_allow_remote(capsys: pytest.CaptureFixture) -> None:
     assert main(["serve", "--bind", "0.0.0.0"]) == 1
     assert capsys.readouterr().err == (
