@@ -46,7 +46,7 @@ from kg.explore import build_knowledge_graph
 from kg.merge import DEFAULT_ORDER, add_to_graph, format_conflicts, format_decisions, imported_blocks, format_report, merge, read_sources, sources_from_file, write_drafts
 from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, FORMATS, format_result, load_store, read_query, run_query, to_store
 from kg.rdf import serialize, to_rdf
-from kg.serve import DEFAULT_WORKERS, REQUEST_SECONDS, check_bind, serve
+from kg.serve import DEFAULT_WORKER_MEMORY, DEFAULT_WORKERS, REQUEST_SECONDS, check_bind, serve
 from kg.store import check_store_folder, find_entity, lock_for_replacing, open_store, read_lineage, stage_store
 from kg.stream import FILES as STREAMED, graph_blocks, write_exports
 from kg.terms import compute_all, compute_terms, format_terms
@@ -211,6 +211,7 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     served.add_argument("--timeout", type=_positive(float), default=DEFAULT_TIMEOUT, help=f"seconds before a query is stopped (default: {DEFAULT_TIMEOUT:g})")
     served.add_argument("--allow-remote", action="store_true", help="allow a --bind address other machines can reach")
     served.add_argument("--workers", type=_positive(int), default=DEFAULT_WORKERS, help=f"queries answered at once, each in a process of its own; half may run long (default: {DEFAULT_WORKERS})")
+    served.add_argument("--worker-memory", type=_positive(int), default=DEFAULT_WORKER_MEMORY, metavar="MiB", help=f"address space of each query process; a query that needs more gets 503 (default: {DEFAULT_WORKER_MEMORY})")
     served.add_argument("--client-timeout", type=_positive(float), default=REQUEST_SECONDS, metavar="SECONDS", help=f"seconds a client has to send each request whole, then 408 (default: {REQUEST_SECONDS:g})")
     served.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN", help="let web pages from this origin read the answers (e.g. https://example.org, or * for any); repeatable (default: none)")
     _fetch_command(command)
@@ -455,7 +456,7 @@ def _publish_build(out: Path, outputs: dict[str, bytes], stream, store: Path | N
 def _serve(args: argparse.Namespace) -> int:
     check_bind(args.bind, args.allow_remote)
     try:
-        serve(args.store, args.page, args.bind, args.port, args.timeout, args.workers, tuple(args.cors_origin), args.client_timeout)
+        serve(args.store, args.page, args.bind, args.port, args.timeout, args.workers, tuple(args.cors_origin), args.client_timeout, args.worker_memory)
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
         return 130

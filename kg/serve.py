@@ -69,6 +69,7 @@ LONG_MEMORY_SIZE = 10_000
 REQUEST_SECONDS = 10.0  # default of --client-timeout
 BACKLOG = 1024
 DEFAULT_WORKERS = 4
+DEFAULT_WORKER_MEMORY = 4096  # MiB of address space; an idle worker takes about 450 (its RSS is about 30)
 WORKER = Path(__file__).with_name("worker.py")
 PAGE_TEMPLATE = Path(__file__).parent / "page" / "sparql.html"
 SERVICE_DESCRIPTION = """@prefix sd: <http://www.w3.org/ns/sparql-service-description#> .
@@ -112,17 +113,18 @@ def check_bind(address: str, allow_remote: bool) -> None:
 def serve(
     store: Path, page: Path, bind: str, port: int, timeout: float,
     workers: int = DEFAULT_WORKERS, origins: tuple[str, ...] = (), client_timeout: float = REQUEST_SECONDS,
+    worker_memory: int = DEFAULT_WORKER_MEMORY,
 ) -> None:
     """Serve `store`, `page` and the query page on `bind`:`port` until Ctrl-C or SIGTERM
     (KeyboardInterrupt, raised once the workers are stopped).
 
     `origins` are the web origins whose pages may read the answers (CORS), `*` for any;
-    a client has `client_timeout` seconds to send each request whole.
+    a client has `client_timeout` seconds to send each request whole; a worker has `worker_memory` MiB.
     Prints where the endpoint and the pages are once the workers are ready.
     Raises RequestError if the store is missing or in use, or the port is taken.
     """
     with hold_store(store):
-        pool = Pool(Path(store), workers, timeout)
+        pool = Pool(Path(store), workers, timeout, worker_memory)
         try:
             try:
                 server = Server((bind, port), Handler)
@@ -171,6 +173,7 @@ class Pool:
     store: Path
     size: int
     timeout: float
+    memory: int  # MiB of address space for each worker
     idle: list[Worker] = field(default_factory=list)
     ready: threading.Condition = field(default_factory=threading.Condition)  # an idle worker was added
     waiting: int = 0
@@ -278,7 +281,7 @@ class Pool:
             outcome, payload = worker.connection.recv()
         except (EOFError, OSError):
             self._discard(worker)
-            raise Refusal(503, "the query engine stopped without an answer: the query may need more memory than there is") from None
+            raise Refusal(503, "the query engine stopped without an answer: the query may need more memory than a worker has (see --worker-memory)") from None
         if worker.reniced:  # a process's priority can be lowered but not raised again
             self._discard(worker)
         else:
@@ -300,7 +303,7 @@ class Pool:
         mine, theirs = socket.socketpair()
         with theirs:
             process = subprocess.Popen(
-                [sys.executable, "-P", str(WORKER), str(theirs.fileno()), str(self.store), json.dumps(PREFIX_IRIS)],
+                [sys.executable, "-P", str(WORKER), str(theirs.fileno()), str(self.store), json.dumps(PREFIX_IRIS), str(self.memory * 2**20)],
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
         return Worker(process, Connection(mine.detach()))

@@ -1,6 +1,6 @@
 """A query worker of `kg serve`: one process holding the store open read-only, answering queries one at a time.
 
-It is run as a script (`python -P kg/worker.py FD STORE PREFIXES`), not
+It is run as a script (`python -P kg/worker.py FD STORE PREFIXES MEMORY`), not
 imported through the `kg` package, so that it loads pyoxigraph and nothing
 else: it starts in a fraction of a second, and `kg serve` can kill one in
 the middle of a query and start another without a pause. It talks to the
@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import io
 import json
+import resource
 import signal
 import sys
 from multiprocessing.connection import Connection
@@ -78,7 +79,9 @@ def answer(store: ox.Store, text: str, formats: tuple[str | None, str | None], p
         return ("failed", str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
 
 
-def main(fd: str, store: str, prefixes: str) -> None:
+def main(fd: str, store: str, prefixes: str, memory: str) -> None:
+    # A query that needs more memory than MEMORY bytes of address space ends this process (the server answers 503).
+    resource.setrlimit(resource.RLIMIT_AS, (int(memory), int(memory)))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops its workers itself
     # And the kernel does if the server dies without cleaning up (strictly: when the thread that started this
     # process ends; the server starts workers only from threads that live as long as it does).

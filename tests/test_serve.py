@@ -455,6 +455,17 @@ def test_ctrl_c_stops_the_server_and_its_workers_with_exit_130(tiny_build: Path)
     assert main(["build", "--data", str(TINY), "--out", str(tiny_build), "--store", str(tiny_build / "store")]) == 0
 
 
+def test_a_query_that_needs_more_memory_than_a_worker_has_gets_503(endpoint) -> None:  # noqa: ANN001
+    _, out, _ = endpoint
+    server, url = start_server(out / "store", out / "lineage.html", "--worker-memory", "900", "--timeout", "60")
+    try:
+        sort = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f } ORDER BY ?c ?f LIMIT 1"  # every pair held to be sorted
+        assert refused(post(url, sort)) == (503, "the query engine stopped without an answer: the query may need more memory than a worker has (see --worker-memory)\n")
+        assert ask(url, "ASK { ?s ?p ?o }")["boolean"] is True
+    finally:
+        assert stop_server(server) == (130, "stopped\n")
+
+
 def test_workers_killed_from_outside_are_replaced_and_every_request_answered(tiny_build: Path) -> None:
     server, url = start_server(tiny_build / "store", tiny_build / "lineage.html")
     try:
