@@ -13,7 +13,7 @@ from rdflib import Graph, Literal, URIRef
 from kg.catalog import load_catalog
 from kg.cli import main
 from kg.graph import build_graph, downstream
-from kg.query import QUERIES_DIR, run_query, to_store
+from kg.query import QUERIES_DIR, QueryError, run_query, to_store
 from kg.rdf import to_rdf
 from kg.vocab import ID
 
@@ -312,3 +312,30 @@ def test_query_a_broken_file(tiny: Path, capsys) -> None:
     assert code == 1
     assert err.startswith("Error: broken.ttl is not valid Turtle: ")
     assert err.endswith("\nHint: rebuild it with `kg build`\n")
+
+
+@pytest.mark.parametrize(
+    "text, line, column",
+    [
+        ("SELECT * WHERE { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }", 1, 18),
+        ("SELECT * WHERE {\n  service SILENT<http://127.0.0.1:9/>{ ?s ?p ?o } }", 2, 3),
+        ("PREFIX : <http://127.0.0.1:9/>\nSELECT * WHERE { SERVICE:x { ?s ?p ?o } }", 2, 18),
+        ("PREFIX ex: <http://e.org/>\nSELECT * WHERE { BIND(ex:a\\' AS ?x) SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } BIND(ex:b\\' AS ?y) }", 2, 37),
+        ("PREFIX ex: <http://e.org/>\nSELECT * WHERE { BIND(ex:a\\# AS ?x) SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }", 2, 37),
+        ("SELECT * WHERE { \\u0053ERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }", 1, 18),
+    ],
+    ids=["plain", "lower case, glued", "the empty prefix", "after an escaped quote", "after an escaped hash", "a \\u escape"],
+)
+def test_service_is_found_however_it_is_written(store, text: str, line: int, column: int) -> None:
+    with pytest.raises(QueryError) as caught:
+        run_query(store, text)
+    assert caught.value.message == f"query:{line}:{column}: SERVICE is refused: queries here never reach another machine"
+
+
+def test_service_as_text_name_or_variable_is_no_keyword(store) -> None:
+    text = (
+        'PREFIX ex: <http://example.org/>\n'
+        'SELECT ?service WHERE { BIND("SERVICE <x> {}" AS ?a) BIND("""a\n SERVICE""" AS ?b) BIND(<http://example.org/SERVICE> AS ?c)\n'
+        '  BIND(ex:SERVICE AS ?d) BIND(ex:a\\#SERVICE AS ?e) BIND(?service AS ?f) OPTIONAL { _:SERVICE ?p ?o } } # SERVICE <x> {}'
+    )
+    assert run_query(store, text).variables == ["service"]
