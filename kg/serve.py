@@ -187,9 +187,13 @@ class Pool:
         self.killed: queue.SimpleQueue[Worker] = queue.SimpleQueue()
         self.idle = [self._start() for _ in range(self.size)]
         for worker in self.idle:  # each says once it has opened the store
-            if not worker.connection.poll(60) or worker.connection.recv() != "ready":
+            try:
+                opened = worker.connection.poll(60) and worker.connection.recv() == "ready"
+            except (EOFError, OSError):  # it died: no memory to open the store in, say
+                opened = False
+            if not opened:
                 self.close()
-                raise RequestError(f"the query workers could not open the store {self.store}", "check it with `kg query --store`")
+                raise RequestError(f"the query workers could not open the store {self.store}", f"check it with `kg query --store {self.store}`, or give more --worker-memory than {self.memory}")
         for _ in range(self.size):  # so that workers killed together are replaced together
             threading.Thread(target=self._replace, daemon=True).start()
 
@@ -320,7 +324,11 @@ class Pool:
         while True:
             self.killed.get().process.wait()
             fresh = self._start()
-            if fresh.connection.poll(60) and fresh.connection.recv() == "ready":
+            try:
+                opened = fresh.connection.poll(60) and fresh.connection.recv() == "ready"
+            except (EOFError, OSError):
+                opened = False
+            if opened:
                 with self.ready:
                     self.idle.append(fresh)
                     self.ready.notify()
