@@ -25,6 +25,7 @@ accepted; without one, the first source in `order` wins. Values that differ
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections import defaultdict
@@ -53,6 +54,8 @@ SCALAR_FIELDS = ("license", "released", "parameters", "records", "uploaded")
 # Reference fields whose targets are compared: an imported target the catalog does not list is a conflict.
 EDGE_FIELDS = ("derived_from", "developers")
 CURATED = "catalog"
+log = logging.getLogger("kg")
+SHOWN_WARNINGS = 20  # a dump of millions can hold thousands of odd values: the first ones and a count
 DEFAULT_ORDER = ("huggingface", "open-llms", "ecosystem-graphs", "dpc")
 # Sources whose records are distinct by their own ids: never merged with each other by name.
 DISTINCT_RECORDS = ("dpc",)
@@ -639,6 +642,11 @@ def read_sources(sources: Iterable[tuple[str, str]] | dict, commit: str | None =
         records += read_source(name, path, problems)
     if any(p.level == "error" for p in problems):
         raise CatalogError(problems)
+    # Warnings (odd values a reader set aside, the record still read) go to the log: stderr under `kg`.
+    for problem in sorted(problems)[:SHOWN_WARNINGS]:
+        log.warning("%s", problem)
+    if len(problems) > SHOWN_WARNINGS:
+        log.warning("... and %d more warning(s) in the sources", len(problems) - SHOWN_WARNINGS)
     return records
 
 

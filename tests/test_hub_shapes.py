@@ -182,3 +182,15 @@ def test_an_oversized_card_data_in_parquet_is_dropped_before_python_and_the_row_
     records, problems = _read(tmp_path / "models.parquet")
     assert [_said(r)[0] for r in records.values()] == [("license", "MIT", "/tags/0"), ("license", "Apache-2.0", "/cardData/license")]
     assert problems == ["F:1: warning: cardData: over 1,000 characters; left out"]
+
+
+def test_kg_build_shows_the_sources_warnings_on_stderr(tmp_path: Path) -> None:
+    """A reader's warnings (a value set aside, the record still read) reach the user, not only the tests."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "kg", "build", "--source", f"huggingface={HUB_FIXTURES / 'models.json'}", "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"{HUB_FIXTURES / 'models.json'}:7: warning: cardData.base_model.1: '{{{{ ''.__class__.__mro__[1] }}}}' cannot be a Hub id; left out"]
