@@ -15,7 +15,15 @@ from kg.interrupts import hold_interrupts
 
 def run() -> None:
     hold_interrupts()
-    from kg.cli import main
+    try:
+        from kg.cli import main
+    except ModuleNotFoundError as exc:
+        if exc.name != "fcntl":
+            raise
+        # Windows: kg locks and swaps its output folders with calls of Linux's (fcntl, renameat2).
+        print(f"Error: kg needs Linux: it locks its output folders with fcntl, which {sys.platform} lacks\n"
+              "Hint: run it on Linux, or in WSL on Windows", file=sys.stderr)
+        sys.exit(1)
 
     code = main()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # done: only the interpreter's tidying is left

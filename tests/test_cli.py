@@ -371,3 +371,11 @@ def test_build_store_without_ntriples_is_refused_before_anything_is_written(tiny
     code, out, err = run(capsys, "build", "--data", "data", "--out", "out", "--formats", "ttl", "--store", "store")
     assert (code, out, err) == (1, "", "Error: --store loads the store from kg.nt, which --formats leaves out\nHint: add nt: --formats nt,ttl\n")
     assert not Path("out").exists() and not Path("store").exists()
+
+
+def test_without_fcntl_the_command_says_it_needs_linux(tmp_path: Path) -> None:
+    """Windows has no fcntl: a plain message and exit 1 instead of a traceback at import."""
+    script = "import sys; sys.modules['fcntl'] = None; sys.argv = ['kg', '--version']; from kg.__main__ import run; run()"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == f"Error: kg needs Linux: it locks its output folders with fcntl, which {sys.platform} lacks\nHint: run it on Linux, or in WSL on Windows\n"
