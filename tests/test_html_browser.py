@@ -814,10 +814,10 @@ def test_commercial_use_and_effective_terms_come_from_the_terms(browser, tmp_pat
     # Alpaca 7B's terms forbid commercial use though its own licence is absent; one conflict is hostile text.
     alpaca = EffectiveTerms(
         "model/stanford-alpaca-7b", (), False,
-        (Term("no-commercial-use", "data", "CC-BY-NC-4.0", ("model/stanford-alpaca-7b", "dataset/alpaca-52k"), ("https://example.org/alpaca-terms", "https://example.org/nc")),),
-        (Conflict("share-alike", "the data forbids what the weights allow", (), (Term("x", "own", "MIT", ("model/stanford-alpaca-7b", "model/llama-7b"), ()),
-                                                                                 Term("x", "own", "MIT", ("model/stanford-alpaca-7b", "dataset/alpaca-52k"), ()))),
-         Conflict("incompatible", "<img src=x onerror=alert(1)>", (), (Term("x", "own", "MIT", ("model/gone", "javascript:alert(2)"), ()),))),
+        (Term.along("no-commercial-use", "data", "CC-BY-NC-4.0", ("model/stanford-alpaca-7b", "dataset/alpaca-52k"), ("https://example.org/alpaca-terms", "https://example.org/nc")),),
+        (Conflict("share-alike", "the data forbids what the weights allow", (), (Term.along("x", "own", "MIT", ("model/stanford-alpaca-7b", "model/llama-7b"), ("https://example.org/a", "https://example.org/b")),
+                                                                                 Term.along("x", "own", "MIT", ("model/stanford-alpaca-7b", "dataset/alpaca-52k"), ("https://example.org/a", "https://example.org/c")))),
+         Conflict("incompatible", "<img src=x onerror=alert(1)>", (), (Term.along("x", "own", "MIT", ("model/gone", "javascript:alert(2)"), ("https://example.org/d", "https://example.org/e")),))),
     )  # fmt: skip
     terms = {**compute_all(graph, catalog.licenses), "model/stanford-alpaca-7b": alpaca}
     path = tmp_path / "lineage.html"
