@@ -457,7 +457,7 @@ def test_ctrl_c_stops_the_server_and_its_workers_with_exit_130(tiny_build: Path)
 
 def test_a_query_that_needs_more_memory_than_a_worker_has_gets_503(endpoint) -> None:  # noqa: ANN001
     _, out, _ = endpoint
-    server, url = start_server(out / "store", out / "lineage.html", "--worker-memory", "1200", "--timeout", "60")
+    server, url = start_server(out / "store", out / "lineage.html", "--worker-memory", "2048", "--timeout", "60")  # opening the store takes about 1 GiB of address space
     try:
         sort = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f } ORDER BY ?c ?f LIMIT 1"  # every pair held to be sorted
         assert refused(post(url, sort)) == (503, "the query engine stopped without an answer: the query may need more memory than a worker has (see --worker-memory)\n")
