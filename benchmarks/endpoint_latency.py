@@ -11,8 +11,8 @@ URLs, and the time of a small SELECT (one label) asked many times in a row:
 
 Prints the medians and 90th percentiles in ms, and their ratios.
 
-    .venv/bin/python benchmarks/endpoint_latency.py /work/main             # this checkout against main
-    .venv/bin/python benchmarks/endpoint_latency.py /work/main --runs 500
+    .venv/bin/python benchmarks/endpoint_latency.py ../main-checkout             # this checkout against main
+    .venv/bin/python benchmarks/endpoint_latency.py ../main-checkout --runs 500
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def measure(checkout: Path, folder: Path, runs: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("other", type=Path, help="another checkout with its own .venv (e.g. /work/main)")
+    parser.add_argument("other", type=Path, help="another checkout with its own .venv (e.g. ../main-checkout, a clone of main)")
     parser.add_argument("--runs", type=int, default=300, help="queries per way of asking (default: 300)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:

@@ -5,11 +5,11 @@ in hub-stats' models.parquet shape (times as timestamps, `cardData` as JSON text
 list, row groups of 100,000 like the published file's). Each run is a fresh process that
 calls `kg.sources.read_source("huggingface", path)` and nothing else (with the collector
 thresholds `kg` sets): wall seconds and peak RSS, median and largest of RUNS. With `--before TREE` (an earlier commit's source,
-e.g. `git archive <commit> | tar -x -C /tmp/before`), that tree reads the JSON Lines too,
+e.g. `git archive <commit> | tar -x -C ../before-checkout`), that tree reads the JSON Lines too,
 alternating with this one.
 
     .venv/bin/python benchmarks/hub_parquet.py 100000
-    .venv/bin/python benchmarks/hub_parquet.py 100000 --before /tmp/before
+    .venv/bin/python benchmarks/hub_parquet.py 100000 --before ../before-checkout
 """
 
 from __future__ import annotations

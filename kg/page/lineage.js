@@ -519,7 +519,7 @@
     const folded = state.folded ? `, ${familySize.size} families folded` : "";
     $("counts").textContent = `${entities.length - hiddenNodes.size} of ${entities.length} entities, ${data.edges.length - hiddenEdges.size} links shown${folded}`;
     showFilterNote();
-    if (shownKey() !== compactKey && (compactKey || packedPlaces())) restoreLayout(); // filtered anew: laid out again
+    if (shownKey() !== compactKey && (compactKey || packing())) restoreLayout(); // filtered anew: laid out again
   }
 
   // Frame `indices` with their labels: whole if that leaves labels readable, else from
@@ -1296,8 +1296,10 @@
   const shownKey = () => entities.map((_, i) => i).filter((i) => !hiddenNodes.has(i)).join(",");
   const ROW = LINE * 2;
 
+  const packing = () => filtersOpenFamilies() && !state.timeAxis && !state.physics;
+
   function packedPlaces() {
-    if (!filtersOpenFamilies() || state.timeAxis || state.physics) return null;
+    if (!packing()) return null;
     const shown = entities.map((_, i) => i).filter((i) => !hiddenNodes.has(i));
     const columns = new Map();
     shown.filter((i) => isLineage[i]).forEach((i) => {
