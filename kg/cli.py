@@ -20,40 +20,32 @@ if __name__ == "__main__":  # `python -m kg.cli`: quiet under Ctrl-C before the 
 
 import argparse
 import gc
-import itertools
 import json
 import logging
 import os
 import sys
-import time
-from contextlib import ExitStack, contextmanager, nullcontext
 from importlib import metadata
 from pathlib import Path
-from typing import Iterable, Iterator, NoReturn
-
-from tqdm import tqdm
-
+from typing import NoReturn
 
 from kg.catalog import Catalog, load_catalog
 from kg.errors import CatalogError, OutputError, Problem, RequestError, suggest
 from kg.entities import FOLDERS
-from kg.graph import build_graph, count_by_kind_and_relation, derivation_cycles, find_node, format_lineage, load_graph, overview_nodes
+from kg.build import Build, build, check_outputs, publish
+from kg.graph import count_by_kind_and_relation, find_node, format_lineage, load_graph
 from kg.html import render_html, select_view
 from kg.__main__ import run
 from kg.interrupts import release_interrupts
-from kg.publish import discard_staging, graph_to_json, locked, published, stage_folder, swap_together, sweep_temporaries, write_atomically
-from kg.explore import build_knowledge_graph
-from kg.merge import DEFAULT_ORDER, add_to_graph, format_conflicts, format_decisions, imported_blocks, format_report, merge, read_sources, sources_from_file, write_drafts
+from kg.publish import locked, published, sweep_temporaries, write_atomically
+from kg.explore import KnowledgeGraph
+from kg.merge import DEFAULT_ORDER, format_conflicts, format_decisions, format_report, merge, read_sources, write_drafts
 from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, FORMATS, format_result, load_store, read_query, run_query, to_store
-from kg.rdf import serialize, to_rdf
 from kg.serve import DEFAULT_WORKER_MEMORY, DEFAULT_WORKERS, REQUEST_SECONDS, check_bind, serve
-from kg.store import check_store_folder, find_entity, lock_for_replacing, open_store, read_lineage, stage_store
-from kg.stream import FILES as STREAMED, graph_blocks, write_exports
+from kg.store import find_entity, open_store, read_lineage
+from kg.stream import FILES as STREAMED
 from kg.terms import compute_all, compute_terms, format_terms
 from kg.terms import format_conflicts as format_terms_conflicts
 
-# What `kg build` writes into its output folder: an old one of these that a build leaves out is not kept.
-BUILT = ("graph.json", *STREAMED, "lineage.html", "sources-report.txt")
 USAGE = 64  # sysexits' EX_USAGE: 2, argparse's own, means here that an output could not be written
 log = logging.getLogger("kg")
 
@@ -238,21 +230,6 @@ def _configure_logging(verbosity: int) -> None:
     log.propagate = False
 
 
-@contextmanager
-def _stage(what: str) -> Iterator[None]:
-    """Log a long stage's start and how long it took (shown on a terminal or with -v)."""
-    log.info("%s...", what)
-    started = time.perf_counter()
-    yield
-    log.info("%s: done in %.1f s", what, time.perf_counter() - started)
-
-
-def _progress(items: Iterable, total: int | None, unit: str) -> Iterable:
-    """`items`, with a progress bar on stderr when it is a terminal and stage lines are shown."""
-    shown = sys.stderr.isatty() and log.isEnabledFor(logging.INFO)
-    return tqdm(items, total=total, unit=f" {unit}", unit_scale=True, disable=not shown, leave=False, file=sys.stderr)
-
-
 def _fetch_command(command) -> None:  # noqa: ANN001 (the `command` helper of _parser)
     about = "Fetch records from the Hugging Face Hub into a dump for `kg build --source huggingface=DUMP` (the only command that uses the network)."
     fetch = command("fetch", _fetch, about, catalog=False)
@@ -361,96 +338,36 @@ def _load(args: argparse.Namespace) -> Catalog:
     return catalog
 
 
+def _built(args: argparse.Namespace, checked: bool = True) -> Build:
+    """The pipeline's result for the command's --data (and --source, where it has one), the catalog's warnings printed."""
+    sources = _sources(args) if getattr(args, "source", None) else None
+    result = build(args.data, sources, _order(args) if getattr(args, "order", None) else None, checked=checked)
+    if result.catalog.warnings:
+        _print_problems(result.catalog.warnings)
+    return result
+
+
 def _validate(args: argparse.Namespace) -> int:
-    catalog = _load(args)
-    build_knowledge_graph(catalog)
+    catalog = _built(args).catalog
     print(f"ok: {len(catalog.entities)} entities, {len(catalog.licenses)} licences, {len(catalog.warnings)} warning(s)")
     return 1 if args.strict and catalog.warnings else 0
 
 
 def _build(args: argparse.Namespace) -> int:
-    if args.store is not None and "kg.nt" not in args.formats:
-        raise RequestError("--store loads the store from kg.nt, which --formats leaves out", f"add nt: --formats {','.join(n.removeprefix('kg.') for n in ('kg.nt', *args.formats))}")
-    with _stage("reading the catalog"):
-        catalog = _load(args)
-        lkg = build_knowledge_graph(catalog)
-    listed = sources_from_file(catalog.root) if not args.source else None
-    pairs, order = (_sources(args), _order(args)) if args.source else listed or ([], DEFAULT_ORDER)
-    merged = None
-    if pairs:
-        with _stage(f"reading {', '.join(str(path) for _, path in pairs)}"):
-            records = read_sources(pairs)
-        with _stage(f"merging {len(records):,} records with the catalog"):
-            merged = merge(catalog, records, order)
-    graph, rdf = lkg.graph, lkg.rdf
-    outputs = {}
-    stream = None
-    triples = len(rdf)
-    page = graph
-    if merged is not None:
-        # Imported records can number millions: their RDF is streamed to the files, never held in rdflib,
-        # and the page shows the catalog and the biggest imported families, not every node.
-        with _stage("adding imported entities and lineage to the graph"):
-            add_to_graph(graph, merged, catalog.licenses)
-            cycles = derivation_cycles(graph)
-        report = format_report(merged, limit=None) + "".join(f"derivation cycle (not a lineage): {' -> '.join(c)}\n" for c in cycles)
-        outputs["sources-report.txt"] = report.encode()
-        for cycle in cycles:
-            print(f"warning: imported records form a derivation cycle: {', '.join(cycle)}", file=sys.stderr)
-        page = graph.subgraph(overview_nodes(graph)).copy()
-
-        def stream(folder: Path) -> tuple[str, ...]:
-            nonlocal triples
-            blocks = itertools.chain(graph_blocks(rdf), imported_blocks(merged, catalog.licenses))
-            with _stage(f"writing {', '.join(args.formats)}"):
-                triples = write_exports(folder, _progress(blocks, graph.number_of_nodes(), "entities"), args.formats)
-            return args.formats
-    else:
-        outputs.update({name: data for name, data in serialize(rdf).items() if name in args.formats})
-    # Everything held in memory is serialized before anything is written: a failure leaves every old file.
-    with _stage("writing graph.json and the lineage page"):
-        outputs = {"graph.json": graph_to_json(graph), **outputs, "lineage.html": render_html(page, licenses=catalog.licenses, terms=compute_all(graph, catalog.licenses, nodes=page))}
-    if args.store is not None:
-        check_store_folder(args.store)  # a store in use or a folder of other things: say so before writing anything
-    _publish_build(args.out, outputs, stream, args.store)
+    check_outputs(args.formats, args.store)  # a request that cannot be met is refused before the work
+    result = _built(args)
+    done = publish(result, args.out, args.formats, args.store)
+    graph = result.graph
     print(f"wrote {args.out / 'graph.json'}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
-    written = sorted(args.formats, key=("kg.ttl", "kg.nt", "kg.jsonld").index)
-    print(f"wrote {args.out / written[0]}{''.join(', ' + name for name in written[1:])}: {triples} triples")
-    print(f"wrote {args.out / 'lineage.html'}" + (f": {page.number_of_nodes()} nodes (the catalog and the biggest imported families)" if page is not graph else ""))
+    written = sorted(done.formats, key=("kg.ttl", "kg.nt", "kg.jsonld").index)
+    print(f"wrote {args.out / written[0]}{''.join(', ' + name for name in written[1:])}: {done.triples} triples")
+    print(f"wrote {args.out / 'lineage.html'}" + (f": {done.page_nodes} nodes (the catalog and the biggest imported families)" if result.merged is not None else ""))
     if args.store is not None:
         print(f"wrote {args.store}: an Oxigraph store for `kg serve --store {args.store}`")
-    if merged is not None:
-        print("sources: " + ", ".join(f"{key} {value}" for key, value in merged.counts().items()))
+    if result.merged is not None:
+        print("sources: " + ", ".join(f"{key} {value}" for key, value in result.merged.counts().items()))
         print(f"wrote {args.out / 'sources-report.txt'}: what matched, what is ambiguous, conflicting and unresolved")
     return 0
-
-
-def _publish_build(out: Path, outputs: dict[str, bytes], stream, store: Path | None) -> None:  # noqa: ANN001
-    """Put the build's outputs, and its store if asked for, in place together: every output and
-    the store are finished first, then swapped in at once (kg.publish.swap_together), so a
-    failure, Ctrl-C or a kill leaves all of them old or all new. A store directly in the output
-    folder is loaded inside the new folder, and so swapped in with it."""
-    inside = store is not None and store.resolve().parent == out.resolve()
-    if store is not None and not inside and store.resolve().is_relative_to(out.resolve()):
-        raise RequestError(f"--store {store} is inside --out {out} but not directly in it", f"e.g. --store {out / 'store'}, or a folder outside {out}")
-    folders = sorted({out.parent.resolve(), *([store.parent.resolve()] if store is not None and not inside else [])})
-    with ExitStack() as held:
-        for folder in folders:  # in a fixed order, so that two builds never wait on each other's second lock
-            held.enter_context(locked(folder))
-            sweep_temporaries(folder)
-        staging = stage_folder(out, outputs, stream, replaces=(*BUILT, *([store.name] if inside else [])))
-        pairs = [(staging, out)]
-        try:
-            if store is not None:
-                with _stage(f"loading {out / 'kg.nt'} into the store {store}"):
-                    loaded = stage_store(store, staging / "kg.nt", staging / store.name if inside else None)
-                pairs += [] if inside else [(loaded, store)]
-            with lock_for_replacing(store) if store is not None else nullcontext():
-                swap_together(pairs)
-        except BaseException:
-            for temporary, target in pairs:
-                discard_staging(temporary, target)
-            raise
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -470,8 +387,7 @@ def _query(args: argparse.Namespace) -> int:
         with open_store(args.store) as store:
             result = run_query(store, text, where, args.timeout, args.max_rows)
     elif args.graph is None:
-        catalog = _load(args)
-        result = run_query(to_store(to_rdf(build_graph(catalog), catalog.licenses)), text, where, args.timeout, args.max_rows)
+        result = run_query(to_store(KnowledgeGraph(_built(args)).rdf), text, where, args.timeout, args.max_rows)
     else:
         result = run_query(load_store(_built_file(args.graph, RDF_FILES)), text, where, args.timeout, args.max_rows)
     sys.stdout.write(format_result(result, args.format))
@@ -485,7 +401,7 @@ def _lineage(args: argparse.Namespace) -> int:
             entity = find_entity(store, args.entity)
             graph = read_lineage(store, entity)
     else:
-        graph = load_graph(_built_file(args.graph, ("graph.json",))) if args.graph is not None else build_graph(_load(args))
+        graph = load_graph(_built_file(args.graph, ("graph.json",))) if args.graph is not None else _built(args, checked=False).graph
         entity = find_node(graph, args.entity)
     print(format_lineage(graph, entity, args.depth))
     return 0
@@ -520,14 +436,19 @@ def _refuse_graph_and_store(args: argparse.Namespace) -> None:
 def _terms(args: argparse.Namespace) -> int:
     if args.conflicts == (args.entity is not None):
         raise RequestError("give an entity, or --conflicts for the whole catalog", "e.g. kg terms Vicuna-13B")
-    catalog = _load(args)  # the licence table, and the graph unless a saved one is given
-    graph = load_graph(_built_file(args.graph, ("graph.json",))) if args.graph is not None else build_graph(catalog)
+    if args.graph is None:
+        result = _built(args, checked=False)
+        catalog, graph, results = result.catalog, result.graph, result.terms
+    else:  # a saved graph: its terms are computed here, from the catalog's licence table
+        catalog = _load(args)
+        graph = load_graph(_built_file(args.graph, ("graph.json",)))
+        results = compute_all(graph, catalog.licenses) if args.conflicts else {}
     if args.conflicts:
-        results = compute_all(graph, catalog.licenses)
         print(format_terms_conflicts(results) if args.format == "text" else json.dumps(
             {entity: r.to_dict()["conflicts"] for entity, r in results.items() if r.conflicts}, ensure_ascii=False, indent=2))
         return 0
-    result = compute_terms(graph, catalog.licenses, find_node(graph, args.entity))
+    entity = find_node(graph, args.entity)
+    result = results[entity] if entity in results else compute_terms(graph, catalog.licenses, entity)
     print(format_terms(result, graph, catalog.licenses) if args.format == "text" else result.to_json())
     return 0
 
@@ -535,10 +456,9 @@ def _terms(args: argparse.Namespace) -> int:
 def _html(args: argparse.Namespace) -> int:
     if args.depth is not None and args.focus is None:
         raise RequestError("--depth needs --focus", "add --focus ENTITY, e.g. --focus model/llama")
-    catalog = _load(args)
-    whole = build_graph(catalog)
-    graph, title = select_view(whole, args.focus, args.depth, args.kind, args.relation)
-    page = render_html(graph, title=title, licenses=catalog.licenses, focus=args.focus, terms=compute_all(whole, catalog.licenses, nodes=graph))
+    result = _built(args, checked=False)
+    graph, title = select_view(result.graph, args.focus, args.depth, args.kind, args.relation)
+    page = render_html(graph, title=title, licenses=result.catalog.licenses, focus=args.focus, terms={n: t for n, t in result.terms.items() if n in graph})
     with locked(args.out.parent.parent):  # the lock `kg build` takes when args.out is in its output folder
         sweep_temporaries(args.out.parent)
         write_atomically(args.out, page)
@@ -547,7 +467,7 @@ def _html(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    graph = build_graph(_load(args))
+    graph = _built(args, checked=False).graph
     kinds, relations = count_by_kind_and_relation(graph)
     width = max(map(len, [*kinds, *relations]))
     print(f"{'kind':<{width}}  count")

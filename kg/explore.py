@@ -37,14 +37,13 @@ import pyoxigraph as ox
 from rdflib import Graph
 from rdflib.namespace import XSD
 
-from kg.catalog import Catalog, load_catalog
-from kg.errors import CatalogError
-from kg.graph import FAMILY_TREE_FIELDS, RELATION_LABELS, build_graph, downstream, find_node, format_lineage, upstream
+from kg.catalog import Catalog
+from kg.graph import FAMILY_TREE_FIELDS, RELATION_LABELS, downstream, find_node, format_lineage, upstream
 from kg.html import render_html, select_view
-from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, prefixed_name, read_query, report_violations, run_checks, run_query, to_store
-from kg.merge import DEFAULT_ORDER, RDF_RECORDS, apply_sources
-from kg.rdf import to_rdf
-from kg.terms import EffectiveTerms, compute_all, compute_terms, format_terms
+from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, prefixed_name, read_query, run_query, to_store
+from kg.build import Build, build
+from kg.merge import Merged, claims_to_rdf
+from kg.terms import EffectiveTerms, compute_terms, format_terms
 from kg.vocab import ID, LICENSE, SPDX
 
 if TYPE_CHECKING:  # imported when called: it comes with the `notebooks` extra
@@ -68,7 +67,8 @@ class CatalogWarning(UserWarning):
 
 
 def load(data: str | Path | None = None, sources: dict | list | None = None, order: list[str] | None = None) -> KnowledgeGraph:
-    """Load, check and build the knowledge graph of a catalog folder.
+    """Load, check and build the knowledge graph of a catalog folder: the pipeline
+    `kg build` runs (`kg.build.build`), so what it returns is what `kg build` publishes.
 
     `data` is a folder laid out like `data/` (one folder per kind, one YAML
     file per entity); None means the catalog bundled with this checkout.
@@ -80,52 +80,54 @@ def load(data: str | Path | None = None, sources: dict | list | None = None, ord
     open-llms) to a file or folder, or lists (name, path) pairs: their
     records are merged in (`kg.merge`), the claims kept beside the curated
     values, `order` the sources' precedence after the catalog's own values;
-    the merge is on `.merged`.
+    the merge is on `.merged`. None takes the sources the catalog's
+    sources.yaml lists, as `kg build` does.
     """
-    catalog = load_catalog(data)
-    for problem in catalog.warnings:
+    built = build(data, sources, order)
+    for problem in built.catalog.warnings:
         warnings.warn(str(problem), CatalogWarning, stacklevel=2)
-    lkg = build_knowledge_graph(catalog)
-    if sources:
-
-        object.__setattr__(lkg, "merged", apply_sources(lkg, sources, order or DEFAULT_ORDER))  # frozen: set once, here
-        if len(lkg.merged.records) > RDF_RECORDS:
-            warnings.warn(f"{len(lkg.merged.records):,} imported records: .graph holds them, .rdf only the catalog "
-                          "(kg build --source streams their RDF to build/kg.nt)", CatalogWarning, stacklevel=2)
-    return lkg
-
-
-def build_knowledge_graph(catalog: Catalog) -> KnowledgeGraph:
-    """The graph and RDF of a loaded catalog, once the SPARQL checks of ontology/checks/ pass on them.
-
-    Raises CatalogError with each violation at the file and line of the entity at fault.
-    """
-    graph = build_graph(catalog)
-    rdf = to_rdf(graph, catalog.licenses)
-    # load_catalog has already refused derivation cycles in linear time; the
-    # SPARQL form of that gate (for exports checked in other stores) walks
-    # property paths and grows quadratically with the length of a chain.
-    problems = report_violations(catalog, run_checks(rdf, skip=("derivation-cycle",)))
-    if problems:
-        raise CatalogError(problems)
-    return KnowledgeGraph(catalog, graph, rdf)
+    return KnowledgeGraph(built)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
 class KnowledgeGraph:
-    """One checked catalog, as a networkx graph and as RDF.
+    """One checked catalog, with its sources merged, as a networkx graph and as RDF.
 
     `graph` has one node per entity (the id, such as `model/vicuna-13b`,
     with the entity's fields as attributes) and one edge per reference,
     pointing from the derived entity to its source, keyed by relation.
-    `rdf` holds the same facts under the llm-lineage ontology. Entities may
-    be named by id, name, Chinese name or alias wherever a method takes one.
+    `rdf` holds the same facts under the llm-lineage ontology: the triples
+    of build/kg.nt. Entities may be named by id, name, Chinese name or
+    alias wherever a method takes one.
     """
 
-    catalog: Catalog
-    graph: nx.MultiDiGraph
-    rdf: Graph
-    merged: object = None  # the kg.merge.Merged of load(sources=...), else None
+    built: Build  # what the pipeline made (kg.build): `kg build` publishes the same
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.built.catalog
+
+    @property
+    def graph(self) -> nx.MultiDiGraph:
+        return self.built.graph
+
+    @property
+    def merged(self) -> Merged | None:
+        """The kg.merge.Merged of load(sources=...), else None."""
+        return self.built.merged
+
+    @cached_property
+    def rdf(self) -> Graph:
+        """The export as one rdflib Graph; with sources, made (once) when first asked for: a
+        Hub-sized merge takes rdflib minutes that the other methods do not need."""
+        if self.merged is None:
+            return self.built.rdf
+        rdf = Graph(bind_namespaces="none")
+        for prefix, namespace in self.built.rdf.namespaces():
+            rdf.bind(prefix, namespace)
+        rdf += self.built.rdf
+        claims_to_rdf(rdf, self.merged, self.catalog.licenses)
+        return rdf
 
     def __repr__(self) -> str:
         return f"<KnowledgeGraph of {self.catalog.root}: {self.graph.number_of_nodes()} entities, {self.graph.number_of_edges()} edges, {len(self.rdf)} triples>"
@@ -172,7 +174,9 @@ class KnowledgeGraph:
         the JSON of `kg terms --format json`; `print(lkg.format_terms(...))`
         the text. Information about licences, not legal advice.
         """
-        return compute_terms(self.graph, self.catalog.licenses, self.find(entity))
+        found = self.find(entity)
+        # Computed by the build for every model and dataset; anything else gets compute_terms' own refusal.
+        return self.built.terms[found] if found in self.built.terms else compute_terms(self.graph, self.catalog.licenses, found)
 
     def format_terms(self, entity: str) -> str:
         """The text that `kg terms` prints: the verdict, then each term as a tree of its paths."""
@@ -192,9 +196,9 @@ class KnowledgeGraph:
         ]
         return pandas.DataFrame(rows, columns=["entity", "term", "kind", "licence", "path", "steps", "evidence", "condition"]).convert_dtypes()
 
-    @cached_property
+    @property
     def _effective_terms(self) -> dict[str, EffectiveTerms]:
-        return compute_all(self.graph, self.catalog.licenses)
+        return self.built.terms
 
     def entity_table(self) -> pandas.DataFrame:
         """One row per entity, in id order, with the columns of ENTITY_COLUMNS.

@@ -650,22 +650,6 @@ def read_sources(sources: Iterable[tuple[str, str]] | dict, commit: str | None =
     return records
 
 
-RDF_RECORDS = 50_000  # above this many imported records, rdflib would take minutes and gigabytes: kg build streams them
-
-
-def apply_sources(lkg, sources, order: Iterable[str] = DEFAULT_ORDER) -> Merged:  # noqa: ANN001
-    """Merge `sources` into a built knowledge graph in place: claims on its graph, claims and new entities in its RDF.
-
-    Past `RDF_RECORDS` imported records the RDF is left to the catalog's own
-    (the graph still gets everything); `kg build --source` writes theirs.
-    """
-    merged = merge(lkg.catalog, read_sources(sources), order)
-    add_to_graph(lkg.graph, merged, lkg.catalog.licenses)
-    if len(merged.records) <= RDF_RECORDS:
-        claims_to_rdf(lkg.rdf, merged, lkg.catalog.licenses)
-    return merged
-
-
 def format_report(merged: Merged, limit: int | None = 20) -> str:
     """The merge report. Its first screen is about the catalog: the counts, then the
     disagreements of the sources with curated entities. Then the matches and

@@ -84,8 +84,10 @@ CONDITION_DUTIES = {
 PURPOSES = {"research-only": LKG.ResearchPurpose, "non-production": LKG.NonProductionUse}
 
 
-def to_rdf(graph: nx.MultiDiGraph, licenses: Mapping[str, License]) -> Graph:
-    """The RDF graph of the lineage graph and the licences its entities use.
+def to_rdf(graph: nx.MultiDiGraph, licenses: Mapping[str, License], terms: Iterable[EffectiveTerms] | None = None) -> Graph:
+    """The RDF graph of the lineage graph and the licences its entities use, with the effective
+    terms given (None: computed here for every model and dataset of `graph`; the build passes
+    none and adds them once computed on the whole lineage, `add_effective_terms`).
 
     Raises OutputError if a value would make an IRI that strict parsers
     reject (the catalog's own checks should have stopped it earlier).
@@ -102,9 +104,14 @@ def to_rdf(graph: nx.MultiDiGraph, licenses: Mapping[str, License]) -> Graph:
         _add_entity(rdf, node, data)
     for source, target, data in graph.edges(data=True):
         _add_edge(rdf, source, target, data)
-    for terms in compute_all(graph, licenses).values():
-        _add_effective_terms(rdf, graph, licenses, terms)
+    add_effective_terms(rdf, graph, licenses, compute_all(graph, licenses).values() if terms is None else terms)
     return rdf
+
+
+def add_effective_terms(rdf: Graph, graph: nx.MultiDiGraph, licenses: Mapping[str, License], terms: Iterable[EffectiveTerms]) -> None:
+    """Add each entity's effective terms to `rdf` as its ODRL policy (see `_add_effective_terms`)."""
+    for result in terms:
+        _add_effective_terms(rdf, graph, licenses, result)
 
 
 def entity_iri(entity_id: str) -> URIRef:

@@ -55,7 +55,7 @@ def test_load_reports_failed_sparql_checks_at_the_entity(tiny: Path, monkeypatch
     from kg import explore
     from kg.query import Violation
 
-    monkeypatch.setattr(explore, "run_checks", lambda rdf, skip: [Violation("model-without-developer", "model/llama-7b", "no developer")])
+    monkeypatch.setattr("kg.build.run_checks", lambda rdf, skip: [Violation("model-without-developer", "model/llama-7b", "no developer")])
     with pytest.raises(kg.CatalogError) as caught:
         kg.load("data")
     assert str(caught.value) == "1 error(s) in the catalog:\n  data/models/llama-7b.yaml:1: no developer [model-without-developer]"

@@ -11,7 +11,7 @@ from rdflib import Literal
 
 from kg.catalog import load_catalog
 from kg.cli import main
-from kg.explore import build_knowledge_graph
+from kg.build import build
 from kg.vocab import LKG
 
 ADAPTER = "models/alpaca-lora-7b.yaml"  # derived from model/llama-7b, released 2023-02-24
@@ -30,7 +30,7 @@ def test_a_waived_edge_validates_and_its_reason_is_in_the_rdf(tiny: Path, capsys
     date_before_llama(tiny, waiver=True)
     assert main(["validate", "--data", "data"]) == 0
     assert capsys.readouterr().err == ""
-    rdf = build_knowledge_graph(load_catalog(tiny)).rdf
+    rdf = build(tiny, ()).rdf
     assert list(rdf.objects(None, LKG.dateWaiver)) == [Literal(WAIVER, lang="en")]
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from kg.catalog import load_catalog
 from kg.errors import CatalogError
-from kg.explore import build_knowledge_graph
+from kg.build import build
 from kg.graph import build_graph, format_lineage
 from kg.query import QueryError, run_query, to_store
 
@@ -26,7 +26,7 @@ ENDLESS = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?
 
 @pytest.fixture(scope="module")
 def store():
-    return to_store(build_knowledge_graph(load_catalog(TINY)).rdf)
+    return to_store(build(TINY, ()).rdf)
 
 
 def kg(*args: str, **kwargs) -> subprocess.Popen:
@@ -132,7 +132,7 @@ def test_a_failing_page_render_is_an_internal_error_with_nothing_written(tiny: P
     def broken(*args, **kwargs):
         raise ValueError("a node without a position")
 
-    monkeypatch.setattr(cli, "render_html", broken)
+    monkeypatch.setattr("kg.build.render_html", broken)
     assert cli.main(["build", "--data", "data", "--out", "out"]) == 3
     assert capsys.readouterr().err == (
         "Error: internal error: ValueError: a node without a position\n"

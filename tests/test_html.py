@@ -299,7 +299,7 @@ def test_failed_rendering_writes_no_build_output(tiny: Path, capsys: pytest.Capt
     def broken(*args, **kwargs):
         raise publish.OutputError("cannot render the page")
 
-    monkeypatch.setattr("kg.cli.render_html", broken)
+    monkeypatch.setattr("kg.build.render_html", broken)
     assert run(capsys, "build", "--data", "data", "--out", "out")[0] == 2
     assert not Path("out").exists()
 

@@ -21,7 +21,7 @@ from rdflib.compare import isomorphic
 from kg.catalog import load_catalog
 from kg.cli import main
 from kg.errors import OutputError
-from kg.explore import build_knowledge_graph
+from kg.build import build
 from kg.graph import derivation_cycles, overview_nodes
 from kg.merge import merge, read_sources
 from kg.publish import READABLE_NODES, graph_to_json, publish_folder
@@ -105,7 +105,7 @@ def test_streamed_files_parse_in_pyoxigraph_to_exactly_the_triples_given(tmp_pat
 
 
 def test_streamed_files_of_the_bundled_catalog_are_isomorphic_to_rdflibs_graph(tmp_path: Path) -> None:
-    rdf = build_knowledge_graph(load_catalog()).rdf
+    rdf = build(None, ()).rdf
     write_exports(tmp_path, graph_blocks(rdf))
     for name, rdflib_format in (("kg.nt", "nt"), ("kg.ttl", "turtle"), ("kg.jsonld", "json-ld")):
         assert isomorphic(Graph().parse(tmp_path / name, format=rdflib_format), rdf), name
@@ -113,7 +113,7 @@ def test_streamed_files_of_the_bundled_catalog_are_isomorphic_to_rdflibs_graph(t
 
 
 def test_graph_json_of_a_large_graph_is_node_link_data_without_indentation(monkeypatch: pytest.MonkeyPatch) -> None:
-    graph = build_knowledge_graph(load_catalog()).graph
+    graph = build(None, ()).graph
     graph.add_edge("model/alpaca-7b", "dataset/alpaca-data", key="trained_on", id="an attribute named like a node's key", source="and one named like an edge's")
     data = nx.node_link_data(graph, edges="edges")
     data["nodes"].sort(key=lambda n: n["id"])
@@ -127,7 +127,7 @@ def test_graph_json_of_a_large_graph_is_node_link_data_without_indentation(monke
 
 def test_without_sources_kg_build_writes_the_sorted_files_of_serialize(tiny: Path) -> None:
     assert main(["build", "--data", str(tiny), "--out", "out"]) == 0
-    expected = serialize(build_knowledge_graph(load_catalog(tiny)).rdf)
+    expected = serialize(build(tiny, ()).rdf)
     assert {name: (Path("out") / name).read_bytes() for name in expected} == expected
     assert (Path("out") / "kg.ttl").read_bytes() == (FIXTURES / "tiny.ttl").read_bytes()
 

@@ -1,0 +1,225 @@
+"""The build: one pipeline from the catalog and its sources to what `kg build` publishes.
+
+`kg build`, `kg validate` and `kg.load()` all run `build()`, and `kg build` then
+`publish()`; the command line only parses arguments and prints. Each stage
+takes what the one before it made, and each form of the graph is made once:
+
+    build()                                        kg.build.Build
+      read the catalog      kg.catalog.load_catalog   Catalog (pydantic)
+      check it              kg.graph, kg.rdf, checks  graph (networkx) + catalog RDF (rdflib)
+      read the sources      kg.merge.read_sources     records
+      merge                 kg.merge.merge            Merged: identities, claims, accepted edges
+      link the lineage      kg.merge.add_to_graph     the same graph, imported entities and edges added
+      compute the terms     kg.terms.compute_all      effective terms of every model and dataset
+    publish()
+      exports               kg.rdf, kg.stream         kg.ttl/.nt/.jsonld (the catalog's RDF and its terms,
+                                                      then the imported entities, streamed)
+      page                  kg.html.render_html       lineage.html (the catalog and the biggest families)
+      publish               kg.publish, kg.store      the folder, and the store, swapped in together
+
+Stages report through the "kg" logger (a line per stage, a progress bar
+while the exports are written on a terminal); the CLI decides what is shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+from rdflib import Graph
+from tqdm import tqdm
+
+from kg.catalog import Catalog, load_catalog
+from kg.errors import CatalogError, RequestError
+from kg.graph import build_graph, derivation_cycles, overview_nodes
+from kg.html import render_html
+from kg.merge import DEFAULT_ORDER, Merged, add_to_graph, format_report, imported_blocks, merge, read_sources, sources_from_file
+from kg.publish import discard_staging, graph_to_json, locked, stage_folder, swap_together, sweep_temporaries
+from kg.query import report_violations, run_checks
+from kg.rdf import add_effective_terms, serialize, to_rdf
+from kg.store import check_store_folder, lock_for_replacing, stage_store
+from kg.stream import FILES, Block, graph_blocks, write_exports
+from kg.terms import EffectiveTerms, compute_all
+
+# What `kg build` writes into its output folder: an old one of these that a build leaves out is not kept.
+BUILT = ("graph.json", *FILES, "lineage.html", "sources-report.txt")
+log = logging.getLogger("kg")
+
+
+@dataclass(eq=False)
+class Build:
+    """What `build()` made: everything `publish()` writes and `kg.load()` answers from."""
+
+    catalog: Catalog
+    graph: nx.MultiDiGraph  # the one lineage: curated and imported entities, every accepted edge
+    rdf: Graph | None  # the catalog's RDF with its effective terms; imported entities are streamed by `blocks`
+    terms: dict[str, EffectiveTerms]  # the effective terms of every model and dataset of `graph`
+    merged: Merged | None = None  # the sources' records merged with the catalog, when there were sources
+    cycles: list[list[str]] = field(default_factory=list)  # derivation cycles among imported records
+
+    def blocks(self) -> Iterator[Block]:
+        """The whole export, one subject at a time (kg.stream): the catalog's, then the imported entities'."""
+        yield from graph_blocks(self.rdf)
+        if self.merged is not None:
+            yield from imported_blocks(self.merged, self.catalog.licenses)
+
+    def page_nodes(self) -> Iterable[str]:
+        """The nodes lineage.html draws: all of a catalog; with sources, the catalog and the biggest imported families."""
+        return self.graph if self.merged is None else overview_nodes(self.graph)
+
+
+@dataclass(frozen=True)
+class Published:
+    """What `publish()` put on disk, for the command's closing lines."""
+
+    out: Path
+    formats: tuple[str, ...]
+    triples: int
+    page_nodes: int
+    store: Path | None
+
+
+def build(data: str | Path | None = None, sources: Iterable[tuple[str, str | Path]] | Mapping | None = None,
+          order: Iterable[str] | None = None, checked: bool = True) -> Build:
+    """Read, check, merge, link and compute the terms of a catalog and its sources; nothing is written.
+
+    `sources` are (name, path) pairs or a name -> path mapping; None takes those
+    listed in the catalog's sources.yaml (none without it), () none at all.
+    `order` is the sources' precedence after the catalog's own values.
+    `checked=False` skips the catalog's RDF and its SPARQL checks, for the commands
+    that only read the lineage (kg lineage, kg terms, kg stats, kg html); `.rdf` is then None.
+    Raises CatalogError listing every problem of the catalog or the sources.
+    """
+    with stage("reading the catalog"):
+        catalog = load_catalog(data)
+        graph, rdf = check(catalog) if checked else (build_graph(catalog), None)
+    pairs, order = _choose_sources(catalog, sources, order)
+    merged, cycles = None, []
+    if pairs:
+        with stage(f"reading {', '.join(str(path) for _, path in pairs)}"):
+            records = read_sources(pairs)
+        with stage(f"merging {len(records):,} records with the catalog"):
+            merged = merge(catalog, records, order)
+        with stage("adding imported entities and lineage to the graph"):
+            add_to_graph(graph, merged, catalog.licenses)
+            cycles = derivation_cycles(graph)
+        for cycle in cycles:
+            log.warning("warning: imported records form a derivation cycle: %s", ", ".join(cycle))
+    with stage("computing the effective terms"):
+        terms = compute_all(graph, catalog.licenses)
+        if rdf is not None:
+            add_effective_terms(rdf, graph, catalog.licenses, (t for entity, t in terms.items() if entity in catalog.entities))
+    return Build(catalog, graph, rdf, terms, merged, cycles)
+
+
+def check(catalog: Catalog) -> tuple[nx.MultiDiGraph, Graph]:
+    """The catalog's lineage graph and RDF, once the SPARQL checks of ontology/checks/ pass on them.
+
+    Raises CatalogError with each violation at the file and line of the entity at fault.
+    """
+    graph = build_graph(catalog)
+    rdf = to_rdf(graph, catalog.licenses, terms=())  # the terms come once the lineage is whole: `build`
+    # load_catalog has already refused derivation cycles in linear time; the SPARQL form of that gate
+    # (for exports checked in other stores) walks property paths and grows quadratically with a chain.
+    problems = report_violations(catalog, run_checks(rdf, skip=("derivation-cycle",)))
+    if problems:
+        raise CatalogError(problems)
+    return graph, rdf
+
+
+def _choose_sources(catalog: Catalog, sources, order) -> tuple[list[tuple[str, Path]], tuple[str, ...]]:  # noqa: ANN001
+    if sources is None:
+        listed = sources_from_file(catalog.root)
+        if listed is not None:
+            return listed[0], tuple(order or listed[1])
+        sources = ()
+    pairs = list(sources.items()) if isinstance(sources, Mapping) else list(sources)
+    return [(name, Path(path)) for name, path in pairs], tuple(order or DEFAULT_ORDER)
+
+
+def publish(result: Build, out: Path, formats: Iterable[str] = FILES, store: Path | None = None) -> Published:
+    """Write the exports, graph.json, the page and the sources report into `out` (and the store, loaded
+    from kg.nt, into `store`), all swapped in together: a failure, Ctrl-C or a kill leaves all old or all new."""
+    formats = check_outputs(formats, store)
+    outputs, stream, counted = _exports(result, formats)
+    # Everything held in memory is made before anything is written: a failure leaves every old file.
+    with stage("writing graph.json and the lineage page"):
+        page = result.graph.subgraph(result.page_nodes())
+        outputs = {"graph.json": graph_to_json(result.graph), **outputs,
+                   "lineage.html": render_html(page, licenses=result.catalog.licenses, terms={n: t for n, t in result.terms.items() if n in page})}
+    if store is not None:
+        check_store_folder(store)  # a store in use or a folder of other things: say so before writing anything
+    _swap_in(out, outputs, stream, store)
+    return Published(out, formats, counted[0], page.number_of_nodes(), store)
+
+
+def check_outputs(formats: Iterable[str], store: Path | None) -> tuple[str, ...]:
+    """The RDF files to write, in kg.stream.FILES order; RequestError for a store with no kg.nt to load it from."""
+    formats = tuple(name for name in FILES if name in set(formats))
+    if store is not None and "kg.nt" not in formats:
+        raise RequestError("--store loads the store from kg.nt, which --formats leaves out",
+                           f"add nt: --formats {','.join(n.removeprefix('kg.') for n in ('kg.nt', *formats))}")
+    return formats
+
+
+def _exports(result: Build, formats: tuple[str, ...]) -> tuple[dict[str, bytes], object, list[int]]:
+    """The RDF files: a catalog alone is serialized whole (readable sorted Turtle); imported records,
+    millions perhaps, are streamed to the files one subject at a time, never held in rdflib."""
+    counted = [len(result.rdf)]
+    if result.merged is None:
+        return {name: data for name, data in serialize(result.rdf).items() if name in formats}, None, counted
+    report = format_report(result.merged, limit=None) + "".join(f"derivation cycle (not a lineage): {' -> '.join(c)}\n" for c in result.cycles)
+
+    def stream(folder: Path) -> tuple[str, ...]:
+        with stage(f"writing {', '.join(formats)}"):
+            counted[0] = write_exports(folder, _progress(result.blocks(), result.graph.number_of_nodes(), "entities"), formats)
+        return formats
+
+    return {"sources-report.txt": report.encode()}, stream, counted
+
+
+def _swap_in(out: Path, outputs: dict[str, bytes], stream, store: Path | None) -> None:  # noqa: ANN001
+    """Stage every output and the store, then swap them in at once (kg.publish.swap_together). A store
+    directly in the output folder is loaded inside the new folder, and so swapped in with it."""
+    inside = store is not None and store.resolve().parent == out.resolve()
+    if store is not None and not inside and store.resolve().is_relative_to(out.resolve()):
+        raise RequestError(f"--store {store} is inside --out {out} but not directly in it", f"e.g. --store {out / 'store'}, or a folder outside {out}")
+    folders = sorted({out.parent.resolve(), *([store.parent.resolve()] if store is not None and not inside else [])})
+    with ExitStack() as held:
+        for folder in folders:  # in a fixed order, so that two builds never wait on each other's second lock
+            held.enter_context(locked(folder))
+            sweep_temporaries(folder)
+        staging = stage_folder(out, outputs, stream, replaces=(*BUILT, *([store.name] if inside else [])))
+        pairs = [(staging, out)]
+        try:
+            if store is not None:
+                with stage(f"loading {out / 'kg.nt'} into the store {store}"):
+                    loaded = stage_store(store, staging / "kg.nt", staging / store.name if inside else None)
+                pairs += [] if inside else [(loaded, store)]
+            with lock_for_replacing(store) if store is not None else nullcontext():
+                swap_together(pairs)
+        except BaseException:
+            for temporary, target in pairs:
+                discard_staging(temporary, target)
+            raise
+
+
+@contextmanager
+def stage(what: str) -> Iterator[None]:
+    """Log a stage's start and how long it took (the CLI shows these on a terminal, or with -v)."""
+    log.info("%s...", what)
+    started = time.perf_counter()
+    yield
+    log.info("%s: done in %.1f s", what, time.perf_counter() - started)
+
+
+def _progress(items: Iterable, total: int | None, unit: str) -> Iterable:
+    """`items`, with a progress bar on stderr when it is a terminal and stage lines are shown."""
+    shown = sys.stderr.isatty() and log.isEnabledFor(logging.INFO)
+    return tqdm(items, total=total, unit=f" {unit}", unit_scale=True, disable=not shown, leave=False, file=sys.stderr)
