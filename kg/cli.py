@@ -31,6 +31,7 @@ from typing import NoReturn
 from kg.catalog import Catalog, load_catalog
 from kg.errors import CatalogError, OutputError, Problem, RequestError, suggest
 from kg.entities import FOLDERS
+from kg.bom import FORMATS as BOM_FORMATS, make_bom
 from kg.build import Build, build, check_outputs, publish
 from kg.graph import count_by_kind_and_relation, find_node, format_lineage, load_graph
 from kg.html import render_html, select_view
@@ -61,6 +62,7 @@ EXAMPLES = {
     "import": ["kg import open-llms open-llms/README.md", "kg import dpc data_summaries/ --write"],
     "serve": ["kg build --store build/store && kg serve", "kg serve --port 8000 --timeout 5", "kg serve --cors-origin https://example.org"],
     "conflicts": ["kg conflicts --source ecosystem-graphs=ecosystem-graphs/assets"],
+    "bom": ["kg bom Vicuna-13B", "kg bom Vicuna-13B --format spdx --out vicuna.spdx.json", "kg bom model/my-model --source huggingface=hub.jsonl --out my-model.cdx.json"],
     "fetch": ["kg fetch huggingface --author meta-llama --out hub.jsonl", "kg fetch huggingface --update hub.jsonl && kg build --source huggingface=hub.jsonl"],
 }
 
@@ -206,6 +208,11 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     served.add_argument("--worker-memory", type=_positive(int), default=DEFAULT_WORKER_MEMORY, metavar="MiB", help=f"address space of each query process; a query that needs more gets 503 (default: {DEFAULT_WORKER_MEMORY})")
     served.add_argument("--client-timeout", type=_positive(float), default=REQUEST_SECONDS, metavar="SECONDS", help=f"seconds a client has to send each request whole, then 408 (default: {REQUEST_SECONDS:g})")
     served.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN", help="let web pages from this origin read the answers (e.g. https://example.org, or * for any); repeatable (default: none)")
+    bom = command("bom", _bom, "Write an AI bill of materials of a model or dataset: its whole lineage, evidence and licences, declared and concluded.")
+    bom.add_argument("entity", help="an id or a name or alias of a model or dataset")
+    bom.add_argument("--format", choices=BOM_FORMATS, default="cyclonedx", help="cyclonedx (default): CycloneDX 1.6 JSON; spdx: SPDX 3.0.1 JSON-LD")
+    bom.add_argument("--out", type=Path, default=None, metavar="FILE", help="write the BOM to FILE (default: print it)")
+    _source_options(bom)
     _fetch_command(command)
     conflicts = command("conflicts", _conflicts, "List where the sources disagree with the catalog or each other.")
     _source_options(conflicts)
@@ -345,6 +352,18 @@ def _built(args: argparse.Namespace, checked: bool = True) -> Build:
     if result.catalog.warnings:
         _print_problems(result.catalog.warnings)
     return result
+
+
+def _bom(args: argparse.Namespace) -> int:
+    result = _built(args, checked=False)
+    entity = find_node(result.graph, args.entity)
+    text = make_bom(result, entity, args.format)
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    write_atomically(args.out, text.encode("utf-8"))
+    print(f"wrote {args.out}: the {'CycloneDX 1.6' if args.format == 'cyclonedx' else 'SPDX 3.0.1'} BOM of {entity}")
+    return 0
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -41,6 +41,7 @@ from kg.catalog import Catalog
 from kg.graph import FAMILY_TREE_FIELDS, RELATION_LABELS, downstream, find_node, format_lineage, upstream
 from kg.html import render_html, select_view
 from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, prefixed_name, read_query, run_query, to_store
+from kg.bom import make_bom
 from kg.build import Build, build
 from kg.merge import Merged, claims_to_rdf
 from kg.terms import EffectiveTerms, compute_terms, format_terms
@@ -181,6 +182,12 @@ class KnowledgeGraph:
     def format_terms(self, entity: str) -> str:
         """The text that `kg terms` prints: the verdict, then each term as a tree of its paths."""
         return format_terms(self.terms(entity), self.graph, self.catalog.licenses)
+
+    def bom(self, entity: str, format: str = "cyclonedx") -> str:
+        """The AI bill of materials of a model or dataset as JSON text, as `kg bom` writes it:
+        `format` "cyclonedx" (CycloneDX 1.6) or "spdx" (SPDX 3.0.1 JSON-LD), with every
+        ancestor, its relation and evidence, and the licences declared and concluded."""
+        return make_bom(self.built, entity, format)
 
     def terms_table(self) -> pandas.DataFrame:
         """One row per path that brings a term to a model or dataset: entity, term,
