@@ -13,6 +13,7 @@ lkg:fineTunedFrom, fair4ml:MLModel for lkg:Model...) is not repeated here:
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from rdflib import Namespace
 from rdflib.namespace import DCTERMS, FOAF, ODRL2, OWL, PROV, RDF, RDFS, SKOS, XSD
@@ -25,6 +26,14 @@ SCHEMA = Namespace("http://schema.org/")  # rdflib's own SCHEMA is https: the wr
 FAIR4ML = Namespace("https://w3id.org/fair4ml#")
 SPDX = Namespace("http://spdx.org/licenses/")
 LICENSE = Namespace(BASE + "id/license/")  # our own LicenseRef-… licences
+RECORD = BASE + "id/record/"
+
+
+def record_iri(source: str, source_id: str) -> str:
+    """The IRI of one source record: `…/id/record/<source>/<source id>`, the id with every
+    character outside `A-Za-z0-9-._~/` percent-encoded as UTF-8 (the same rule in every path
+    that writes records, so the same record gets the same IRI however it was built)."""
+    return f"{RECORD}{source}/{quote(source_id, safe='/')}"
 
 
 
