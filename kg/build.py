@@ -39,16 +39,16 @@ from kg.catalog import Catalog, load_catalog
 from kg.errors import CatalogError, RequestError
 from kg.graph import build_graph, derivation_cycles, overview_nodes
 from kg.html import render_html
-from kg.merge import DEFAULT_ORDER, Merged, add_to_graph, format_report, imported_blocks, merge, read_sources, sources_from_file
+from kg.merge import DEFAULT_ORDER, Merged, add_to_graph, format_report, imported_blocks, imported_quads, merge, read_sources, sources_from_file
 from kg.publish import discard_staging, graph_to_json, locked, stage_folder, swap_together, sweep_temporaries
 from kg.query import report_violations, run_checks
 from kg.rdf import add_effective_terms, serialize, to_rdf
 from kg.store import check_store_folder, lock_for_replacing, stage_store
-from kg.stream import FILES, Block, graph_blocks, write_exports
+from kg.stream import DEFAULT_FILES, FILES, Block, NamedBlock, compressed, graph_blocks, output_name, write_exports
 from kg.terms import EffectiveTerms, compute_all
 
 # What `kg build` writes into its output folder: an old one of these that a build leaves out is not kept.
-BUILT = ("graph.json", *FILES, "lineage.html", "sources-report.txt")
+BUILT = ("graph.json", *FILES, *(output_name(name, True) for name in FILES), "lineage.html", "sources-report.txt")
 log = logging.getLogger("kg")
 
 
@@ -68,6 +68,11 @@ class Build:
         yield from graph_blocks(self.rdf)
         if self.merged is not None:
             yield from imported_blocks(self.merged, self.catalog.licenses)
+
+    def quads(self) -> Iterator[NamedBlock]:
+        """The named graphs of the export (kg.nq): each source record's claims in the graph of its IRI."""
+        if self.merged is not None:
+            yield from imported_quads(self.merged, self.catalog.licenses)
 
     def page_nodes(self) -> Iterable[str]:
         """The nodes lineage.html draws: all of a catalog; with sources, the catalog and the biggest imported families."""
@@ -143,11 +148,11 @@ def _choose_sources(catalog: Catalog, sources, order) -> tuple[list[tuple[str, P
     return [(name, Path(path)) for name, path in pairs], tuple(order or DEFAULT_ORDER)
 
 
-def publish(result: Build, out: Path, formats: Iterable[str] = FILES, store: Path | None = None) -> Published:
+def publish(result: Build, out: Path, formats: Iterable[str] = DEFAULT_FILES, store: Path | None = None, compress: bool = False) -> Published:
     """Write the exports, graph.json, the page and the sources report into `out` (and the store, loaded
-    from kg.nt, into `store`), all swapped in together: a failure, Ctrl-C or a kill leaves all old or all new."""
+    from kg.nq when it is written, else kg.nt, into `store`), all swapped in together: a failure, Ctrl-C or a kill leaves all old or all new."""
     formats = check_outputs(formats, store)
-    outputs, stream, counted = _exports(result, formats)
+    outputs, stream, counted = _exports(result, formats, compress)
     # Everything held in memory is made before anything is written: a failure leaves every old file.
     with stage("writing graph.json and the lineage page"):
         page = result.graph.subgraph(result.page_nodes())
@@ -155,36 +160,36 @@ def publish(result: Build, out: Path, formats: Iterable[str] = FILES, store: Pat
                    "lineage.html": render_html(page, licenses=result.catalog.licenses, terms={n: t for n, t in result.terms.items() if n in page})}
     if store is not None:
         check_store_folder(store)  # a store in use or a folder of other things: say so before writing anything
-    _swap_in(out, outputs, stream, store)
+    _swap_in(out, outputs, stream, store, output_name("kg.nq" if "kg.nq" in formats else "kg.nt", compress))
     return Published(out, formats, counted[0], page.number_of_nodes(), store)
 
 
 def check_outputs(formats: Iterable[str], store: Path | None) -> tuple[str, ...]:
-    """The RDF files to write, in kg.stream.FILES order; RequestError for a store with no kg.nt to load it from."""
+    """The RDF files to write, in kg.stream.FILES order; RequestError for a store with no kg.nq or kg.nt to load it from."""
     formats = tuple(name for name in FILES if name in set(formats))
-    if store is not None and "kg.nt" not in formats:
-        raise RequestError("--store loads the store from kg.nt, which --formats leaves out",
+    if store is not None and "kg.nt" not in formats and "kg.nq" not in formats:
+        raise RequestError("--store loads the store from kg.nq or kg.nt, which --formats leaves out",
                            f"add nt: --formats {','.join(n.removeprefix('kg.') for n in ('kg.nt', *formats))}")
     return formats
 
 
-def _exports(result: Build, formats: tuple[str, ...]) -> tuple[dict[str, bytes], object, list[int]]:
+def _exports(result: Build, formats: tuple[str, ...], compress: bool = False) -> tuple[dict[str, bytes], object, list[int]]:
     """The RDF files: a catalog alone is serialized whole (readable sorted Turtle); imported records,
     millions perhaps, are streamed to the files one subject at a time, never held in rdflib."""
     counted = [len(result.rdf)]
     if result.merged is None:
-        return {name: data for name, data in serialize(result.rdf).items() if name in formats}, None, counted
+        return compressed(serialize(result.rdf), formats, compress), None, counted
     report = format_report(result.merged, limit=None) + "".join(f"derivation cycle (not a lineage): {' -> '.join(c)}\n" for c in result.cycles)
 
     def stream(folder: Path) -> tuple[str, ...]:
         with stage(f"writing {', '.join(formats)}"):
-            counted[0] = write_exports(folder, _progress(result.blocks(), result.graph.number_of_nodes(), "entities"), formats)
-        return formats
+            counted[0] = write_exports(folder, _progress(result.blocks(), result.graph.number_of_nodes(), "entities"), formats, result.quads(), compress)
+        return tuple(output_name(name, compress) for name in formats)
 
     return {"sources-report.txt": report.encode()}, stream, counted
 
 
-def _swap_in(out: Path, outputs: dict[str, bytes], stream, store: Path | None) -> None:  # noqa: ANN001
+def _swap_in(out: Path, outputs: dict[str, bytes], stream, store: Path | None, loaded_from: str = "kg.nt") -> None:  # noqa: ANN001
     """Stage every output and the store, then swap them in at once (kg.publish.swap_together). A store
     directly in the output folder is loaded inside the new folder, and so swapped in with it."""
     inside = store is not None and store.resolve().parent == out.resolve()
@@ -199,8 +204,8 @@ def _swap_in(out: Path, outputs: dict[str, bytes], stream, store: Path | None) -
         pairs = [(staging, out)]
         try:
             if store is not None:
-                with stage(f"loading {out / 'kg.nt'} into the store {store}"):
-                    loaded = stage_store(store, staging / "kg.nt", staging / store.name if inside else None)
+                with stage(f"loading {out / loaded_from} into the store {store}"):
+                    loaded = stage_store(store, staging / loaded_from, staging / store.name if inside else None)
                 pairs += [] if inside else [(loaded, store)]
             with lock_for_replacing(store) if store is not None else nullcontext():
                 swap_together(pairs)

@@ -43,7 +43,7 @@ from kg.merge import DEFAULT_ORDER, format_conflicts, format_decisions, format_r
 from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, FORMATS, format_result, load_store, read_query, run_query, to_store
 from kg.serve import DEFAULT_WORKER_MEMORY, DEFAULT_WORKERS, REQUEST_SECONDS, check_bind, serve
 from kg.store import find_entity, open_store, read_lineage
-from kg.stream import FILES as STREAMED
+from kg.stream import DEFAULT_FILES, FILES as STREAMED, output_name
 from kg.terms import compute_all, compute_terms, format_terms
 from kg.terms import format_conflicts as format_terms_conflicts
 
@@ -163,8 +163,9 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     build = command("build", _build, "Validate the catalog and write the graph to the output folder.")
     build.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build/)")
     build.add_argument("--store", type=Path, default=None, metavar="DIR", help="also load the graph into an Oxigraph store (RocksDB) in DIR, for `kg serve`")
-    build.add_argument("--formats", type=_rdf_files, default=STREAMED, metavar="LIST",
-                       help="the RDF files to write, comma-separated: some of nt, ttl, jsonld (default: all three)")
+    build.add_argument("--formats", type=_rdf_files, default=DEFAULT_FILES, metavar="LIST",
+                       help="the RDF files to write, comma-separated: some of nt, ttl, nq, jsonld (default: nt,ttl,jsonld; nq adds each source record's claims in a named graph)")
+    build.add_argument("--compress", action="store_true", help="write the RDF files gzipped (kg.nt.gz, kg.nq.gz...)")
     _source_options(build)
     lineage = command("lineage", _lineage, "Print what an entity comes from and what comes from it.")
     lineage.add_argument("entity", help="an id (model/alpaca-lora-7b), or a name or alias ('Alpaca-LoRA', '骆驼')")
@@ -375,10 +376,10 @@ def _validate(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     check_outputs(args.formats, args.store)  # a request that cannot be met is refused before the work
     result = _built(args)
-    done = publish(result, args.out, args.formats, args.store)
+    done = publish(result, args.out, args.formats, args.store, args.compress)
     graph = result.graph
     print(f"wrote {args.out / 'graph.json'}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
-    written = sorted(done.formats, key=("kg.ttl", "kg.nt", "kg.jsonld").index)
+    written = [output_name(name, args.compress) for name in sorted(done.formats, key=("kg.ttl", "kg.nt", "kg.nq", "kg.jsonld").index)]
     print(f"wrote {args.out / written[0]}{''.join(', ' + name for name in written[1:])}: {done.triples} triples")
     print(f"wrote {args.out / 'lineage.html'}" + (f": {done.page_nodes} nodes (the catalog and the biggest imported families)" if result.merged is not None else ""))
     if args.store is not None:

@@ -32,23 +32,23 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 import networkx as nx
 import yaml
-from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
+from rdflib import Dataset, Graph, URIRef
+from rdflib.namespace import DCTERMS, ODRL2, PROV, RDF, RDFS, XSD
 
 from kg.catalog import Catalog
 from kg.entities import FOLDERS
 from kg.errors import CatalogError, Problem, RequestError, suggest
 from kg.graph import LINEAGE_FIELDS, RELATION_LABELS
 from kg.publish import write_atomically
-from kg.rdf import license_iri, super_terms
+from kg.rdf import DATE_TYPES, license_iri, super_terms
 from kg.stream import Block, iri, literal, term
 from kg.reader import read_yaml
 from kg.sources import SOURCE_NAMES, Claim, Mention, Origin, Record, normalise, read_source
-from kg.vocab import CLASSES, DERIVATIONS, ID, KINDS, LKG, REFERENCES, SCHEMA, fits
+from kg.vocab import CLASSES, DERIVATIONS, ID, KINDS, LKG, REFERENCES, SCHEMA, fits, record_iri
 
 SCALAR_FIELDS = ("license", "released", "parameters", "records", "uploaded")
 # Reference fields whose targets are compared: an imported target the catalog does not list is a conflict.
@@ -527,110 +527,140 @@ def _add_licence(node: dict, claims: list[tuple[Claim, bool]], known: set[str]) 
         node["license_statements"] = statements
 
 
-PREDICATES = {"license": "license", "released": "datePublished", "parameters": "parameterCount", "records": "recordCount", "uploaded": "uploaded"}
+# A claim's field -> the predicates of its value (the catalog's own export writes a release date with both).
+PREDICATES = {"license": (SCHEMA.license,), "released": (DCTERMS.issued, SCHEMA.datePublished), "parameters": (LKG.parameterCount,),
+              "records": (LKG.recordCount,), "uploaded": (LKG.uploaded,)}
+_DATE = re.compile(r"\d{4}(-\d\d){0,2}")
+
+NamedBlock = tuple[str, str, list[tuple[str, str]]]  # graph, subject, (predicate, object) pairs: kg.stream writes them to kg.nq
 
 
-def claims_to_rdf(rdf: Graph, merged: Merged, licenses: Iterable[str]) -> None:
-    """Add `imported_blocks` to an rdflib graph (the API's `.rdf`; a large merge is streamed instead)."""
-    text = "".join(f"{subject} {p} {o} .\n" for subject, pairs in imported_blocks(merged, licenses) for p, o in pairs)
-    rdf.parse(data=text, format="nt")
+def claims_to_rdf(rdf: Graph | Dataset, merged: Merged, licenses: Iterable[str], policies: Mapping[str, str] | None = None) -> None:
+    """Add `imported_blocks` to an rdflib graph (the API's `.rdf`; a large merge is streamed instead), and
+    `imported_quads` too when it is a Dataset (the records' named graphs)."""
+    text = "".join(f"{subject} {p} {o} .\n" for subject, pairs in imported_blocks(merged, licenses, policies) for p, o in pairs)
+    if isinstance(rdf, Dataset):
+        text += "".join(f"{subject} {p} {o} {graph} .\n" for graph, subject, pairs in imported_quads(merged, licenses) for p, o in pairs)
+        rdf.parse(data=text, format="nquads")
+    else:
+        rdf.parse(data=text, format="nt")
 
 
-def imported_blocks(merged: Merged, licenses: Iterable[str]) -> Iterator[Block]:
-    """The RDF of a merge, one subject at a time, terms in N-Triples form (see kg.stream).
+class _Terms:
+    """The N-Triples terms of an imported entity's RDF, made once per merge."""
 
-    New entities: class, label, description, identifier, `lkg:importedFrom`
-    and `dcterms:source`, and as direct triples their resolved lineage
-    references (what SPARQL walks, with the standard super-properties). Every claim, and every
-    imported reference, is also an rdf:Statement with `dcterms:source` and
-    `lkg:accepted`; unresolved references keep the name as object.
-    """
-    licenses = set(licenses)
-    supers = super_terms()
-    types = {kind: [term(c) for c in (cls, *supers.get(cls, ()))] for kind, cls in CLASSES.items()}
-    predicates = {name: term(SCHEMA[p] if name in ("license", "released") else LKG[p]) for name, p in PREDICATES.items()}
-    closed = {prop: {kind: [term(q) for q in (prop, *supers.get(prop, ())) if fits(q, kind)] for kind in CLASSES}
-              for prop in (*DERIVATIONS.values(), *REFERENCES.values(), PROV.wasDerivedFrom, LKG.dependsOn)}
-    a, label, name, description, identifier = term(RDF.type), term(RDFS.label), term(SCHEMA.name), term(SCHEMA.description), term(DCTERMS.identifier)
-    source, imported_from, statement_type = term(DCTERMS.source), term(LKG.importedFrom), term(RDF.Statement)
-    subject_p, predicate_p, object_p, accepted_p = term(RDF.subject), term(RDF.predicate), term(RDF.object), term(LKG.accepted)
-    claim_source, claim_location, retrieved, commit = term(LKG.claimSource), term(LKG.claimLocation), term(LKG.retrieved), term(LKG.sourceCommit)
-    scope_p = term(LKG.licenceScope)
-    unresolved_type, true, false = term(LKG.UnresolvedReference), term(Literal(True)), term(Literal(False))
-    integer, date = str(XSD.integer), str(XSD.date)
+    def __init__(self, licenses: Iterable[str]) -> None:
+        self.licenses = set(licenses)
+        supers = super_terms()
+        self.types = {kind: [term(c) for c in (cls, *supers.get(cls, ()))] for kind, cls in CLASSES.items()}
+        self.predicates = {name: [term(p) for p in ps] for name, ps in PREDICATES.items()}
+        self.fitting = {(name, kind): [term(p) for p in ps if fits(p, kind)] for name, ps in PREDICATES.items() for kind in CLASSES}
+        self.closed = {prop: {kind: [term(q) for q in (prop, *supers.get(prop, ())) if fits(q, kind)] for kind in CLASSES}
+                       for prop in (*DERIVATIONS.values(), *REFERENCES.values(), PROV.wasDerivedFrom, LKG.dependsOn)}
+        self.integer = str(XSD.integer)
 
-    def entity(entity_id: str) -> str:
-        return f"<{ID}{entity_id}>"  # ids are slugs (checked for curated ones, made by _slug for new ones): nothing to escape
-
-    def value_node(field_name: str, value: Any) -> str:
-        if field_name == "license" and value in licenses:
+    def value(self, field_name: str, value: Any) -> str:
+        """A claimed value as an object: a licence the catalog knows as its IRI, a date typed by its precision."""
+        if field_name == "license" and value in self.licenses:
             return term(license_iri(value))
-        return literal(str(value), datatype=integer) if isinstance(value, int) else literal(str(value))
+        if isinstance(value, int) and not isinstance(value, bool):
+            return literal(str(value), datatype=self.integer)
+        text = str(value)
+        if field_name in ("released", "uploaded") and _DATE.fullmatch(text):
+            return literal(text, datatype=str(DATE_TYPES[text.count("-") + 1]))
+        return literal(text)
 
-    last: list = [None, [], []]  # the origin fields besides `where` seen last, and their pairs before and after it
 
-    def described(origin: Origin) -> list[tuple[str, str]]:
-        # A record's statements come one after another and share all but `where`: their terms are made once.
-        shared = (origin.source, origin.url, origin.retrieved, origin.commit)
-        if shared != last[0]:
-            last[0] = shared
-            last[1] = [(a, statement_type), *([(source, iri(origin.url))] if origin.url else []), (claim_source, literal(origin.source))]
-            last[2] = [*([(retrieved, literal(origin.retrieved, datatype=date))] if origin.retrieved else []),
-                       *([(commit, literal(origin.commit))] if origin.commit else [])]
-        return [*last[1], (claim_location, literal(origin.where)), *last[2]]
+def _entity(entity_id: str) -> str:
+    return f"<{ID}{entity_id}>"  # ids are slugs (checked for curated ones, made by _slug for new ones): nothing to escape
 
-    derived_from, depends_on = PROV.wasDerivedFrom, LKG.dependsOn
 
-    def property_of(ref: Reference) -> URIRef:
-        if ref.mention.field == "derived_from":
-            return DERIVATIONS.get(ref.mention.relation or "", derived_from)
-        return REFERENCES.get(ref.mention.field, depends_on)
+def _property_of(field_name: str, relation: str | None) -> URIRef:
+    """The property of a lineage reference: a derivation's by its relation (of unstated kind: prov's own), else the field's."""
+    if field_name == "derived_from":
+        return DERIVATIONS.get(relation or "", PROV.wasDerivedFrom)
+    return REFERENCES.get(field_name, LKG.dependsOn)
 
-    def edge_property(edge: Edge) -> URIRef:
-        if edge.field == "derived_from":
-            return DERIVATIONS.get(edge.relation, derived_from)  # based-on, derived: a derivation of unstated kind
-        return REFERENCES.get(edge.field, depends_on)
 
+def _placed(merged: Merged) -> Iterator[tuple[Record, str]]:
+    """Each record that joined an entity (ambiguous ones did not), with that entity, in the order read."""
+    owner = {id(record): entity_id for record, entity_id, _ in merged.matched}
+    owner.update((id(record), entity_id) for entity_id, records in merged.new.items() for record in records)
+    for record in merged.records:
+        if id(record) in owner:
+            yield record, owner[id(record)]
+
+
+def imported_blocks(merged: Merged, licenses: Iterable[str], policies: Mapping[str, str] | None = None) -> Iterator[Block]:
+    """The default graph of a merge, one subject at a time, terms in N-Triples form (see kg.stream).
+
+    New entities: class, label, description, identifier, `dcterms:source`, their
+    accepted values as plain triples (licence, dates, sizes), their accepted lineage
+    (with the standard super-properties) and, from `policies` (entity id -> policy
+    IRI term), `odrl:hasPolicy`. Curated entities get the lineage edges their entries
+    leave empty. Then one `lkg:SourceRecord` node per placed record: what it
+    describes, its source, place, day and version. Every claim of a record is in its
+    named graph (`imported_quads`).
+    """
+    terms = _Terms(licenses)
+    policies = policies or {}
+    a, label, name, description, identifier = term(RDF.type), term(RDFS.label), term(SCHEMA.name), term(SCHEMA.description), term(DCTERMS.identifier)
+    source, has_policy = term(DCTERMS.source), term(ODRL2.hasPolicy)
+    accepted: dict[str, list[tuple[str, Any]]] = defaultdict(list)
+    for (entity_id, field_name), claims in merged.claims.items():
+        if entity_id in merged.new and field_name in PREDICATES:
+            accepted[entity_id] += [(field_name, claim.value) for claim, ok in claims if ok]
     edges: dict[str, list[Edge]] = defaultdict(list)
     for edge in merged.edges:  # the same edges as the graph's (add_to_graph): one lineage for SPARQL and networkx
         edges[edge.entity].append(edge)
     for entity_id, records in merged.new.items():
         kind = records[0].kind
-        subject = entity(entity_id)
-        pairs = [(a, t) for t in types[kind]]
+        pairs = [(a, t) for t in terms.types[kind]]
         where = ", ".join(sorted({r.source for r in records}))
         name_term = literal(records[0].name, lang="en")
         pairs += [(label, name_term), (name, name_term), (identifier, literal(entity_id)),
                   (description, literal(f"A {kind} known only from {where}; not reviewed for the catalog.", lang="en"))]
-        pairs += [(imported_from, literal(f"{r.source}:{r.source_id}")) for r in records]
         pairs += [(source, iri(r.origin.url)) for r in records if r.origin.url]
-        pairs += [(p, entity(edge.target)) for edge in edges.pop(entity_id, ()) for p in closed[edge_property(edge)][kind]]
-        yield subject, list(dict.fromkeys(pairs))
-    for entity_id, accepted in edges.items():  # curated entities' edges from sources, in fields their entries leave empty
+        pairs += [(p, terms.value(field_name, value)) for field_name, value in accepted.pop(entity_id, ()) for p in terms.fitting[(field_name, kind)]]
+        pairs += [(p, _entity(edge.target)) for edge in edges.pop(entity_id, ()) for p in terms.closed[_property_of(edge.field, edge.relation)][kind]]
+        if entity_id in policies:
+            pairs.append((has_policy, policies[entity_id]))
+        yield _entity(entity_id), list(dict.fromkeys(pairs))
+    for entity_id, kept in edges.items():  # curated entities' edges from sources, in fields their entries leave empty
         kind = entity_id.partition("/")[0]
-        yield entity(entity_id), list(dict.fromkeys((p, entity(edge.target)) for edge in accepted for p in closed[edge_property(edge)][kind]))
-    for (entity_id, field_name), claims in merged.claims.items():
-        if field_name in EDGE_FIELDS:
-            continue  # written below as the imported references' statements; the curated edges have their own
-        subject = entity(entity_id)
-        for n, (claim, ok) in enumerate(claims):
-            pairs = described(claim.origin)
-            pairs += [(subject_p, subject), (predicate_p, predicates[field_name]), (object_p, value_node(field_name, claim.value)), (accepted_p, true if ok else false)]
-            if claim.scope:
-                pairs.append((scope_p, literal(claim.scope)))
-            yield f"{subject[:-1]}#claim-{field_name}-{n}>", pairs
-    counters: dict[str, int] = defaultdict(int)
-    for ref in merged.references:
-        subject = entity(ref.entity)
-        n = counters[ref.entity] = counters[ref.entity] + 1
-        statement = f"{subject[:-1]}#import-{n}>"
-        pairs = described(ref.mention.origin)
-        pairs += [(subject_p, subject), (predicate_p, term(property_of(ref)))]
-        if ref.target:
-            pairs.append((object_p, entity(ref.target)))
-        else:
-            pairs += [(object_p, literal(ref.mention.text)), (a, unresolved_type)]
-        yield statement, pairs
+        yield _entity(entity_id), list(dict.fromkeys((p, _entity(edge.target)) for edge in kept for p in terms.closed[_property_of(edge.field, edge.relation)][kind]))
+    yield from _record_blocks(merged)
+
+
+def _record_blocks(merged: Merged) -> Iterator[Block]:
+    record_type, describes, source = term(LKG.SourceRecord), term(LKG.describes), term(DCTERMS.source)
+    claim_source, claim_location, retrieved, commit = term(LKG.claimSource), term(LKG.claimLocation), term(LKG.retrieved), term(LKG.sourceCommit)
+    a, date = term(RDF.type), str(XSD.date)
+    for record, entity_id in _placed(merged):
+        origin = record.origin
+        pairs = [(a, record_type), (describes, _entity(entity_id)), (claim_source, literal(record.source)),
+                 *([(source, iri(origin.url))] if origin.url else []),
+                 (claim_location, literal(origin.where.removesuffix("#/"))),  # the whole JSON document of a row: its line says it
+                 *([(retrieved, literal(origin.retrieved, datatype=date))] if origin.retrieved else []),
+                 *([(commit, literal(origin.commit))] if origin.commit else [])]
+        yield iri(record_iri(record.source, record.source_id)), pairs
+
+
+def imported_quads(merged: Merged, licenses: Iterable[str]) -> Iterator[NamedBlock]:
+    """Every claim of every placed record, accepted or not, in the graph named by the record's IRI
+    (`kg.vocab.record_iri`): its values (`<entity> schema:license <licence>`), its resolved references
+    (`<entity> lkg:fineTunedFrom <base>`) and, as `lkg:mentions "text"`, the names no entity answers to."""
+    terms = _Terms(licenses)
+    mentions = term(LKG.mentions)
+    targets = {id(ref.mention): ref.target for ref in merged.references}
+    for record, entity_id in _placed(merged):
+        kind = entity_id.partition("/")[0]
+        pairs = [(p, terms.value(claim.field, claim.value)) for claim in record.claims if claim.field in PREDICATES for p in terms.fitting[(claim.field, kind)]]
+        for mention in record.mentions:
+            target = targets.get(id(mention))
+            pairs.append((term(_property_of(mention.field, mention.relation)), _entity(target)) if target else (mentions, literal(mention.text)))
+        if pairs:
+            yield iri(record_iri(record.source, record.source_id)), _entity(entity_id), list(dict.fromkeys(pairs))
 
 
 def read_sources(sources: Iterable[tuple[str, str]] | dict, commit: str | None = None) -> list[Record]:

@@ -23,10 +23,12 @@ Oxigraph evaluates `prov:wasDerivedFrom+` in tens of seconds on a family of
 from __future__ import annotations
 
 import errno
+import gzip
 import fcntl
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import BinaryIO
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import networkx as nx
@@ -125,12 +127,26 @@ def stage_store(folder: Path, ntriples: Path | bytes, staging: Path | None = Non
     return staging
 
 
+def rdf_format(path: Path) -> ox.RdfFormat | None:
+    """The RDF format of a file by its suffix, a `.gz` after it aside (kg.nq.gz is N-Quads); None if unknown."""
+    path = Path(path)
+    suffix = Path(path.stem).suffix if path.suffix == ".gz" else path.suffix
+    return ox.RdfFormat.from_extension(suffix.lstrip(".")) if suffix else None
+
+
+def rdf_input(path: Path) -> BinaryIO:
+    """A file of RDF to read, decompressed as read when it is gzipped (kg build --compress)."""
+    return gzip.open(path, "rb") if Path(path).suffix == ".gz" else open(path, "rb")
+
+
 def _bulk_load(staging: Path, ntriples: Path | bytes, shown: Path) -> None:
-    """Load `ntriples` and their lineage closure into a new store at `staging`, and close it."""
-    source = {"input": ntriples} if isinstance(ntriples, bytes) else {"path": str(ntriples)}
+    """Load `ntriples` (N-Triples bytes, or a kg.nt or kg.nq file, gzipped or not: the named graphs of
+    kg.nq stay named) and their lineage closure into a new store at `staging`, and close it."""
+    form = ox.RdfFormat.N_TRIPLES if isinstance(ntriples, bytes) else rdf_format(ntriples)
     try:
-        store = ox.Store(str(staging))
-        store.bulk_load(format=ox.RdfFormat.N_TRIPLES, **source)
+        with nullcontext(ntriples) if isinstance(ntriples, bytes) else rdf_input(ntriples) as source:
+            store = ox.Store(str(staging))
+            store.bulk_load(source, format=form)
         add_closure(store)
         store.optimize()  # compacts the files of the loads into one sorted set: lookups measured about twice as fast
         store.flush()
@@ -139,7 +155,7 @@ def _bulk_load(staging: Path, ntriples: Path | bytes, shown: Path) -> None:
         reason = "disk full" if exc.errno == errno.ENOSPC or "No space left" in str(exc) else str(exc)
         raise OutputError(f"{reason} while loading the store {shown}") from exc
     except SyntaxError as exc:
-        raise OutputError(f"internal error: the N-Triples for the store {shown} do not parse ({exc})") from exc
+        raise OutputError(f"internal error: the {form.name} for the store {shown} do not parse ({exc})") from exc
 
 
 def add_closure(store: ox.Store) -> int:

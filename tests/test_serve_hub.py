@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from hub_dump import write_dump  # noqa: E402
 
 MODELS = 10_000
+RECORD = "https://w3id.org/llm-lineage/id/record/huggingface/"  # kg.vocab.record_iri of a Hub record
 PREFIXES = """PREFIX lkg: <https://w3id.org/llm-lineage/ontology#>
 PREFIX prov: <http://www.w3.org/ns/prov#>
 PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
@@ -51,7 +52,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("hub")
     dump = write_dump(MODELS, 1, folder / "hub.jsonl")
     out = folder / "build"
-    assert main(["build", "--source", f"huggingface={dump}", "--out", str(out), "--store", str(out / "store")]) == 0
+    assert main(["build", "--source", f"huggingface={dump}", "--out", str(out), "--formats", "nt,nq", "--store", str(out / "store")]) == 0
     children = derived_from(dump)
     # prov:wasDerivedFrom also joins a dataset to the model that generated it.
     made = derived_from(dump, ("derived_from", "generated_by"))
@@ -66,7 +67,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory):
 
 def test_the_endpoint_holds_every_record_of_the_dump(hub) -> None:  # noqa: ANN001
     url, dump, _, _, _ = hub
-    answer = ask(url, PREFIXES + 'SELECT (COUNT(DISTINCT ?entity) AS ?n) WHERE { ?entity lkg:importedFrom ?from FILTER(STRSTARTS(?from, "huggingface:")) }')
+    answer = ask(url, PREFIXES + 'SELECT (COUNT(DISTINCT ?entity) AS ?n) WHERE { ?record a lkg:SourceRecord ; lkg:claimSource "huggingface" ; lkg:describes ?entity }')
     lines = sum(1 for line in dump.read_text(encoding="utf-8").splitlines() if line.strip())
     assert int(answer["results"]["bindings"][0]["n"]["value"]) == lines > MODELS
 
@@ -74,9 +75,9 @@ def test_the_endpoint_holds_every_record_of_the_dump(hub) -> None:  # noqa: ANN0
 def test_the_models_derived_in_one_step_from_the_biggest_base(hub) -> None:  # noqa: ANN001
     url, _, children, _, biggest = hub
     query = PREFIXES + f"""SELECT DISTINCT ?from WHERE {{
-      ?base lkg:importedFrom "huggingface:{biggest}" .
-      ?statement rdf:subject ?model ; rdf:object ?base ; rdf:predicate ?relation .
-      ?model lkg:importedFrom ?from .
+      <{RECORD}{biggest}> lkg:describes ?base .
+      GRAPH ?record {{ ?model ?relation ?base }}  # what each record claims, accepted or not
+      BIND(STRAFTER(STR(?record), "{RECORD}") AS ?from)
       FILTER(?relation IN (prov:wasDerivedFrom, lkg:fineTunedFrom, lkg:adapterOf, lkg:mergedFrom, lkg:quantizedFrom))
     }}"""
     found = {row["from"]["value"].removeprefix("huggingface:") for row in ask(url, query)["results"]["bindings"]}
@@ -87,8 +88,10 @@ def test_the_models_derived_in_one_step_from_the_biggest_base(hub) -> None:  # n
 def test_all_descendants_of_the_biggest_base(hub) -> None:  # noqa: ANN001
     url, _, _, expected, biggest = hub
     query = PREFIXES + f"""SELECT DISTINCT ?from WHERE {{
-      ?base lkg:importedFrom "huggingface:{biggest}" .
-      ?model prov:wasDerivedFrom+ ?base ; lkg:importedFrom ?from .
+      <{RECORD}{biggest}> lkg:describes ?base .
+      ?model prov:wasDerivedFrom+ ?base .
+      ?record lkg:describes ?model .
+      BIND(STRAFTER(STR(?record), "{RECORD}") AS ?from)
     }}"""
     found = {row["from"]["value"].removeprefix("huggingface:") for row in ask(url, query)["results"]["bindings"]}
     assert found == expected
@@ -97,8 +100,10 @@ def test_all_descendants_of_the_biggest_base(hub) -> None:  # noqa: ANN001
 def test_all_descendants_of_the_biggest_base_through_the_closure(hub) -> None:  # noqa: ANN001
     url, _, _, expected, biggest = hub
     query = PREFIXES + f"""SELECT ?from WHERE {{
-      ?base lkg:importedFrom "huggingface:{biggest}" .
-      ?model lkg:descendsFrom ?base ; lkg:importedFrom ?from .
+      <{RECORD}{biggest}> lkg:describes ?base .
+      ?model lkg:descendsFrom ?base .
+      ?record lkg:describes ?model .
+      BIND(STRAFTER(STR(?record), "{RECORD}") AS ?from)
     }}"""
     rows = [row["from"]["value"].removeprefix("huggingface:") for row in ask(url, query)["results"]["bindings"]]
     assert len(rows) == len(set(rows))  # one closure triple per pair
