@@ -42,7 +42,7 @@ from kg.html import render_html
 from kg.merge import DEFAULT_ORDER, Merged, add_to_graph, format_report, imported_blocks, imported_quads, merge, read_sources, sources_from_file
 from kg.publish import discard_staging, graph_to_json, locked, stage_folder, swap_together, sweep_temporaries
 from kg.query import report_violations, run_checks
-from kg.rdf import add_effective_terms, serialize, to_rdf
+from kg.rdf import add_effective_terms, serialize, shared_policies, to_rdf
 from kg.store import check_store_folder, lock_for_replacing, stage_store
 from kg.stream import DEFAULT_FILES, FILES, Block, NamedBlock, compressed, graph_blocks, output_name, write_exports
 from kg.terms import EffectiveTerms, compute_all
@@ -67,7 +67,10 @@ class Build:
         """The whole export, one subject at a time (kg.stream): the catalog's, then the imported entities'."""
         yield from graph_blocks(self.rdf)
         if self.merged is not None:
-            yield from imported_blocks(self.merged, self.catalog.licenses)
+            # Imported entities share their policy nodes: one per distinct set of terms, not one per entity.
+            policies, policy_blocks = shared_policies((t for entity, t in self.terms.items() if entity in self.merged.new), self.graph, self.catalog.licenses)
+            yield from policy_blocks
+            yield from imported_blocks(self.merged, self.catalog.licenses, policies)
 
     def quads(self) -> Iterator[NamedBlock]:
         """The named graphs of the export (kg.nq): each source record's claims in the graph of its IRI."""

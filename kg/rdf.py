@@ -28,6 +28,7 @@ from rdflib.namespace import DCTERMS, ODRL2, RDF, RDFS, SKOS, XSD
 from kg.entities import License
 from kg.errors import OutputError
 from kg.stream import graph_blocks, write_blocks
+from kg.stream import iri as nt_iri, literal as nt_literal, term as nt_term  # terms in N-Triples form, for streamed blocks
 from kg.terms import EffectiveTerms, Term, compute_all
 from kg.vocab import CLASSES, DERIVATIONS, ID, LICENSE, LINKS, LKG, ONTOLOGY_FILE, PREFIXES, REFERENCES, SCHEMA, SPDX, fits
 
@@ -385,6 +386,65 @@ def _add_effective_terms(rdf: Graph, graph: nx.MultiDiGraph, licenses: Mapping[s
             rdf.add((node, LKG.conflictLicence, license_iri(licence)))
         for term in conflict.paths:
             rdf.add((node, LKG.explainedBy, nodes[term] if term in nodes else _add_path(rdf, policy, term)))
+
+
+# Imported entities, a million perhaps, share their policy nodes: one per distinct set of terms.
+POLICY_BASE = f"{ID}terms/"
+
+
+def terms_signature(terms: EffectiveTerms, governing: str | None) -> tuple:
+    """What an imported entity's policy says, without paths: each term as (name, kind, licence, stated
+    by the entity's own or a parent's licence directly), the governing licence, whether the entity's own
+    terms are unknown and whether an ancestor's are. Entities with equal signatures share one policy."""
+    entries = frozenset((t.term, t.kind, t.licence, t.arrival.length == 1) for t in terms.terms)
+    return entries, governing, terms.own_gap is not None, bool(terms.gap_parents)
+
+
+def policy_digest(signature: tuple) -> str:
+    """The name of a shared policy: a digest of its signature (the same in every build of the same terms)."""
+    entries, governing, own_gap, upstream_gap = signature
+    text = "\x1e".join(["\x1f".join((t, k, lic, "1" if d else "0")) for t, k, lic, d in sorted(entries)]
+                       + [governing or "", "1" if own_gap else "0", "1" if upstream_gap else "0"])
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def shared_policy_blocks(signature: tuple, licenses: Mapping[str, License]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The blocks (kg.stream) of one shared ODRL policy: the licences its terms come from, each term by
+    name, commercial use permitted or prohibited when known, and a rule for each term ODRL can say.
+    Paths are not written for imported entities: `kg terms` reconstructs them on demand."""
+    entries, governing, _, _ = signature
+    policy = f"{POLICY_BASE}{policy_digest(signature)}"
+    a = nt_term(RDF.type)
+    pairs = [(a, nt_term(ODRL2.Set)), (a, nt_term(ODRL2.Policy)), (nt_term(ODRL2.uid), nt_iri(policy))]
+    pairs += [(nt_term(ODRL2.inheritFrom), nt_term(license_iri(lic))) for lic in sorted({e[2] for e in entries} | ({governing} if governing else set())) if lic in licenses]
+    names = {e[0] for e in entries}
+    pairs += [(nt_term(LKG.termName), nt_literal(name)) for name in sorted(names)]
+    commercial = False if "no-commercial-use" in names else (True if governing in licenses and licenses[governing].commercial_use is True else None)
+    rules = [(ODRL2.permission, ODRL2.use)]  # as every curated policy: use is permitted, under the rules beside it
+    rules += [] if commercial is None else [(ODRL2.permission if commercial else ODRL2.prohibition, ODRL2.commercialize)]
+    rules += [rule for name, rule in TERM_RULES.items() if name in names]
+    blocks: dict[str, list[tuple[str, str]]] = {}
+    use = nt_iri(f"{policy}-permission-use")
+    for rule, action in rules:
+        node = nt_iri(f"{policy}-{_local(rule)}-{_local(action)}")
+        holder = blocks[use] if rule == ODRL2.duty else pairs  # a duty is a condition of the permission to use, as in curated policies
+        holder.append((nt_term(rule), node))
+        blocks[node] = [(a, nt_term(RULE_CLASSES[rule])), (a, nt_term(ODRL2.Rule)), (nt_term(ODRL2.action), nt_term(action))]
+    return [*blocks.items(), (nt_iri(policy), pairs)]
+
+
+def shared_policies(all_terms: Iterable[EffectiveTerms], graph: nx.MultiDiGraph, licenses: Mapping[str, License]) -> tuple[dict[str, str], list]:
+    """Each entity's shared policy (entity id -> the policy's IRI term) and the blocks of the policies, each once."""
+    chosen: dict[str, str] = {}
+    named: dict[tuple, str] = {}
+    blocks: list = []
+    for terms in all_terms:
+        signature = terms_signature(terms, graph.nodes[terms.entity].get("license"))
+        if signature not in named:
+            named[signature] = nt_iri(f"{POLICY_BASE}{policy_digest(signature)}")
+            blocks += shared_policy_blocks(signature, licenses)
+        chosen[terms.entity] = named[signature]
+    return chosen, blocks
 
 
 def _path_iri(arrival) -> URIRef:  # noqa: ANN001

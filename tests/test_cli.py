@@ -363,13 +363,13 @@ def test_build_formats_names_a_misspelt_format_and_the_right_ones(tiny: Path, ca
         main(["build", "--data", "data", "--formats", "nt,tll,rdfxml"])
     assert exited.value.code == 64
     assert capsys.readouterr().err.splitlines()[-2:] == [
-        "Error: argument --formats: 'tll' (did you mean 'ttl'?), 'rdfxml' (not a format): the formats are nt, ttl, jsonld",
+        "Error: argument --formats: 'tll' (did you mean 'ttl'?), 'rdfxml' (not a format): the formats are nt, ttl, nq, jsonld",
         "Hint: see `kg build --help`"]
 
 
 def test_build_store_without_ntriples_is_refused_before_anything_is_written(tiny: Path, capsys: pytest.CaptureFixture) -> None:
     code, out, err = run(capsys, "build", "--data", "data", "--out", "out", "--formats", "ttl", "--store", "store")
-    assert (code, out, err) == (1, "", "Error: --store loads the store from kg.nt, which --formats leaves out\nHint: add nt: --formats nt,ttl\n")
+    assert (code, out, err) == (1, "", "Error: --store loads the store from kg.nq or kg.nt, which --formats leaves out\nHint: add nt: --formats nt,ttl\n")
     assert not Path("out").exists() and not Path("store").exists()
 
 

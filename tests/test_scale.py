@@ -33,7 +33,7 @@ from conftest import FIXTURES, TINY
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import hub_dump  # noqa: E402
 
-FORMATS = {"kg.nt": ox.RdfFormat.N_TRIPLES, "kg.ttl": ox.RdfFormat.TURTLE, "kg.jsonld": ox.RdfFormat.JSON_LD}
+FORMATS = {"kg.nt": ox.RdfFormat.N_TRIPLES, "kg.ttl": ox.RdfFormat.TURTLE, "kg.nq": ox.RdfFormat.N_QUADS, "kg.jsonld": ox.RdfFormat.JSON_LD}
 XSD = "http://www.w3.org/2001/XMLSchema#"
 
 
@@ -89,7 +89,7 @@ def test_streamed_files_parse_in_pyoxigraph_to_exactly_the_triples_given(tmp_pat
                   (iri(p), iri("https://huggingface.co/a b{c}"))]),
         (iri(f"{s}#import-1"), [(iri(p), literal(""))]),
     ]
-    assert write_exports(tmp_path, blocks) == 8
+    assert write_exports(tmp_path, blocks, FILES) == 8
     S, P = ox.NamedNode(s), ox.NamedNode(p)
     expected = {
         ox.Triple(S, ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"), ox.NamedNode("https://w3id.org/llm-lineage#Model")),
