@@ -14,6 +14,7 @@ from rdflib import Dataset, Graph
 from rdflib.compare import isomorphic
 
 from kg.build import build
+from kg.query import QUERIES_DIR
 from kg.store import stage_store
 from kg.stream import graph_blocks, write_exports
 from kg.vocab import record_iri
@@ -104,3 +105,18 @@ def test_the_store_is_loaded_from_kg_nq_gz_with_its_named_graphs(tmp_path: Path)
     store = ox.Store.read_only(str(staged))
     graphs = {str(q.graph_name) for q in store.quads_for_pattern(None, None, None)}
     assert graphs == {"<https://example.org/record/1>"}
+
+
+def test_the_shipped_query_of_claims_reads_each_claim_beside_the_accepted_licence(tiny: Path) -> None:
+    store = ox.Store()
+    store.load(imported_part(tiny).encode(), format=ox.RdfFormat.N_QUADS)
+    store.load(b"<https://w3id.org/llm-lineage/id/dataset/alpaca-52k> <http://schema.org/license> <http://spdx.org/licenses/CC-BY-NC-4.0> .\n",
+               format=ox.RdfFormat.N_TRIPLES)  # the catalog's own, accepted licence of the curated dataset
+    rows = store.query((QUERIES_DIR / "21-claims-and-their-sources.rq").read_text(encoding="utf-8"))
+    found = {(r["entity"].value.rpartition("/")[2], str(r["claimed"]), str(r["accepted"]) if r["accepted"] else None, r["tracker"].value, r["location"].value) for r in rows}
+    assert found == {
+        ("alpaca-52k", '"OpenAI"', "<http://spdx.org/licenses/CC-BY-NC-4.0>", "dpc", "dpc/Alpaca.json#/alpaca-52k"),
+        ("alpaca-52k", "<http://spdx.org/licenses/CC-BY-NC-4.0>", "<http://spdx.org/licenses/CC-BY-NC-4.0>", "dpc", "dpc/Alpaca.json#/alpaca-52k"),
+        ("huggingface-databricks-dolly-v2-12b", '"MIT"', '"MIT"', "huggingface", "hub.jsonl:1#/id"),
+        ("huggingface-someone-old-model", "<http://spdx.org/licenses/Apache-2.0>", "<http://spdx.org/licenses/Apache-2.0>", "huggingface", "hub.jsonl:2#/id"),
+    }
