@@ -6,8 +6,9 @@ imported model (types with their standard super-classes, labels, identifier,
 source, licence, and each derivation as `lkg:<relation>`, `lkg:derivedFrom`
 and `prov:wasDerivedFrom`, plus `fair4ml:fineTunedFrom` for fine-tunes and
 adapters). `kg build --source` is not used for that: on this branch it takes
-about a minute at 10,000 models, and it writes imported derivations only as
-rdf:Statements (see tests/test_serve_hub.py).
+about a minute at 10,000 models (tests/test_serve_hub.py runs it on a small dump).
+Each model's source record is written as the export writes it (`lkg:SourceRecord`,
+`lkg:describes`, `lkg:claimSource`), without its named graph.
 
 Then, each in fresh processes, median of 3 (peak RSS the largest of the 3):
 
@@ -60,6 +61,7 @@ LKG = "https://w3id.org/llm-lineage/ontology#"
 PROV = "http://www.w3.org/ns/prov#"
 FAIR4ML = "https://w3id.org/fair4ml#"
 RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+RECORD = "https://w3id.org/llm-lineage/id/record/huggingface/"  # kg.vocab.record_iri of a Hub record (a Hub id needs no escape)
 PROPERTIES = {"finetune": "fineTunedFrom", "adapter": "adapterOf", "merge": "mergedFrom", "quantized": "quantizedFrom"}
 QUERIES = {  # all descendants of the biggest base: their IRIs, and with their labels, by the property path and by the closure
     "path, IRIs": "SELECT ?model WHERE {{ ?model prov:wasDerivedFrom+ {base} }}",
@@ -121,7 +123,8 @@ def write_ntriples(dump: Path, out: Path) -> tuple[int, str, int, tuple[str, int
                 f"{me} <http://www.w3.org/2000/01/rdf-schema#label> {literal(repo.split('/')[-1])}@en .",
                 f"{me} <http://schema.org/name> {literal(repo.split('/')[-1])}@en .",
                 f"{me} <http://purl.org/dc/terms/identifier> {literal('model/huggingface-' + repo.lower().replace('/', '-'))} .",
-                f"{me} <{LKG}importedFrom> {literal('huggingface:' + repo)} .",
+                f"<{RECORD}{repo}> {RDF_TYPE} <{LKG}SourceRecord> .", f"<{RECORD}{repo}> <{LKG}describes> {me} .",
+                f"<{RECORD}{repo}> <{LKG}claimSource> \"huggingface\" .",
                 f"{me} <http://purl.org/dc/terms/source> <https://huggingface.co/{urllib.parse.quote(repo, safe='/-._')}> .",
             ]
             for tag in item.get("tags") or []:

@@ -433,11 +433,13 @@ RDF_FILES = ("kg.nt", "kg.ttl", "kg.jsonld")
 def _built_file(path: Path, wanted: tuple[str, ...]) -> Path:
     """`--graph` means what `kg build` wrote, for every command: its output folder, or the file of it that the command reads.
 
-    kg query reads the RDF (kg.nt, kg.ttl, kg.jsonld, or another RDF file), kg lineage and kg terms read
+    kg query reads the RDF (kg.nq, kg.nt, kg.ttl, kg.jsonld, or another RDF file), kg lineage and kg terms read
     graph.json; given the folder, each takes its own file, and given the other's file, it says which to give.
     """
     if path.is_dir():
-        found = next((path / name for name in wanted if (path / name).is_file()), None)
+        # RDF: kg.nq first (the records' named graphs too), then the others, then their gzipped copies (--compress).
+        names = ("kg.nq", *wanted, *(output_name(n, True) for n in ("kg.nq", *wanted))) if wanted is RDF_FILES else wanted
+        found = next((path / name for name in names if (path / name).is_file()), None)
         if found is None:
             raise RequestError(f"{path} holds none of {', '.join(wanted)}", f"build it first: kg build --out {path}")
         return found
