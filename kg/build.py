@@ -66,8 +66,12 @@ class Build:
     def blocks(self) -> Iterator[Block]:
         """The whole export, one subject at a time (kg.stream): the catalog's, then the imported entities'."""
         yield from graph_blocks(self.rdf)
+        yield from self.imported_blocks()
+
+    def imported_blocks(self) -> Iterator[Block]:
+        """The part of the export the sources add: the imported entities' shared policies (one per
+        distinct set of terms, not one per entity), the entities, and a node per source record."""
         if self.merged is not None:
-            # Imported entities share their policy nodes: one per distinct set of terms, not one per entity.
             policies, policy_blocks = shared_policies((t for entity, t in self.terms.items() if entity in self.merged.new), self.graph, self.catalog.licenses)
             yield from policy_blocks
             yield from imported_blocks(self.merged, self.catalog.licenses, policies)

@@ -127,7 +127,7 @@ class KnowledgeGraph:
         for prefix, namespace in self.built.rdf.namespaces():
             rdf.bind(prefix, namespace)
         rdf += self.built.rdf
-        claims_to_rdf(rdf, self.merged, self.catalog.licenses)
+        claims_to_rdf(rdf, self.built.imported_blocks())
         return rdf
 
     def __repr__(self) -> str:

@@ -535,12 +535,13 @@ _DATE = re.compile(r"\d{4}(-\d\d){0,2}")
 NamedBlock = tuple[str, str, list[tuple[str, str]]]  # graph, subject, (predicate, object) pairs: kg.stream writes them to kg.nq
 
 
-def claims_to_rdf(rdf: Graph | Dataset, merged: Merged, licenses: Iterable[str], policies: Mapping[str, str] | None = None) -> None:
-    """Add `imported_blocks` to an rdflib graph (the API's `.rdf`; a large merge is streamed instead), and
-    `imported_quads` too when it is a Dataset (the records' named graphs)."""
-    text = "".join(f"{subject} {p} {o} .\n" for subject, pairs in imported_blocks(merged, licenses, policies) for p, o in pairs)
+def claims_to_rdf(rdf: Graph | Dataset, blocks: Iterable[Block], quads: Iterable[NamedBlock] = ()) -> None:
+    """Add the imported part of an export (`imported_blocks`, and the shared policies `kg.build` puts
+    before them) to an rdflib graph, the API's `.rdf` (a large merge is streamed instead); with a
+    Dataset, the records' named graphs (`imported_quads`) too."""
+    text = "".join(f"{subject} {p} {o} .\n" for subject, pairs in blocks for p, o in pairs)
     if isinstance(rdf, Dataset):
-        text += "".join(f"{subject} {p} {o} {graph} .\n" for graph, subject, pairs in imported_quads(merged, licenses) for p, o in pairs)
+        text += "".join(f"{subject} {p} {o} {graph} .\n" for graph, subject, pairs in quads for p, o in pairs)
         rdf.parse(data=text, format="nquads")
     else:
         rdf.parse(data=text, format="nt")
