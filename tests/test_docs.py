@@ -40,6 +40,10 @@ def run_example(command: str, workdir: Path) -> str:
         shutil.copytree(FIXTURES / "tiny", workdir / "data", dirs_exist_ok=True)
         for case in BROKEN_DEMO:
             shutil.copytree(FIXTURES / "bad" / case, workdir / "data", dirs_exist_ok=True)
+    for arg in args:  # a file of the test fixtures the example reads (the command runs in a scratch folder)
+        if arg.startswith("tests/fixtures/") and (ROOT / arg).is_file():
+            (workdir / arg).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(ROOT / arg, workdir / arg)
     if args[0] != "build" and "--store" in args:  # an example that reads the store of the bundled catalog: build it first
         _run([*"build --store build/store".split()], workdir)
     done = _run(args, workdir)

@@ -120,3 +120,15 @@ def test_the_shipped_query_of_claims_reads_each_claim_beside_the_accepted_licenc
         ("huggingface-databricks-dolly-v2-12b", '"MIT"', '"MIT"', "huggingface", "hub.jsonl:1#/id"),
         ("huggingface-someone-old-model", "<http://spdx.org/licenses/Apache-2.0>", "<http://spdx.org/licenses/Apache-2.0>", "huggingface", "hub.jsonl:2#/id"),
     }
+
+
+def test_kg_build_compress_writes_gz_files_and_loads_the_store_from_kg_nq_gz(tiny: Path, capsys) -> None:  # noqa: ANN001
+    from kg.cli import main
+
+    hub = SOURCES / "huggingface" / "hub.jsonl"
+    assert main(["build", "--data", "data", "--out", "out", "--formats", "nt,nq", "--compress", "--store", "out/store", "--source", f"huggingface={hub}"]) == 0
+    assert "wrote out/kg.nt.gz, kg.nq.gz: " in capsys.readouterr().out
+    assert sorted(p.name for p in Path("out").iterdir()) == ["graph.json", "kg.nq.gz", "kg.nt.gz", "lineage.html", "sources-report.txt", "store"]
+    store = ox.Store.read_only("out/store")
+    rows = store.query("SELECT ?record WHERE { GRAPH ?record { ?model <http://schema.org/license> ?licence } }")
+    assert {r["record"].value for r in rows} == {f"https://w3id.org/llm-lineage/id/record/huggingface/{repo}" for repo in ("databricks/dolly-v2-12b", "someone/old-model")}
