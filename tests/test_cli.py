@@ -18,7 +18,7 @@ from kg.cli import main
 from conftest import lay_over
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ["validate", "build", "lineage", "terms", "stats", "query", "html", "import", "serve", "conflicts", "fetch"]
+COMMANDS = ["validate", "build", "lineage", "terms", "stats", "query", "html", "import", "serve", "conflicts", "fetch", "bom"]
 OUTPUTS = ["graph.json", "kg.jsonld", "kg.nt", "kg.ttl", "lineage.html"]
 
 
