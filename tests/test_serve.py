@@ -173,6 +173,9 @@ def local_store():
     return to_store(kg.load().rdf)
 
 
+NAMED_GRAPHS = {"21-claims-and-their-sources"}
+
+
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_each_shipped_query_gives_the_rows_of_kg_query(endpoint, local_store, path: Path) -> None:  # noqa: ANN001
     url, _, _ = endpoint
@@ -180,7 +183,8 @@ def test_each_shipped_query_gives_the_rows_of_kg_query(endpoint, local_store, pa
     expected = json.loads(format_result(run_query(local_store, text, str(path)), "json"))
     answer = ask(url, text)
     assert answer["head"]["vars"] == expected["head"]["vars"]
-    assert expected["results"]["bindings"]  # every shipped question has an answer on the bundled catalog
+    if path.stem not in NAMED_GRAPHS:  # a question about source records' named graphs: none without sources (tests/test_query.py)
+        assert expected["results"]["bindings"]  # every other shipped question has an answer on the bundled catalog
     assert rows(answer) == rows(expected)
 
 
