@@ -1,0 +1,773 @@
+"""Hub records as Arrow tables: the whole Hub (millions of models) read, joined, given terms
+and written without a Python object per record.
+
+The object path (kg.sources.huggingface -> kg.merge -> kg.stream) makes a `Record` with its
+claims and mentions for each model: 5-7 KB of Python objects, 20 GB at the Hub's 3 million
+models. Here a dump (the Hub API's JSON Lines, or hub-stats' models/datasets Parquet) is read
+in batches straight into Arrow columns, checked with Arrow's compute functions, and kept as
+four tables:
+
+* records: one row a source record (file, row, Hub id, kind, version, upload day, licence,
+  parameter count);
+* mentions: one row a reference a record makes (record, field, relation, Hub id);
+* entities: one row an entity the records describe (id, kind, name, Hub id, accepted
+  licence, terms signature), new ones with ids made as kg.merge makes them;
+* edges: the accepted lineage (entity, relation, field, target, record).
+
+pyarrow rather than Polars: it is already a dependency (the Parquet reader), it reads JSON
+Lines with an explicit schema in C++ threads, its string kernels write the RDF terms, and
+pyoxigraph and the Parquet files exchange Arrow buffers without a copy. Polars would add a
+second columnar engine of ~30 MB for the same joins.
+
+What a row of the fast path cannot hold (a field of another JSON type than the Hub writes,
+a line that is not JSON, a blank line in a batch) sends that batch of lines through the object
+reader's own `record_of`, one record at a time, so every check and message of the object path
+applies; its Records become rows of the same tables. Identity, lineage and licences follow
+kg.merge and kg.sources.huggingface, with one difference in what is read: the lineage and the
+datasets come from the Hub's derived tags (`base_model:<relation>:<id>`, `dataset:<id>`) and
+the API's `baseModels`, not from the card's `base_model` list, which the Hub turns into those
+tags (docs/how-to/hub-scale.md).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+import pyarrow.parquet as pq
+
+from kg.errors import Problem
+from kg.sources import PLACEHOLDERS, Record, map_license, retrieved_on
+from kg.sources import huggingface as hf
+
+SOURCE = "huggingface"
+BATCH_BYTES = 8 << 20  # JSON Lines read per batch: a batch that needs the object reader costs at most this much
+PARQUET_ROWS = 100_000
+# The Hub id rule of kg.sources.huggingface.HUB_ID in RE2 (Arrow's regex engine); '--' and '..' are refused apart.
+_PART = r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?"
+HUB_ID_RE2 = rf"^(?:{_PART}/)?{_PART}$"
+SHA_RE2 = r"^[0-9a-f]{40}$"
+TIME_RE2 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z?$"
+DAY_RE2 = r"^\d{4}-\d\d-\d\d"
+
+# The fields of an API record the fast path reads, with the types the Hub writes them in.
+JSON_SCHEMA = pa.schema([
+    ("id", pa.string()), ("modelId", pa.string()), ("repoType", pa.string()), ("sha", pa.string()),
+    ("createdAt", pa.string()), ("lastModified", pa.string()), ("library_name", pa.string()),
+    ("tags", pa.list_(pa.string())),
+    ("baseModels", pa.struct([("relation", pa.string()), ("models", pa.list_(pa.struct([("id", pa.string())])))])),
+    ("safetensors", pa.struct([("total", pa.int64())])),
+    ("cardData", pa.struct([("license", pa.string()), ("license_name", pa.string()), ("library_name", pa.string()),
+                            ("generated_by", pa.list_(pa.string()))])),
+])
+
+RECORDS = pa.schema([("file", pa.int32()), ("row", pa.int64()), ("id", pa.string()), ("kind", pa.string()),
+                     ("version", pa.string()), ("uploaded", pa.string()), ("license", pa.string()), ("parameters", pa.int64())])
+MENTIONS = pa.schema([("record", pa.int64()), ("field", pa.string()), ("relation", pa.string()), ("text", pa.string()),
+                      ("kind", pa.string()), ("pointer", pa.string())])
+# A record's licence claims beyond its first (the accepted one is in `records`): kept for the named graphs.
+LICENCES = pa.schema([("record", pa.int64()), ("license", pa.string())])
+
+
+@dataclass
+class HubTables:
+    """What `read_hub_tables` reads: the files, and one table each of records, mentions and extra licence claims."""
+    files: list[str]
+    retrieved: list[str]
+    records: pa.Table
+    mentions: pa.Table
+    licences: pa.Table
+    problems: list[Problem] = field(default_factory=list)
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def is_table_dump(path: Path) -> bool:
+    """Whether the columnar path reads `path`: an API JSON Lines file or a hub-stats Parquet file (a folder of cards is the object path's)."""
+    if path.is_dir() or path.suffix not in (".jsonl", ".parquet"):
+        return False
+    if path.suffix == ".parquet":
+        try:
+            return "card" not in pq.ParquetFile(path).schema_arrow.names  # the model cards Parquet needs each README parsed
+        except (pa.ArrowException, OSError):
+            return False  # the object reader says what is wrong with it
+    return True
+
+
+def read_hub_tables(paths: list[Path]) -> HubTables:
+    """Read Hub dumps into tables; problems (errors and warnings, each with file and row) are in `.problems`."""
+    problems: list[Problem] = []
+    parts: list[tuple[pa.Table, pa.Table, pa.Table]] = []
+    offset = 0
+    for number, path in enumerate(paths):
+        batches = _parquet_batches(path, problems) if path.suffix == ".parquet" else _json_batches(path, problems)
+        for raw, fallback in batches:
+            records, mentions, licences = _from_raw(raw, number, str(path), problems) if raw is not None else _from_records(fallback, number)
+            parts.append((records, _shift(mentions, offset), _shift(licences, offset)))
+            offset += records.num_rows
+    tables = [pa.concat_tables([p[i] for p in parts]) if parts else schema.empty_table() for i, schema in enumerate((RECORDS, MENTIONS, LICENCES))]
+    records = _keep_last(tables[0])
+    return HubTables([str(p) for p in paths], [retrieved_on(p) for p in paths], records, tables[1], tables[2], problems)
+
+
+def codes_of(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Equal values, equal small integers: the group keys of numpy's grouping."""
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    return pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False).astype(np.int64) if len(values) else np.zeros(0, dtype=np.int64)
+
+
+def _shift(table: pa.Table, offset: int) -> pa.Table:
+    return table.set_column(0, "record", pc.add(table["record"], offset)) if offset else table
+
+
+def _keep_last(records: pa.Table) -> pa.Table:
+    """A later record of the same kind and id replaces the earlier one (`kg fetch --update` appends), in the earlier one's place."""
+    key = pc.binary_join_element_wise(records["kind"], records["id"], " ")
+    codes = codes_of(key)
+    _, first = np.unique(codes, return_index=True)
+    if len(first) == len(codes):
+        return records.append_column("position", pa.array(np.arange(len(codes))))
+    last = len(codes) - 1 - np.unique(codes[::-1], return_index=True)[1]
+    order = np.argsort(first, kind="stable")
+    # The table keeps every row (mentions point at row numbers); a replaced row gets no position.
+    position = np.full(len(codes), -1, dtype=np.int64)
+    position[last[order]] = np.arange(len(order))
+    return records.append_column("position", pa.array(position))
+
+
+def _json_batches(path: Path, problems: list[Problem]) -> Iterator[tuple[pa.Table | None, list | None]]:
+    """(raw table, None) for each batch of lines Arrow reads as the Hub writes them; else (None, [(row, Record)])."""
+    shown = str(path)
+    handle = hf.open_source(path, problems, whole=False)  # a FIFO or a device is refused, not waited on
+    if handle is None:
+        return
+    options = pj.ParseOptions(explicit_schema=JSON_SCHEMA, unexpected_field_behavior="ignore")
+    dataset = path.name.startswith("datasets")
+    line = 1
+    with open(handle, "rb") as data:
+        first = data.read(64).lstrip()
+        data.seek(0)
+        if first.startswith(b"["):  # one JSON array (curl's answer): the object reader, which bounds its size
+            yield None, _object_rows(hf._array_items(path, problems), shown, retrieved_on(path), dataset, problems)
+            return
+        rest = b""
+        while True:
+            block = data.read(BATCH_BYTES)
+            chunk = rest + block
+            cut = chunk.rfind(b"\n") + 1 if block else len(chunk)
+            chunk, rest = chunk[:cut], chunk[cut:]
+            if not chunk:
+                break
+            lines = chunk.count(b"\n") + (not chunk.endswith(b"\n"))
+            raw = _parse_lines(chunk, options)
+            if raw is not None and raw.num_rows == lines:
+                yield _with_rows(raw, line, dataset), None
+            else:
+                yield None, _object_rows(_chunk_items(chunk, line, shown, problems), shown, retrieved_on(path), dataset, problems)
+            line += lines
+
+
+def _parse_lines(chunk: bytes, options: pj.ParseOptions) -> pa.Table | None:
+    if b"\n\n" in chunk or chunk.startswith(b"\n") or b"\r" in chunk:
+        return None  # blank lines: Arrow skips them and the row numbers would shift
+    try:
+        return pj.read_json(io.BytesIO(chunk), parse_options=options, read_options=pj.ReadOptions(block_size=1 << 24))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def _with_rows(raw: pa.Table, first_line: int, dataset: bool) -> pa.Table:
+    raw = raw.append_column("row", pa.array(np.arange(first_line, first_line + raw.num_rows, dtype=np.int64)))
+    if dataset:
+        raw = raw.set_column(raw.schema.get_field_index("repoType"), "repoType", pa.array(["dataset"] * raw.num_rows, pa.string()))
+    return raw
+
+
+def _chunk_items(chunk: bytes, first_line: int, shown: str, problems: list[Problem]) -> Iterator[tuple[int, object]]:
+    """The object reader's reading of a batch of lines: each line parsed alone, bad ones reported by line."""
+    for number, line in enumerate(chunk.decode("utf-8", errors="replace").split("\n"), start=first_line):
+        if not line.strip():
+            continue
+        if len(line) > hf.MAX_RECORD:
+            problems.append(Problem(shown, number, "", f"record of {len(line):,} characters is over the {hf.MAX_RECORD:,} a record may have; left out", level="warning"))
+            continue
+        item = hf._parse_json(line.strip(), shown, number, problems)
+        if item is not None:
+            yield number, item
+
+
+def _object_rows(items, shown: str, retrieved: str, dataset: bool, problems: list[Problem]) -> list[tuple[int, Record]]:  # noqa: ANN001
+    rows = []
+    for row, item in items:
+        if dataset and isinstance(item, dict):
+            item = {"repoType": "dataset", **item}
+        record = hf.record_of(item, shown, row, retrieved, problems)
+        if record is not None:
+            rows.append((row, record))
+    return rows
+
+
+def _parquet_batches(path: Path, problems: list[Problem]) -> Iterator[tuple[pa.Table | None, list | None]]:
+    """hub-stats' Parquet, batch by batch, as the raw table of the JSON path (its cardData is JSON text: the licence
+    fields are taken from it with a regular expression; a batch of another shape goes through the object reader)."""
+    from kg.sources.hub_parquet import _bound, read_rows
+
+    shown = str(path)
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        problems.append(Problem(shown, 1, "", f"not a readable Parquet file: {exc}"))
+        return
+    names = set(parquet.schema_arrow.names)
+    base_struct = "baseModels" in names and pa.types.is_struct(parquet.schema_arrow.field("baseModels").type)
+    if "id" not in names or "card" in names or ("baseModels" in names and not base_struct):
+        yield None, _object_rows(read_rows(path, problems), shown, retrieved_on(path), False, problems)
+        return
+    dataset = path.name.startswith("datasets")
+    wanted = [c for c in ("id", "sha", "createdAt", "lastModified", "library_name", "tags", "baseModels", "cardData", "safetensors") if c in names]
+    row = 1
+    try:
+        for batch in parquet.iter_batches(batch_size=PARQUET_ROWS, columns=wanted):
+            batch, oversized = _bound(batch)
+            for offset in sorted(oversized):
+                problems.append(Problem(shown, row + offset, "cardData", f"over {hf.MAX_RECORD:,} characters; left out", level="warning"))
+            yield _with_rows(_raw_of_parquet(pa.Table.from_batches([batch]), dataset), row, False), None
+            row += batch.num_rows
+    except (pa.ArrowException, OSError) as exc:
+        problems.append(Problem(shown, row, "", f"the Parquet file cannot be read past here: {exc}"))
+
+
+def _raw_of_parquet(table: pa.Table, dataset: bool) -> pa.Table:
+    n = table.num_rows
+
+    def column(name: str, kind: pa.DataType) -> pa.Array:
+        if name in table.column_names and table[name].type == kind:
+            return table[name].combine_chunks()
+        return pa.nulls(n, kind)
+
+    card = column("cardData", pa.string())
+    license = pc.struct_field(pc.extract_regex(card, r'"license"\s*:\s*"(?P<v>[^"\\]*)"'), "v")
+    license_name = pc.struct_field(pc.extract_regex(card, r'"license_name"\s*:\s*"(?P<v>[^"\\]*)"'), "v")
+    safetensors = table["safetensors"].combine_chunks() if "safetensors" in table.column_names else None
+    total = pc.struct_field(safetensors, "total") if safetensors is not None and pa.types.is_struct(safetensors.type) and "total" in [f.name for f in safetensors.type] else pa.nulls(n, pa.int64())
+    arrays = {
+        "id": column("id", pa.string()), "modelId": pa.nulls(n, pa.string()),
+        "repoType": pa.array(["dataset" if dataset else None] * n, pa.string()),
+        "sha": column("sha", pa.string()), "createdAt": column("createdAt", pa.string()), "lastModified": column("lastModified", pa.string()),
+        "library_name": column("library_name", pa.string()), "tags": column("tags", pa.list_(pa.string())),
+        "baseModels": table["baseModels"].combine_chunks().cast(JSON_SCHEMA.field("baseModels").type) if "baseModels" in table.column_names else pa.nulls(n, JSON_SCHEMA.field("baseModels").type),
+        "safetensors": pa.StructArray.from_arrays([pc.cast(total, pa.int64())], ["total"]),
+        "cardData": pa.StructArray.from_arrays([license, license_name, pa.nulls(n, pa.string()), pa.nulls(n, pa.list_(pa.string()))],
+                                               ["license", "license_name", "library_name", "generated_by"]),
+    }
+    return pa.table(arrays)
+
+
+# --- a raw batch -> records, mentions, licences ---------------------------------------------
+
+
+def _from_raw(raw: pa.Table, file: int, shown: str, problems: list[Problem]) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """Check a raw batch in Arrow; its good rows become records, their references mentions."""
+    raw = pa.RecordBatch.from_arrays([c.combine_chunks() for c in raw.columns], raw.column_names)  # one chunk: arrays, not chunked arrays
+    ids = pc.coalesce(raw["id"], raw["modelId"])
+    valid = pc.and_(pc.match_substring_regex(ids, HUB_ID_RE2),
+                    pc.invert(pc.or_(pc.match_substring(ids, "--"), pc.match_substring(ids, ".."))))
+    valid = pc.fill_null(valid, False)
+    if not pc.all(valid).as_py():
+        for row, repo in zip(pc.filter(raw["row"], pc.invert(valid)).to_pylist(), pc.filter(ids, pc.invert(valid)).to_pylist()):
+            if repo is None:
+                problems.append(Problem(shown, row, "id", "a Hub model record needs an 'id'"))
+            else:
+                problems.append(Problem(shown, row, "id", f"'{hf._shorten(repo)}' cannot be a Hub id", "a Hub id is owner/name in letters, digits, '-', '_' and '.'"))
+        raw, ids = raw.filter(valid), pc.filter(ids, valid)
+    n = raw.num_rows
+    kind = pc.if_else(pc.equal(pc.fill_null(raw["repoType"], ""), "dataset"), "dataset", "model")
+    sha = raw["sha"]
+    changed = pc.coalesce(raw["lastModified"])
+    version = pc.if_else(pc.fill_null(pc.match_substring_regex(sha, SHA_RE2), False), sha,
+                         pc.if_else(pc.fill_null(pc.match_substring_regex(changed, TIME_RE2), False), changed, pa.scalar(None, pa.string())))
+    created = pc.utf8_slice_codeunits(raw["createdAt"], 0, 10)
+    uploaded = pc.if_else(pc.fill_null(pc.and_(pc.match_substring_regex(raw["createdAt"], DAY_RE2), pc.greater(created, hf.CREATED_AT_FLOOR)), False),
+                          created, pa.scalar(None, pa.string()))
+    total = pc.struct_field(raw["safetensors"], "total")
+    parameters = pc.if_else(pc.fill_null(pc.greater(total, 0), False), total, pa.scalar(None, pa.int64()))
+    first, extra = _licences(raw, kind)
+    records = pa.table({"file": pa.array(np.full(n, file, dtype=np.int32)), "row": raw["row"], "id": ids, "kind": kind,
+                        "version": version, "uploaded": uploaded, "license": first, "parameters": parameters}, schema=RECORDS)
+    mentions = pa.concat_tables([_lineage(raw, ids, kind, shown, problems), _tagged_datasets(raw, kind, shown, problems), _generated_by(raw, kind)])
+    return records, mentions, extra
+
+
+def _flat_tags(raw: pa.Table) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """Every tag, the row it belongs to and its index in that row's list (bounded to MAX_TAGS per record)."""
+    tags = raw["tags"]
+    flat = pc.list_flatten(tags)
+    parents = pc.list_parent_indices(tags).to_numpy()
+    offsets = tags.offsets.to_numpy()
+    index = np.arange(len(parents)) - (offsets[parents] - offsets[0])
+    keep = index < hf.MAX_TAGS
+    if not keep.all():
+        flat, parents, index = pc.filter(flat, pa.array(keep)), parents[keep], index[keep]
+    return flat, parents, index
+
+
+def _prefixed(raw: pa.Table, prefix: str, problems: list[Problem], shown: str) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """(text after `prefix`, row, tag index) of the tags that start with it; overlong or unprintable ones warned about and left out."""
+    flat, parents, index = _flat_tags(raw)
+    mask = pc.fill_null(pc.starts_with(flat, prefix), False)
+    texts, parents, index = pc.filter(flat, mask), parents[mask.to_numpy(zero_copy_only=False)], index[mask.to_numpy(zero_copy_only=False)]
+    good = pc.and_(pc.less_equal(pc.utf8_length(texts), hf.MAX_TEXT), pc.utf8_is_printable(texts))
+    good_np = good.to_numpy(zero_copy_only=False)
+    if not good_np.all():
+        rows = raw["row"].to_numpy()
+        for p, i in zip(parents[~good_np], index[~good_np]):
+            problems.append(Problem(shown, int(rows[p]), f"tags.{i}", "over-long or holds control characters; left out", level="warning"))
+        texts, parents, index = pc.filter(texts, good), parents[good_np], index[good_np]
+    return pc.utf8_slice_codeunits(texts, len(prefix)), parents, index
+
+
+def _licences(raw: pa.Table, kind: pa.Array) -> tuple[pa.Array, pa.Table]:
+    """Each record's first licence claim, mapped to our ids as kg.sources.map_license maps them, and its other claims.
+
+    As the object reader: the card's `license`, else every `license:` tag; `other` stands for the card's
+    `license_name`; placeholders ('unknown', 'n/a'...) are no claim."""
+    card = raw["cardData"]
+    stated = pc.utf8_trim_whitespace(pc.struct_field(card, "license"))
+    usable = pc.and_(pc.less_equal(pc.utf8_length(stated), hf.MAX_TEXT), pc.utf8_is_printable(stated))
+    stated = pc.if_else(pc.fill_null(usable, False), stated, pa.scalar(None, pa.string()))
+    name = pc.utf8_trim_whitespace(pc.struct_field(card, "license_name"))
+    is_other = pc.fill_null(pc.equal(pc.utf8_lower(stated), "other"), False)
+    from_card = pc.if_else(is_other, name, stated)
+    from_card = pc.if_else(pc.fill_null(pc.is_in(pc.utf8_lower(from_card), pa.array(sorted(PLACEHOLDERS))), False), pa.scalar(None, pa.string()), from_card)
+    flat, parents, index = _prefixed(raw, "license:", [], "") if raw.num_rows else (pa.array([], pa.string()), np.zeros(0, int), np.zeros(0, int))
+    tag_licence = pc.utf8_trim_whitespace(flat)
+    bad = pc.or_(pc.equal(pc.utf8_lower(tag_licence), "other"), pc.is_in(pc.utf8_lower(tag_licence), pa.array(sorted(PLACEHOLDERS))))
+    keep = pc.invert(pc.fill_null(bad, True)).to_numpy(zero_copy_only=False)
+    has_card = pc.is_valid(stated).to_numpy(zero_copy_only=False)
+    keep &= ~has_card[parents] if len(parents) else keep
+    tag_licence, parents = pc.filter(tag_licence, pa.array(keep)), parents[keep]
+    # The first tag licence of each record, and the rest as extra claims.
+    first_tag = np.full(raw.num_rows, -1, dtype=np.int64)
+    order = np.arange(len(parents))
+    firsts = np.ones(len(parents), dtype=bool)
+    firsts[1:] = parents[1:] != parents[:-1]
+    first_tag[parents[firsts]] = order[firsts]
+    texts = tag_licence.to_pylist()
+    tag_first = [texts[i] if i >= 0 else None for i in first_tag]
+    first = pc.coalesce(from_card, pa.array(tag_first, pa.string()))
+    extra = pa.table({"record": pa.array(parents[~firsts], pa.int64()), "license": pc.filter(tag_licence, pa.array(~firsts))}, schema=LICENCES)
+    return _map_licences(first), extra.set_column(1, "license", _map_licences(extra["license"].combine_chunks()))
+
+
+def _map_licences(values: pa.Array) -> pa.Array:
+    """map_license over the distinct values only: a dump of millions names a few thousand licences."""
+    encoded = pc.dictionary_encode(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
+    mapped = pa.array([map_license(v) for v in encoded.dictionary.to_pylist()], pa.string())
+    return pc.take(mapped, encoded.indices)
+
+
+def _lineage(raw: pa.Table, ids: pa.Array, kind: pa.Array, shown: str, problems: list[Problem]) -> pa.Table:
+    """One mention per base and stated relation, as kg.sources.huggingface._add_lineage: `baseModels` first, then the
+    `base_model:` tags; where no encoding states a relation, the Hub's inference (adapter, quantization, merge, fine-tune)."""
+    rows = raw["row"].to_numpy()
+    # baseModels: {"relation": ..., "models": [{"id": ...}]}
+    bases = raw["baseModels"]
+    models = pc.struct_field(bases, "models")
+    flat_models = pc.list_flatten(models)
+    api_parents = pc.list_parent_indices(models).to_numpy()
+    api_ids = pc.struct_field(flat_models, "id") if len(flat_models) else pa.array([], pa.string())
+    api_relation = pc.take(pc.struct_field(bases, "relation"), pa.array(api_parents, pa.int64())) if len(api_parents) else pa.array([], pa.string())
+    api_pointer: list[str] = []
+    if len(api_parents):
+        within = np.arange(len(api_parents)) - np.searchsorted(api_parents, api_parents, side="left")
+        api_pointer = [f"baseModels/models/{i}/id" for i in within]
+    texts, parents, index = _prefixed(raw, "base_model:", problems, shown)
+    # 'relation:id' split at its last ':' (a regular expression costs six times more); a lone id states no relation.
+    parts = pc.split_pattern(pc.binary_join_element_wise("", texts, ":"), ":", max_splits=1, reverse=True)  # ':' first: always two parts
+    head, tag_base = pc.list_element(parts, 0), pc.list_element(parts, 1)
+    tag_relation = pc.if_else(pc.equal(head, ""), pa.scalar(None, pa.string()), pc.utf8_slice_codeunits(head, 1))
+    claims = pa.table({
+        "parent": pa.array(np.concatenate([api_parents, parents]).astype(np.int64)),
+        "base": pa.concat_arrays([api_ids.cast(pa.string()), tag_base.cast(pa.string())]) if len(api_ids) or len(tag_base) else pa.array([], pa.string()),
+        "relation": pa.concat_arrays([api_relation.cast(pa.string()), tag_relation.cast(pa.string())]) if len(api_parents) or len(tag_relation) else pa.array([], pa.string()),
+        "stated": pa.concat_arrays([pc.is_valid(api_relation), pc.is_valid(tag_relation)]) if len(api_parents) or len(tag_relation) else pa.array([], pa.bool_()),
+        "pointer": pa.concat_arrays([pa.array(api_pointer, pa.string()), _pointers("tags/", index)]),
+    })
+    claims = claims.filter(pc.is_valid(claims["base"]))
+    claims = _checked_ids(claims, "base", rows, shown, problems)
+    # Per record and base (case aside): the stated relations if any, else the inferred one; each relation once.
+    folded = pc.utf8_lower(claims["base"])
+    key = pc.binary_join_element_wise(pc.cast(claims["parent"], pa.string()), folded, " ")
+    codes = codes_of(key)
+    stated = claims["stated"].to_numpy(zero_copy_only=False)
+    any_stated = np.zeros(codes.max() + 1 if len(codes) else 0, dtype=bool)
+    np.logical_or.at(any_stated, codes, stated)
+    _, first_of = np.unique(codes, return_index=True)
+    is_first = np.zeros(len(codes), dtype=bool)
+    is_first[first_of] = True
+    keep = stated | (~any_stated[codes] & is_first)
+    claims, codes = claims.filter(pa.array(keep)), codes[keep]
+    inferred = _inferred_relations(raw)
+    parent = claims["parent"].to_numpy()
+    relation = pc.if_else(claims["stated"], pc.take(pa.array(list(hf.RELATIONS)), pc.index_in(claims["relation"], pa.array(list(hf.RELATIONS)))),
+                          pc.take(inferred, pa.array(parent)))
+    # A relation stated twice for a base is agreement, not a second claim.
+    seen = pc.binary_join_element_wise(pc.cast(pa.array(codes), pa.string()), pc.fill_null(relation, "\x00"), " ")
+    _, unique = np.unique(codes_of(seen), return_index=True)
+    chosen = np.sort(unique)
+    return pa.table({"record": pa.array(parent[chosen]), "field": pa.array(["derived_from"] * len(chosen), pa.string()),
+                     "relation": pc.take(relation, pa.array(chosen, pa.int64())), "text": pc.take(claims["base"], pa.array(chosen, pa.int64())),
+                     "kind": pa.array(["model"] * len(chosen), pa.string()), "pointer": pc.take(claims["pointer"], pa.array(chosen, pa.int64()))},
+                    schema=MENTIONS)
+
+
+def _pointers(prefix: str, index: np.ndarray) -> pa.Array:
+    """'tags/3'... made in Arrow: a Python string per tag costs more than the rest of the batch."""
+    return pc.binary_join_element_wise(prefix, pc.cast(pa.array(index, pa.int64()), pa.string()), "")
+
+
+def _checked_ids(claims: pa.Table, column: str, rows: np.ndarray, shown: str, problems: list[Problem]) -> pa.Table:
+    """The claims whose `column` is a Hub id (a huggingface.co URL read as its id); the others warned about and left out."""
+    texts = claims[column]
+    urls = pc.fill_null(pc.match_substring(texts, "://"), False)
+    if pc.any(urls).as_py():
+        texts = pc.if_else(urls, pc.utf8_trim(pc.replace_substring_regex(texts, r"^https?://(?:www\.)?(?:huggingface\.co|hf\.co)/(?:models/)?", ""), "/"), texts)
+        claims = claims.set_column(claims.schema.get_field_index(column), column, texts)
+    texts = pc.utf8_trim_whitespace(texts)
+    claims = claims.set_column(claims.schema.get_field_index(column), column, texts)
+    ok = pc.and_(pc.and_(pc.match_substring_regex(texts, HUB_ID_RE2), pc.less_equal(pc.utf8_length(texts), 200)),
+                 pc.invert(pc.or_(pc.match_substring(texts, "--"), pc.match_substring(texts, ".."))))
+    ok = pc.fill_null(ok, False)
+    if not pc.all(ok).as_py():
+        bad = claims.filter(pc.invert(ok))
+        for parent, text, pointer in zip(bad["parent"].to_pylist(), bad[column].to_pylist(), bad["pointer"].to_pylist()):
+            problems.append(Problem(shown, int(rows[parent]), pointer.replace("/", "."), f"'{hf._shorten(text)}' cannot be a Hub id; left out", level="warning"))
+        claims = claims.filter(ok)
+    return claims
+
+
+def _inferred_relations(raw: pa.Table) -> pa.Array:
+    """The Hub's inference for a record that states no relation: an adapter library or tag, a quantization tag, else a fine-tune."""
+    flat, parents, _ = _flat_tags(raw)
+    lowered = pc.utf8_lower(flat)
+    n = raw.num_rows
+    adapter = np.zeros(n, dtype=bool)
+    quantized = np.zeros(n, dtype=bool)
+    adapter[parents[pc.fill_null(pc.is_in(lowered, pa.array(["peft", "lora"])), False).to_numpy(zero_copy_only=False)]] = True
+    quantized[parents[pc.fill_null(pc.is_in(lowered, pa.array(sorted(hf.QUANTIZED_TAGS))), False).to_numpy(zero_copy_only=False)]] = True
+    library = pc.or_(pc.equal(pc.fill_null(raw["library_name"], ""), "peft"), pc.equal(pc.fill_null(pc.struct_field(raw["cardData"], "library_name"), ""), "peft"))
+    adapter |= library.to_numpy(zero_copy_only=False)
+    return pa.array(np.where(adapter, "adapter", np.where(quantized, "quantized", "finetune")), pa.string())
+
+
+def _tagged_datasets(raw: pa.Table, kind: pa.Array, shown: str, problems: list[Problem]) -> pa.Table:
+    """A model's `dataset:` tags as trained_on mentions."""
+    texts, parents, index = _prefixed(raw, "dataset:", problems, shown)
+    claims = pa.table({"parent": pa.array(parents, pa.int64()), "text": texts, "pointer": _pointers("tags/", index)})
+    claims = claims.filter(pc.equal(pc.take(kind, claims["parent"]), "model")) if claims.num_rows else claims
+    claims = _checked_ids(claims, "text", raw["row"].to_numpy(), shown, problems)
+    n = claims.num_rows
+    return pa.table({"record": claims["parent"], "field": pa.array(["trained_on"] * n, pa.string()), "relation": pa.nulls(n, pa.string()),
+                     "text": claims["text"], "kind": pa.array(["dataset"] * n, pa.string()), "pointer": claims["pointer"]}, schema=MENTIONS)
+
+
+def _generated_by(raw: pa.Table, kind: pa.Array) -> pa.Table:
+    """A dataset card's `generated_by` models."""
+    lists = pc.struct_field(raw["cardData"], "generated_by")
+    lists = pc.if_else(pc.equal(kind, "dataset"), lists, pa.nulls(len(lists), lists.type))
+    flat, parents = pc.list_flatten(lists), pc.list_parent_indices(lists).to_numpy()
+    claims = pa.table({"parent": pa.array(parents, pa.int64()), "text": flat.cast(pa.string()), "pointer": _pointers("cardData/generated_by/", np.arange(len(parents)))})
+    claims = claims.filter(pc.is_valid(claims["text"]))
+    claims = _checked_ids(claims, "text", raw["row"].to_numpy(), "", [])
+    n = claims.num_rows
+    return pa.table({"record": claims["parent"], "field": pa.array(["generated_by"] * n, pa.string()), "relation": pa.nulls(n, pa.string()),
+                     "text": claims["text"], "kind": pa.array(["model"] * n, pa.string()), "pointer": claims["pointer"]}, schema=MENTIONS)
+
+
+def _from_records(rows: list[tuple[int, Record]], file: int) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """Records the object reader made (a batch Arrow could not type) as rows of the same tables."""
+    records, mentions, licences = [], [], []
+    for position, (row, record) in enumerate(rows):
+        claims: dict[str, list] = {}
+        for claim in record.claims:
+            claims.setdefault(claim.field, []).append(claim.value)
+        licence = claims.get("license", [])
+        licences += [{"record": position, "license": value} for value in licence[1:]]
+        records.append({"file": file, "row": row, "id": record.source_id, "kind": record.kind, "version": record.origin.commit,
+                        "uploaded": (claims.get("uploaded") or [None])[0], "license": (licence or [None])[0], "parameters": (claims.get("parameters") or [None])[0]})
+        for m in record.mentions:
+            mentions.append({"record": position, "field": m.field, "relation": m.relation, "text": m.text.removeprefix("huggingface:"),
+                             "kind": m.kind, "pointer": m.origin.where.rpartition("#/")[2]})
+    return (pa.Table.from_pylist(records, RECORDS), pa.Table.from_pylist(mentions, MENTIONS), pa.Table.from_pylist(licences, LICENCES))
+
+
+# --- identity: records -> entities, mentions -> edges ---------------------------------------
+
+
+ENTITIES = pa.schema([("entity", pa.string()), ("kind", pa.string()), ("name", pa.string()), ("hub_id", pa.string()),
+                      ("imported", pa.bool_()), ("license", pa.string()), ("uploaded", pa.string()), ("parameters", pa.int64()),
+                      ("record", pa.int64())])
+EDGES = pa.schema([("entity", pa.string()), ("relation", pa.string()), ("field", pa.string()), ("target", pa.string()), ("record", pa.int64())])
+
+
+@dataclass
+class Joined:
+    """The records placed: `owner` gives each record's entity (null: ambiguous or replaced), `entities` the new
+    entities (and the curated ones records matched, imported False), `edges` the accepted lineage,
+    `references` every mention with its target (null: unresolved)."""
+    tables: HubTables
+    owner: pa.Array
+    how: list[str | None]
+    entities: pa.Table
+    edges: pa.Table
+    references: pa.Table
+    ambiguous: list[tuple[int, tuple[str, ...]]]
+
+    def counts(self) -> dict[str, int]:
+        """The merge report's counts (kg.merge.Merged.counts), from the tables."""
+        placed = self.owner.is_valid()
+        imported = pc.sum(pc.cast(self.entities["imported"], pa.int64())).as_py() or 0
+        curated_records = pc.sum(pc.cast(pc.and_(placed, pc.invert(pc.starts_with(pc.fill_null(pa.array(self.how, pa.string()), ""), "new"))), pa.int64())).as_py() or 0
+        unresolved = self.references["target"].null_count
+        read = pc.sum(pc.cast(pc.greater_equal(self.tables.records["position"], 0), pa.int64())).as_py() or 0
+        return {"read": read, "matched": curated_records, "new": imported, "ambiguous": len(self.ambiguous),
+                "references": self.references.num_rows, "resolved": self.references.num_rows - unresolved, "unresolved": unresolved,
+                "conflicting": 0}
+
+
+def slugs_of(kind: pa.Array, ids: pa.Array) -> pa.Array:
+    """kg.merge._new_id's id for each Hub id, before collisions: '<kind>/huggingface-<slug>'."""
+    text = pc.utf8_lower(pc.utf8_normalize(ids, "NFKD"))
+    text = pc.replace_substring(text, "+", "-plus-")
+    text = pc.replace_substring_regex(text, r"[^a-z0-9.]+", "-")
+    text = pc.utf8_trim(pc.replace_substring_regex(text, "-+", "-"), "-.")
+    text = pc.if_else(pc.equal(text, ""), "x", text)
+    return pc.binary_join_element_wise(kind, pc.binary_join_element_wise("huggingface-", text, ""), "/")
+
+
+def squash(texts: pa.Array) -> pa.Array:
+    """Letters and digits only, lower case: equal for any two names `normalise` makes equal (a cheap
+    superset of its matches, checked exactly with `normalise` afterwards)."""
+    return pc.replace_substring_regex(pc.utf8_lower(texts), r"[^a-z0-9]+", "")
+
+
+def join_catalog(tables: HubTables, catalog) -> Joined:  # noqa: ANN001 (kg.catalog.Catalog)
+    """Place every record as kg.merge.merge does, by joins: its Hub id (case aside) against the catalog's
+    Hub ids and aliases, then names with owners kept apart; the others become new entities with
+    kg.merge's ids. Then each mention is resolved, and the accepted lineage made."""
+    from kg.merge import _curated_index, _Index, _new_id, owners_differ  # noqa: F401
+    from kg.sources import normalise
+
+    records = tables.records
+    kept = pc.greater_equal(records["position"], 0).to_numpy(zero_copy_only=False)
+    order = np.argsort(np.where(kept, records["position"].to_numpy(), len(kept)), kind="stable")[: int(kept.sum())]
+    ids = records["id"].combine_chunks()
+    kind = records["kind"].combine_chunks()
+    names = pc.list_element(pc.split_pattern(pc.binary_join_element_wise("", ids, "/"), "/", max_splits=1, reverse=True), 1)
+    curated = _curated_index(catalog)
+    owner = [None] * records.num_rows
+    how: list[str | None] = [None] * records.num_rows
+    ambiguous = []
+    # Candidates for a curated entity: a Hub id the catalog lists, or a name (or the whole id) that may normalise to a curated name.
+    explicit = pa.array(sorted(k.removeprefix("huggingface:") for k in curated.explicit if k.startswith("huggingface:")), pa.string())
+    curated_names = pa.array(sorted({k.split(" ", 1)[1].replace("-", "").replace(".", "") for k in curated.names}), pa.string())
+    maybe = pc.or_(pc.is_in(pc.utf8_lower(ids), explicit), pc.or_(pc.is_in(squash(names), curated_names), pc.is_in(squash(ids), curated_names)))
+    for i in np.flatnonzero(maybe.to_numpy(zero_copy_only=False) & kept):
+        repo, k = ids[i].as_py(), kind[i].as_py()
+        owners = frozenset({normalise(repo.split("/")[0])} - {""}) if "/" in repo else frozenset()
+        found, rule, _ = curated.find(k, [repo.split("/")[-1], repo], [f"huggingface:{repo}"], owners, None)
+        if len(found) > 1:
+            ambiguous.append((int(i), tuple(sorted(found))))
+            how[i] = "ambiguous"
+        elif found:
+            owner[i], how[i] = next(iter(found)), rule
+    placed = np.array([o is not None or h == "ambiguous" for o, h in zip(owner, how)]) if len(owner) else np.zeros(0, dtype=bool)
+    # The others: one new entity per Hub id (case aside), named for its first record; names shared by several ids are joined as kg.merge joins them.
+    new = kept & ~placed
+    fold = pc.binary_join_element_wise(kind, pc.utf8_lower(ids), " ")
+    group = codes_of(fold)
+    rows = order[new[order]]
+    first_of_group = {}
+    for i in rows[np.unique(group[rows], return_index=True)[1]]:
+        first_of_group[group[i]] = i
+    leaders = np.array(sorted(first_of_group.values()), dtype=np.int64)
+    leaders = leaders[np.argsort(records["position"].to_numpy()[leaders], kind="stable")]
+    joined_to = _name_joins(leaders, kind, names, ids, normalise)
+    slug = slugs_of(pc.take(kind, pa.array(leaders)), pc.take(ids, pa.array(leaders))).to_pylist() if len(leaders) else []
+    taken = set(catalog.entities)
+    entity_of_group: dict[int, str] = {}
+    counts: dict[str, int] = {}
+    for s in slug:
+        counts[s] = counts.get(s, 0) + 1
+    for leader, s in zip(leaders, slug):
+        if leader in joined_to:
+            continue
+        if counts[s] > 1 or s in taken:  # a collision: kg.merge._new_id's numbering, in record order
+            n, base = 2, s
+            while s in taken:
+                s, n = f"{base}-{n}", n + 1
+        taken.add(s)
+        entity_of_group[group[leader]] = s
+    for leader, target in joined_to.items():
+        entity_of_group[group[leader]] = entity_of_group[group[target]]
+    for i in rows:
+        owner[i] = entity_of_group[group[i]]
+        how[i] = "new entity"
+    owner_array = pa.array(owner, pa.string())
+    entities = _entities(records, owner_array, catalog)
+    references = _resolve_mentions(tables, owner_array, entities, curated, catalog, normalise)
+    edges = _accept_edges(references, entities, catalog)
+    return Joined(tables, owner_array, how, entities, edges, references, ambiguous)
+
+
+def _name_joins(leaders: np.ndarray, kind: pa.Array, names: pa.Array, ids: pa.Array, normalise) -> dict[int, int]:  # noqa: ANN001
+    """Leaders (first records of a Hub id) that kg.merge joins to an earlier one by name: same kind, a name
+    or the whole id normalised alike, owners not different. Found among the few whose squashed keys collide."""
+    from kg.merge import _Index
+
+    if not len(leaders):
+        return {}
+    lk = pc.take(kind, pa.array(leaders))
+    keys = pa.concat_arrays([pc.binary_join_element_wise(lk, squash(pc.take(names, pa.array(leaders))), " "),
+                             pc.binary_join_element_wise(lk, squash(pc.take(ids, pa.array(leaders))), " ")])
+    codes = codes_of(keys)
+    counts = np.bincount(codes)
+    shared = counts[codes] > 1
+    candidates = np.unique(np.concatenate([np.flatnonzero(shared[: len(leaders)]), np.flatnonzero(shared[len(leaders):])]))
+    index = _Index()
+    joined: dict[int, int] = {}
+    place: dict[str, int] = {}
+    for c in candidates:  # in record order (leaders are sorted by position)
+        i = int(leaders[c])
+        repo, k = ids[i].as_py(), kind[i].as_py()
+        owners = frozenset({normalise(repo.split("/")[0])} - {""}) if "/" in repo else frozenset()
+        found, _, _ = index.find(k, [repo.split("/")[-1], repo], [], owners)
+        if len(found) == 1:
+            target = place[next(iter(found))]
+            joined[i] = joined.get(target, target)
+            index.add(next(iter(found)), k, [repo.split("/")[-1], repo], [], owners)
+        else:
+            place[str(i)] = i
+            index.add(str(i), k, [repo.split("/")[-1], repo], [], owners)
+    return joined
+
+
+def _entities(records: pa.Table, owner: pa.Array, catalog) -> pa.Table:  # noqa: ANN001
+    """One row per new entity (named for its first record; licence, upload day and parameters from its first record that
+    states each, as kg.merge accepts the first claim), and one per curated entity a record matched."""
+    position = records["position"].to_numpy()
+    rows = np.flatnonzero(pc.is_valid(owner).to_numpy(zero_copy_only=False))
+    rows = rows[np.argsort(position[rows], kind="stable")]
+    owners = pc.take(owner, pa.array(rows))
+    codes = codes_of(owners)  # numbered in order of first appearance: the entities in record order
+    _, firsts = np.unique(codes, return_index=True)
+    leader_rows = rows[firsts]
+    entity_ids = pc.take(owners, pa.array(firsts))
+    curated = pa.array(sorted(catalog.entities), pa.string())
+    imported = pc.invert(pc.is_in(entity_ids, curated))
+
+    def pick(name: str, kind_: pa.DataType) -> pa.Array:
+        """Each entity's value from its first record that has one (kg.merge accepts the first claim)."""
+        valid = pc.is_valid(pc.take(records[name], pa.array(rows))).to_numpy(zero_copy_only=False)
+        at = np.full(len(firsts), -1, dtype=np.int64)
+        found, first_valid = np.unique(codes[valid], return_index=True)
+        at[found] = rows[np.flatnonzero(valid)[first_valid]]
+        taken = pc.take(records[name].combine_chunks(), pa.array(np.where(at >= 0, at, 0)))
+        return pc.if_else(pc.and_(pa.array(at >= 0), imported), taken, pa.scalar(None, kind_))
+
+    hub = pc.take(records["id"].combine_chunks(), pa.array(leader_rows))
+    name = pc.list_element(pc.split_pattern(pc.binary_join_element_wise("", hub, "/"), "/", max_splits=1, reverse=True), 1)
+    return pa.table({"entity": entity_ids, "kind": pc.take(records["kind"].combine_chunks(), pa.array(leader_rows)), "name": name, "hub_id": hub,
+                     "imported": imported, "license": pick("license", pa.string()), "uploaded": pick("uploaded", pa.string()),
+                     "parameters": pick("parameters", pa.int64()), "record": pa.array(leader_rows, pa.int64())}, schema=ENTITIES)
+
+
+REFERENCES = pa.schema([("entity", pa.string()), ("field", pa.string()), ("relation", pa.string()), ("text", pa.string()),
+                        ("kind", pa.string()), ("target", pa.string()), ("record", pa.int64()), ("pointer", pa.string())])
+
+
+def _resolve_mentions(tables: HubTables, owner: pa.Array, entities: pa.Table, curated, catalog, normalise) -> pa.Table:  # noqa: ANN001
+    """Each mention's target as kg.merge._resolve finds it: the catalog (Hub id, then name), then the new
+    entities (Hub id, then name); several candidates leave it unresolved, as does the entity itself."""
+    mentions = tables.mentions
+    records = tables.records
+    entity = pc.take(owner, mentions["record"])
+    mentions = mentions.append_column("entity", entity).filter(pc.is_valid(entity))
+    n = mentions.num_rows
+    text = mentions["text"].combine_chunks()
+    kind = mentions["kind"].combine_chunks()
+    entity = mentions["entity"].combine_chunks()
+    last = pc.list_element(pc.split_pattern(pc.binary_join_element_wise("", text, "/"), "/", max_splits=1, reverse=True), 1)
+    target: list[str | None] = [None] * n
+    done = np.zeros(n, dtype=bool)
+    # 1. the catalog, for the few that may be its entities
+    explicit = pa.array(sorted(k.removeprefix("huggingface:") for k in curated.explicit if k.startswith("huggingface:")), pa.string())
+    curated_names = pa.array(sorted({k.split(" ", 1)[1].replace("-", "").replace(".", "") for k in curated.names}), pa.string())
+    maybe = pc.or_(pc.is_in(pc.utf8_lower(text), explicit), pc.is_in(squash(last), curated_names)).to_numpy(zero_copy_only=False)
+    for i in np.flatnonzero(maybe):
+        t, k, e = text[i].as_py(), kind[i].as_py(), entity[i].as_py()
+        found, _, _ = curated.find(k, [t.split("/")[-1]], [f"huggingface:{t}"])
+        found = found - {e}
+        if found:
+            done[i] = True
+            target[i] = next(iter(found)) if len(found) == 1 else None
+    # 2. the new entities by Hub id: a join on kind and the folded id
+    new_records = pc.and_(pc.is_valid(owner), pc.invert(pc.is_in(owner, pa.array(sorted(catalog.entities), pa.string()))))
+    held = records.append_column("owner", owner).filter(new_records)
+    keys = pc.binary_join_element_wise(held["kind"], pc.utf8_lower(held["id"]), " ")
+    wanted = pc.binary_join_element_wise(kind, pc.utf8_lower(text), " ")
+    at = pc.index_in(wanted, keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys)
+    hit = pc.is_valid(at).to_numpy(zero_copy_only=False) & ~done
+    found = pc.take(held["owner"].combine_chunks(), pc.fill_null(at, 0)).to_numpy(zero_copy_only=False)
+    own = entity.to_numpy(zero_copy_only=False)
+    for i in np.flatnonzero(hit):
+        done[i] = True
+        target[i] = found[i] if found[i] != own[i] else None  # a record naming itself as its base: not an edge
+    # 3. the new entities by name, for the few left whose squashed name is one of theirs
+    rest = np.flatnonzero(~done)
+    if len(rest):
+        rest_keys = pc.binary_join_element_wise(pc.take(kind, pa.array(rest)), squash(pc.take(last, pa.array(rest))), " ")
+        held_last = pc.list_element(pc.split_pattern(pc.binary_join_element_wise("", held["id"], "/"), "/", max_splits=1, reverse=True), 1)
+        by_name = pc.binary_join_element_wise(held["kind"], squash(held_last), " ")
+        by_id = pc.binary_join_element_wise(held["kind"], squash(held["id"]), " ")
+        near = pc.or_(pc.is_in(by_name, rest_keys), pc.is_in(by_id, rest_keys)).to_numpy(zero_copy_only=False)
+        names: dict[str, set[str]] = {}
+        for k, repo, e in zip(pc.filter(held["kind"], pa.array(near)).to_pylist(), pc.filter(held["id"], pa.array(near)).to_pylist(), pc.filter(held["owner"], pa.array(near)).to_pylist()):
+            for key in (repo.split("/")[-1], repo):
+                names.setdefault(f"{k} {normalise(key)}", set()).add(e)
+        for i in rest:
+            found = names.get(f"{kind[i].as_py()} {normalise(last[i].as_py())}", set()) - {own[i]}
+            target[i] = next(iter(found)) if len(found) == 1 else None
+    return pa.table({"entity": entity, "field": mentions["field"], "relation": mentions["relation"], "text": text, "kind": kind,
+                     "target": pa.array(target, pa.string()), "record": mentions["record"], "pointer": mentions["pointer"]}, schema=REFERENCES)
+
+
+def _accept_edges(references: pa.Table, entities: pa.Table, catalog) -> pa.Table:  # noqa: ANN001
+    """kg.merge.accept_edges on the reference table: a model derives from models and a dataset from datasets,
+    a derivation of unstated kind is `based-on` (`derived` for data), a curated entity keeps its reviewed field."""
+    from kg.graph import RELATION_LABELS
+    from kg.merge import UNSTATED_RELATIONS
+
+    refs = references.filter(pc.and_(pc.is_valid(references["target"]), pc.not_equal(references["target"], references["entity"])))
+    kind = pc.list_element(pc.split_pattern(refs["entity"], "/", max_splits=1), 0)
+    target_kind = pc.list_element(pc.split_pattern(refs["target"], "/", max_splits=1), 0)
+    derived = pc.equal(refs["field"], "derived_from")
+    same = pc.and_(pc.equal(kind, target_kind), pc.is_in(kind, pa.array(list(UNSTATED_RELATIONS))))
+    unstated = pc.if_else(pc.equal(kind, "model"), "based-on", "derived")
+    relation = pc.if_else(derived, pc.coalesce(refs["relation"], unstated), refs["field"])
+    ok = pc.and_(pc.or_(pc.invert(derived), same), pc.is_in(relation, pa.array(list(RELATION_LABELS))))
+    # A curated entity whose entry has the field keeps its own edges.
+    reviewed = sorted({f"{entity_id} {name}" for entity_id, entity in catalog.entities.items() for name, _, _ in entity.edges})
+    ok = pc.and_(ok, pc.invert(pc.is_in(pc.binary_join_element_wise(refs["entity"], refs["field"], " "), pa.array(reviewed, pa.string()))))
+    edges = pa.table({"entity": refs["entity"], "relation": relation, "field": refs["field"], "target": refs["target"], "record": refs["record"]}).filter(ok)
+    key = pc.binary_join_element_wise(edges["entity"], edges["target"], edges["relation"], " ")
+    _, first = np.unique(codes_of(key), return_index=True)
+    return edges.take(pa.array(np.sort(first))).cast(EDGES)
