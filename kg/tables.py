@@ -525,7 +525,7 @@ class Joined:
     `references` every mention with its target (null: unresolved)."""
     tables: HubTables
     owner: pa.Array
-    how: list[str | None]
+    matched: dict[int, tuple[str, str]]  # record row -> (curated entity, the rule that matched it)
     entities: pa.Table
     edges: pa.Table
     references: pa.Table
@@ -533,30 +533,32 @@ class Joined:
 
     def counts(self) -> dict[str, int]:
         """The merge report's counts (kg.merge.Merged.counts), from the tables."""
-        placed = self.owner.is_valid()
         imported = pc.sum(pc.cast(self.entities["imported"], pa.int64())).as_py() or 0
-        curated_records = pc.sum(pc.cast(pc.and_(placed, pc.invert(pc.starts_with(pc.fill_null(pa.array(self.how, pa.string()), ""), "new"))), pa.int64())).as_py() or 0
         unresolved = self.references["target"].null_count
         read = pc.sum(pc.cast(pc.greater_equal(self.tables.records["position"], 0), pa.int64())).as_py() or 0
-        return {"read": read, "matched": curated_records, "new": imported, "ambiguous": len(self.ambiguous),
+        return {"read": read, "matched": len(self.matched), "new": imported, "ambiguous": len(self.ambiguous),
                 "references": self.references.num_rows, "resolved": self.references.num_rows - unresolved, "unresolved": unresolved,
                 "conflicting": 0}
 
 
 def slugs_of(kind: pa.Array, ids: pa.Array) -> pa.Array:
-    """kg.merge._new_id's id for each Hub id, before collisions: '<kind>/huggingface-<slug>'."""
-    text = pc.utf8_lower(pc.utf8_normalize(ids, "NFKD"))
-    text = pc.replace_substring(text, "+", "-plus-")
-    text = pc.replace_substring_regex(text, r"[^a-z0-9.]+", "-")
-    text = pc.utf8_trim(pc.replace_substring_regex(text, "-+", "-"), "-.")
+    """kg.merge._new_id's id for each Hub id, before collisions: '<kind>/huggingface-<slug>'. A Hub id is ASCII letters,
+    digits and '-_./' (checked when read), so _slug's NFKD, casefold and '[^a-z0-9.]+' come to plain replacements."""
+    text = pc.replace_substring(pc.replace_substring(pc.ascii_lower(ids), "_", "-"), "/", "-")
+    runs = pc.fill_null(pc.match_substring(text, "--"), False)
+    if pc.any(runs).as_py():
+        text = pc.if_else(runs, pc.replace_substring_regex(text, "-+", "-"), text)
+    text = pc.utf8_trim(text, "-.")
     text = pc.if_else(pc.equal(text, ""), "x", text)
     return pc.binary_join_element_wise(kind, pc.binary_join_element_wise("huggingface-", text, ""), "/")
 
 
 def squash(texts: pa.Array) -> pa.Array:
-    """Letters and digits only, lower case: equal for any two names `normalise` makes equal (a cheap
+    """A Hub id's letters and digits, lower case: equal for any two ids `normalise` makes equal (a cheap
     superset of its matches, checked exactly with `normalise` afterwards)."""
-    return pc.replace_substring_regex(pc.utf8_lower(texts), r"[^a-z0-9]+", "")
+    for mark in ("-", "_", ".", "/"):
+        texts = pc.replace_substring(texts, mark, "")
+    return pc.ascii_lower(texts)
 
 
 def join_catalog(tables: HubTables, catalog) -> Joined:  # noqa: ANN001 (kg.catalog.Catalog)
@@ -574,7 +576,7 @@ def join_catalog(tables: HubTables, catalog) -> Joined:  # noqa: ANN001 (kg.cata
     names = pc.list_element(pc.split_pattern(pc.binary_join_element_wise("", ids, "/"), "/", max_splits=1, reverse=True), 1)
     curated = _curated_index(catalog)
     owner = [None] * records.num_rows
-    how: list[str | None] = [None] * records.num_rows
+    rules: dict[int, str] = {}
     ambiguous = []
     # Candidates for a curated entity: a Hub id the catalog lists, or a name (or the whole id) that may normalise to a curated name.
     explicit = pa.array(sorted(k.removeprefix("huggingface:") for k in curated.explicit if k.startswith("huggingface:")), pa.string())
@@ -586,46 +588,50 @@ def join_catalog(tables: HubTables, catalog) -> Joined:  # noqa: ANN001 (kg.cata
         found, rule, _ = curated.find(k, [repo.split("/")[-1], repo], [f"huggingface:{repo}"], owners, None)
         if len(found) > 1:
             ambiguous.append((int(i), tuple(sorted(found))))
-            how[i] = "ambiguous"
         elif found:
-            owner[i], how[i] = next(iter(found)), rule
-    placed = np.array([o is not None or h == "ambiguous" for o, h in zip(owner, how)]) if len(owner) else np.zeros(0, dtype=bool)
+            owner[i], rules[i] = next(iter(found)), rule
+    matched = {i: o for i, o in enumerate(owner) if o is not None}
+    placed = np.zeros(records.num_rows, dtype=bool)
+    placed[list(matched)] = True
+    placed[[i for i, _ in ambiguous]] = True
     # The others: one new entity per Hub id (case aside), named for its first record; names shared by several ids are joined as kg.merge joins them.
     new = kept & ~placed
-    fold = pc.binary_join_element_wise(kind, pc.utf8_lower(ids), " ")
-    group = codes_of(fold)
-    rows = order[new[order]]
-    first_of_group = {}
-    for i in rows[np.unique(group[rows], return_index=True)[1]]:
-        first_of_group[group[i]] = i
-    leaders = np.array(sorted(first_of_group.values()), dtype=np.int64)
+    group = codes_of(pc.binary_join_element_wise(kind, pc.utf8_lower(ids), " "))
+    rows = order[new[order]]  # in record order
+    groups, first = np.unique(group[rows], return_index=True)
+    leaders = np.sort(rows[first]) if len(rows) else np.zeros(0, dtype=np.int64)
     leaders = leaders[np.argsort(records["position"].to_numpy()[leaders], kind="stable")]
     joined_to = _name_joins(leaders, kind, names, ids, normalise)
-    slug = slugs_of(pc.take(kind, pa.array(leaders)), pc.take(ids, pa.array(leaders))).to_pylist() if len(leaders) else []
-    taken = set(catalog.entities)
-    entity_of_group: dict[int, str] = {}
-    counts: dict[str, int] = {}
-    for s in slug:
-        counts[s] = counts.get(s, 0) + 1
-    for leader, s in zip(leaders, slug):
-        if leader in joined_to:
-            continue
-        if counts[s] > 1 or s in taken:  # a collision: kg.merge._new_id's numbering, in record order
-            n, base = 2, s
+    slug = slugs_of(pc.take(kind, pa.array(leaders)), pc.take(ids, pa.array(leaders))) if len(leaders) else pa.array([], pa.string())
+    # kg.merge._new_id numbers a slug taken already (by an earlier record or the catalog): rare, done in Python.
+    slug_codes = codes_of(slug)
+    clash = (np.bincount(slug_codes)[slug_codes] > 1) if len(slug_codes) else np.zeros(0, dtype=bool)
+    clash |= pc.is_in(slug, pa.array(sorted(catalog.entities), pa.string())).to_numpy(zero_copy_only=False) if len(leaders) else clash
+    joined_rows = np.array(sorted(joined_to), dtype=np.int64)
+    joining = np.isin(leaders, joined_rows)
+    final = np.array(slug.to_pylist(), dtype=object) if len(leaders) else np.zeros(0, dtype=object)
+    if clash.any() or joining.any():
+        taken = set(catalog.entities) | set(final[~clash & ~joining])
+        for k in np.flatnonzero(clash & ~joining):
+            s, n, base = final[k], 2, final[k]
             while s in taken:
                 s, n = f"{base}-{n}", n + 1
-        taken.add(s)
-        entity_of_group[group[leader]] = s
-    for leader, target in joined_to.items():
-        entity_of_group[group[leader]] = entity_of_group[group[target]]
-    for i in rows:
-        owner[i] = entity_of_group[group[i]]
-        how[i] = "new entity"
-    owner_array = pa.array(owner, pa.string())
+            taken.add(s)
+            final[k] = s
+        at = {int(leader): k for k, leader in enumerate(leaders)}
+        for leader, target in joined_to.items():
+            final[at[leader]] = final[at[target]]
+    entity_of_group = np.empty(int(group.max()) + 1 if len(group) else 0, dtype=object)
+    entity_of_group[group[leaders]] = final
+    owner_np = np.full(records.num_rows, None, dtype=object)
+    owner_np[rows] = entity_of_group[group[rows]]
+    for i, o in matched.items():
+        owner_np[i] = o
+    owner_array = pa.array(owner_np, pa.string())
     entities = _entities(records, owner_array, catalog)
     references = _resolve_mentions(tables, owner_array, entities, curated, catalog, normalise)
     edges = _accept_edges(references, entities, catalog)
-    return Joined(tables, owner_array, how, entities, edges, references, ambiguous)
+    return Joined(tables, owner_array, {i: (matched[i], rules[i]) for i in matched}, entities, edges, references, ambiguous)
 
 
 def _name_joins(leaders: np.ndarray, kind: pa.Array, names: pa.Array, ids: pa.Array, normalise) -> dict[int, int]:  # noqa: ANN001
@@ -706,7 +712,7 @@ def _resolve_mentions(tables: HubTables, owner: pa.Array, entities: pa.Table, cu
     kind = mentions["kind"].combine_chunks()
     entity = mentions["entity"].combine_chunks()
     last = pc.list_element(pc.split_pattern(pc.binary_join_element_wise("", text, "/"), "/", max_splits=1, reverse=True), 1)
-    target: list[str | None] = [None] * n
+    overrides: dict[int, str | None] = {}  # the targets found in Python (the catalog's, and by name)
     done = np.zeros(n, dtype=bool)
     # 1. the catalog, for the few that may be its entities
     explicit = pa.array(sorted(k.removeprefix("huggingface:") for k in curated.explicit if k.startswith("huggingface:")), pa.string())
@@ -718,7 +724,7 @@ def _resolve_mentions(tables: HubTables, owner: pa.Array, entities: pa.Table, cu
         found = found - {e}
         if found:
             done[i] = True
-            target[i] = next(iter(found)) if len(found) == 1 else None
+            overrides[i] = next(iter(found)) if len(found) == 1 else None
     # 2. the new entities by Hub id: a join on kind and the folded id
     new_records = pc.and_(pc.is_valid(owner), pc.invert(pc.is_in(owner, pa.array(sorted(catalog.entities), pa.string()))))
     held = records.append_column("owner", owner).filter(new_records)
@@ -726,28 +732,35 @@ def _resolve_mentions(tables: HubTables, owner: pa.Array, entities: pa.Table, cu
     wanted = pc.binary_join_element_wise(kind, pc.utf8_lower(text), " ")
     at = pc.index_in(wanted, keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys)
     hit = pc.is_valid(at).to_numpy(zero_copy_only=False) & ~done
-    found = pc.take(held["owner"].combine_chunks(), pc.fill_null(at, 0)).to_numpy(zero_copy_only=False)
+    found = pc.take(held["owner"].combine_chunks(), pc.fill_null(at, 0))
+    by_id = pc.if_else(pc.and_(pa.array(hit), pc.not_equal(found, entity)), found, pa.scalar(None, pa.string()))  # naming itself: no edge
     own = entity.to_numpy(zero_copy_only=False)
-    for i in np.flatnonzero(hit):
-        done[i] = True
-        target[i] = found[i] if found[i] != own[i] else None  # a record naming itself as its base: not an edge
+    done |= hit
     # 3. the new entities by name, for the few left whose squashed name is one of theirs
     rest = np.flatnonzero(~done)
     if len(rest):
         rest_keys = pc.binary_join_element_wise(pc.take(kind, pa.array(rest)), squash(pc.take(last, pa.array(rest))), " ")
         held_last = pc.list_element(pc.split_pattern(pc.binary_join_element_wise("", held["id"], "/"), "/", max_splits=1, reverse=True), 1)
-        by_name = pc.binary_join_element_wise(held["kind"], squash(held_last), " ")
-        by_id = pc.binary_join_element_wise(held["kind"], squash(held["id"]), " ")
-        near = pc.or_(pc.is_in(by_name, rest_keys), pc.is_in(by_id, rest_keys)).to_numpy(zero_copy_only=False)
+        name_keys = pc.binary_join_element_wise(held["kind"], squash(held_last), " ")
+        id_keys = pc.binary_join_element_wise(held["kind"], squash(held["id"]), " ")
+        near = pc.or_(pc.is_in(name_keys, rest_keys), pc.is_in(id_keys, rest_keys)).to_numpy(zero_copy_only=False)
         names: dict[str, set[str]] = {}
         for k, repo, e in zip(pc.filter(held["kind"], pa.array(near)).to_pylist(), pc.filter(held["id"], pa.array(near)).to_pylist(), pc.filter(held["owner"], pa.array(near)).to_pylist()):
             for key in (repo.split("/")[-1], repo):
                 names.setdefault(f"{k} {normalise(key)}", set()).add(e)
-        for i in rest:
-            found = names.get(f"{kind[i].as_py()} {normalise(last[i].as_py())}", set()) - {own[i]}
-            target[i] = next(iter(found)) if len(found) == 1 else None
+        squashed = {key.split(" ", 1)[0] + " " + key.split(" ", 1)[1].replace("-", "").replace(".", "") for key in names}
+        close = rest[pc.is_in(rest_keys, pa.array(sorted(squashed), pa.string())).to_numpy(zero_copy_only=False)] if names else rest[:0]
+        for i in close:
+            found_names = names.get(f"{kind[i].as_py()} {normalise(last[i].as_py())}", set()) - {own[i]}
+            overrides[i] = next(iter(found_names)) if len(found_names) == 1 else None
+    mask = np.zeros(n, dtype=bool)
+    values = []
+    for i in sorted(overrides):
+        mask[i] = True
+        values.append(overrides[i])
+    target_array = pc.replace_with_mask(by_id, pa.array(mask), pa.array(values, pa.string())) if values else by_id
     return pa.table({"entity": entity, "field": mentions["field"], "relation": mentions["relation"], "text": text, "kind": kind,
-                     "target": pa.array(target, pa.string()), "record": mentions["record"], "pointer": mentions["pointer"]}, schema=REFERENCES)
+                     "target": target_array, "record": mentions["record"], "pointer": mentions["pointer"]}, schema=REFERENCES)
 
 
 def _accept_edges(references: pa.Table, entities: pa.Table, catalog) -> pa.Table:  # noqa: ANN001
@@ -771,3 +784,221 @@ def _accept_edges(references: pa.Table, entities: pa.Table, catalog) -> pa.Table
     key = pc.binary_join_element_wise(edges["entity"], edges["target"], edges["relation"], " ")
     _, first = np.unique(codes_of(key), return_index=True)
     return edges.take(pa.array(np.sort(first))).cast(EDGES)
+
+
+# --- effective terms: one pass over the edges in topological order ----------------------------
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The effective terms an entity has, without their paths: (term, kind, licence, whether the entity's own or
+    a parent's licence states it directly) for each, the governing licence when known, and whether terms are unknown
+    for the entity itself or upstream. Entities with equal signatures share one ODRL policy node."""
+    entries: frozenset[tuple[str, str, str, bool]]
+    governing: str | None
+    own_gap: bool
+    upstream_gap: bool
+
+    @property
+    def digest(self) -> str:
+        import hashlib
+
+        text = "\x1e".join(["\x1f".join((t, k, lic, "1" if d else "0")) for t, k, lic, d in sorted(self.entries)]
+                           + [self.governing or "", "1" if self.own_gap else "0", "1" if self.upstream_gap else "0"])
+        return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+    def commercial_use(self, licenses) -> bool | None:  # noqa: ANN001
+        """kg.terms._commercial_use for an imported entity whose licence covers its weights or data."""
+        if any(t == "no-commercial-use" for t, _, _, _ in self.entries):
+            return False
+        governing = licenses.get(self.governing or "")
+        return True if governing is not None and governing.commercial_use is True else None
+
+
+@dataclass
+class Terms:
+    """Per entity of `entities` (same order): its signature's index in `signatures`, the parent through which
+    its inherited terms came (`via`, null for none) and its nearest origin of terms (`origin`)."""
+    signatures: list[Signature]
+    signature: np.ndarray
+    via: pa.Array
+    origin: pa.Array
+    levels: int
+    cycles: int
+
+
+class _Registry:
+    """Signatures numbered once; combining two is memoised, so the pass does Python work only per distinct pair."""
+
+    def __init__(self) -> None:
+        self.signatures: list[Signature] = []
+        self.number: dict[Signature, int] = {}
+        self.unions: dict[tuple[int, int], int] = {}
+        self.passed: dict[tuple[int, int, bool], int] = {}
+
+    def add(self, signature: Signature) -> int:
+        found = self.number.get(signature)
+        if found is None:
+            found = self.number[signature] = len(self.signatures)
+            self.signatures.append(signature)
+        return found
+
+    def union(self, a: int, b: int) -> int:
+        key = (a, b)
+        found = self.unions.get(key)
+        if found is None:
+            x, y = self.signatures[a], self.signatures[b]
+            found = self.unions[key] = self.add(Signature(x.entries | y.entries, x.governing, x.own_gap, x.upstream_gap or y.upstream_gap))
+        return found
+
+
+def compute_terms_table(joined: Joined, graph, licenses, rules=None) -> Terms:  # noqa: ANN001
+    """Every entity's effective terms in one pass: levels in topological order, each level's signatures from its
+    parents' by memoised set operations (kg.terms' rules: what each edge passes, nearest holders first).
+    Curated entities keep the terms kg.terms computes for the catalog (the hidden cases do not change)."""
+    from kg.terms import SUBJECTS, _reach, _rule_passes, _terms_of, load_rules
+
+    rules = rules or load_rules()
+    registry = _Registry()
+    entities = joined.entities
+    n = entities.num_rows
+    ids = entities["entity"].combine_chunks()
+    imported = entities["imported"].to_numpy(zero_copy_only=False)
+    # Curated entities: kg.terms' own answer, reduced to its signature.
+    cache: dict = {}
+    curated_sig: dict[str, int] = {}
+    for node, data in graph.nodes(data=True):
+        if data.get("kind") in SUBJECTS and not data.get("imported"):
+            reached = _reach(graph, licenses, node, rules, cache)
+            governing = data.get("license") if data.get("license") in licenses else None
+            curated_sig[node] = registry.add(Signature(frozenset((a.term, a.kind, a.licence, a.length == 1) for a in reached.arrivals),
+                                                       governing, reached.own_gap, reached.upstream_gap))
+    # Imported entities start from their own licence: one signature per distinct licence.
+    licence = entities["license"].combine_chunks()
+    encoded = pc.dictionary_encode(pc.fill_null(licence, ""))
+    own = [registry.add(Signature(frozenset((t, "own", lic, True) for t in _terms_of(licenses[lic], rules)), lic, False, False)
+                        if lic in licenses else Signature(frozenset(), None, True, False)) for lic in encoded.dictionary.to_pylist()]
+    signature = np.array(own, dtype=np.int64)[encoded.indices.to_numpy(zero_copy_only=False)] if n else np.zeros(0, dtype=np.int64)
+    for i in np.flatnonzero(~imported):
+        signature[i] = curated_sig.get(ids[i].as_py(), registry.add(Signature(frozenset(), None, False, False)))
+    # The edges out of imported entities, parents numbered (an imported parent by its row, a curated one by its signature).
+    edges = joined.edges
+    child = pc.index_in(edges["entity"], ids)
+    parent = pc.index_in(edges["target"], ids)
+    rule_list = list(rules.rules)
+    # The rule of each edge, looked up once per distinct (field, relation).
+    pair = pc.binary_join_element_wise(edges["field"], edges["relation"], " ")
+    encoded = pc.dictionary_encode(pair.combine_chunks() if isinstance(pair, pa.ChunkedArray) else pair)
+    found_rules = [rules.rule_for(*key.split(" ", 1)) for key in encoded.dictionary.to_pylist()]
+    per_pair = np.array([next((k for k, r in enumerate(rule_list) if r is rule), -1) for rule in found_rules], dtype=np.int64)
+    rule_of = per_pair[encoded.indices.to_numpy(zero_copy_only=False)] if edges.num_rows else np.zeros(0, dtype=np.int64)
+    child_np = pc.fill_null(child, -1).to_numpy(zero_copy_only=False)
+    parent_np = pc.fill_null(parent, -1).to_numpy(zero_copy_only=False)
+    curated_ids = pa.array(list(curated_sig), pa.string())
+    at = pc.index_in(edges["target"], curated_ids)
+    curated_target = np.append(np.array(list(curated_sig.values()), dtype=np.int64), -1)[pc.fill_null(at, len(curated_sig)).to_numpy(zero_copy_only=False)]
+    outputs = {node for node, data in graph.nodes(data=True) if data.get("output_terms")}
+    excused = pc.and_(pc.equal(edges["field"], "generated_by"), pc.is_in(edges["target"], pa.array(sorted(outputs), pa.string()))).to_numpy(zero_copy_only=False) if edges.num_rows else np.zeros(0, dtype=bool)
+    live = (child_np >= 0) & imported[np.maximum(child_np, 0)] & (rule_of >= 0)
+    curated_parent = live & ((parent_np < 0) | ~imported[np.maximum(parent_np, 0)])
+    imported_parent = live & ~curated_parent
+
+    def passed(rule: int, sig: int, excuse: bool) -> int:
+        key = (rule, sig, excuse)
+        found = registry.passed.get(key)
+        if found is None:
+            rule_, parent_sig = rule_list[rule], registry.signatures[sig]
+            held = {(t, lic) for t, _, lic, direct in parent_sig.entries if direct}
+            entries = set()
+            for t, k, lic, direct in parent_sig.entries:
+                arrives = rule_.passes.get(k)
+                if (direct or (t, lic) not in held) and arrives and _rule_passes(rule_, _Term(t, lic), licenses):
+                    entries.add((t, arrives, lic, False))
+            gap = parent_sig.upstream_gap or (parent_sig.own_gap and not excuse)
+            found = registry.passed[key] = registry.add(Signature(frozenset(entries), None, False, gap))
+        return found
+
+    via = np.full(n, -1, dtype=np.int64)
+
+    def fold(edge_rows: np.ndarray, parent_sigs: np.ndarray) -> None:
+        """Add each edge's passed terms to its child's signature, a round per edge of a child."""
+        distinct, back = _distinct(rule_of[edge_rows], parent_sigs, excused[edge_rows])
+        contributions = np.array([passed(r, s, e) for r, s, e in distinct], dtype=np.int64)[back] if len(edge_rows) else np.zeros(0, dtype=np.int64)
+        children = child_np[edge_rows]
+        order = np.argsort(children, kind="stable")
+        children, contributions, rows_sorted = children[order], contributions[order], edge_rows[order]
+        rank = np.arange(len(children)) - np.searchsorted(children, children, side="left")
+        for k in range(int(rank.max()) + 1 if len(rank) else 0):
+            take = rank == k
+            pairs = signature[children[take]] * (1 << 32) + contributions[take]  # one integer a pair: np.unique on rows is slow
+            unique, back = np.unique(pairs, return_inverse=True)
+            merged = np.array([registry.union(int(a >> 32), int(a & 0xFFFFFFFF)) for a in unique], dtype=np.int64)
+            signature[children[take]] = merged[back.reshape(-1)]
+        empty = np.array([not registry.signatures[c].entries for c in contributions], dtype=bool) if len(contributions) else np.zeros(0, dtype=bool)
+        firsts = children[~empty]
+        where = rows_sorted[~empty]
+        unset = via[firsts] < 0
+        via[firsts[unset]] = where[unset]
+
+    # Curated parents are final already.
+    rows = np.flatnonzero(curated_parent & (curated_target >= 0))
+    fold(rows, curated_target[rows])
+    # Imported parents: Kahn's algorithm by levels, each level in one vectorised step.
+    pending = np.bincount(child_np[imported_parent], minlength=n) if n else np.zeros(0, dtype=np.int64)
+    by_parent = np.flatnonzero(imported_parent)
+    by_parent = by_parent[np.argsort(parent_np[by_parent], kind="stable")]
+    parent_sorted = parent_np[by_parent]
+    ready = np.flatnonzero((pending == 0) & imported)
+    done = np.zeros(n, dtype=bool)
+    levels = 0
+    while len(ready):
+        levels += 1
+        done[ready] = True
+        lo, hi = np.searchsorted(parent_sorted, ready, side="left"), np.searchsorted(parent_sorted, ready, side="right")
+        rows = by_parent[np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)])] if len(ready) and (hi - lo).sum() else np.zeros(0, dtype=np.int64)
+        if not len(rows):
+            break
+        fold(rows, signature[parent_np[rows]])
+        np.subtract.at(pending, child_np[rows], 1)
+        touched = np.unique(child_np[rows])
+        ready = touched[(pending[touched] == 0) & ~done[touched]]
+    cycles = int((imported & ~done).sum())
+    via_parent = np.where(via >= 0, parent_np[np.maximum(via, 0)], -1)
+    via_entity = pc.if_else(pa.array(via >= 0), pc.take(edges["target"].combine_chunks(), pa.array(np.maximum(via, 0))) if edges.num_rows else pa.nulls(n, pa.string()), pa.scalar(None, pa.string())) if n else pa.array([], pa.string())
+    del via_parent
+    return Terms(registry.signatures, signature, via_entity, _origins(ids, via_entity, signature, registry), levels, cycles)
+
+
+@dataclass(frozen=True)
+class _Term:
+    """What kg.terms._rule_passes reads of an arrival."""
+    term: str
+    licence: str
+
+
+def _distinct(rule: np.ndarray, sig: np.ndarray, excused: np.ndarray) -> tuple[list[tuple], np.ndarray]:
+    """The distinct (rule, signature, excused) triples, and each row's index among them."""
+    if not len(rule):
+        return [], np.zeros(0, dtype=np.int64)
+    keys = (sig.astype(np.int64) << 16) | (rule.astype(np.int64) << 1) | excused.astype(np.int64)
+    unique, back = np.unique(keys, return_inverse=True)
+    return [(int((k >> 1) & 0x7FFF), int(k >> 16), bool(k & 1)) for k in unique], back.reshape(-1)
+
+
+def _origins(ids: pa.Array, via: pa.Array, signature: np.ndarray, registry: _Registry) -> pa.Array:
+    """Each entity's nearest origin of terms: itself when its own licence states some, else its `via` parent's
+    origin, found by pointer doubling (a few vectorised steps however deep the lineage)."""
+    own = np.array([any(d and k in ("own", "output") for _, k, _, d in s.entries) for s in registry.signatures], dtype=bool)[signature]
+    parent = pc.fill_null(pc.index_in(via, ids), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    n = len(signature)
+    here = np.arange(n)
+    pointer = np.where(own, here, parent)
+    for _ in range(64):
+        stuck = pointer < 0
+        nxt = np.where(stuck, -1, pointer)
+        ahead = np.where(stuck, -1, np.where(own[np.maximum(nxt, 0)], nxt, pointer[np.maximum(nxt, 0)]))
+        if np.array_equal(ahead, pointer):
+            break
+        pointer = ahead
+    found = (pointer >= 0) & own[np.maximum(pointer, 0)]
+    return pc.if_else(pa.array(found), pc.take(ids, pa.array(np.maximum(pointer, 0))), pa.scalar(None, pa.string())) if n else pa.array([], pa.string())
