@@ -1002,3 +1002,382 @@ def _origins(ids: pa.Array, via: pa.Array, signature: np.ndarray, registry: _Reg
         pointer = ahead
     found = (pointer >= 0) & own[np.maximum(pointer, 0)]
     return pc.if_else(pa.array(found), pc.take(ids, pa.array(np.maximum(pointer, 0))), pa.scalar(None, pa.string())) if n else pa.array([], pa.string())
+
+
+# --- writing: N-Triples, Turtle and N-Quads from Arrow string columns ------------------------
+
+
+WRITE_ROWS = 200_000  # entities (and their records) written per batch
+HUB = "https://huggingface.co/"
+
+
+def record_iri(source: str, source_id: str) -> str:
+    """A source record's IRI (the shared rule of issue 24; kg.vocab.record_iri once both paths land):
+    every character outside A-Za-z0-9-._~/ of its id percent-encoded."""
+    from urllib.parse import quote
+
+    return f"{ID_BASE}record/{source}/{quote(source_id, safe='-._~/')}"
+
+
+from kg.vocab import ID as _ID  # noqa: E402
+
+ID_BASE = str(_ID)
+
+
+@dataclass
+class _Vocabulary:
+    """The N-Triples form of every constant term the export writes, and their Turtle forms."""
+    nt: dict[str, str]
+    ttl: dict[str, str]
+    types: dict[str, tuple[str, str]]  # kind -> (its classes as N-Triples objects, and as Turtle's `a ...`)
+    closed: dict[tuple[str, str], list[str]]  # (relation or field, kind) -> the properties written, N-Triples
+
+
+def _vocabulary() -> _Vocabulary:
+    from rdflib.namespace import DCTERMS, ODRL2, PROV, RDF, RDFS, XSD
+
+    from kg.rdf import super_terms
+    from kg.stream import _compact, term
+    from kg.vocab import CLASSES, DERIVATIONS, LKG, REFERENCES, SCHEMA, fits
+
+    supers = super_terms()
+    named = {"type": RDF.type, "label": RDFS.label, "name": SCHEMA.name, "identifier": DCTERMS.identifier, "description": SCHEMA.description,
+             "source": DCTERMS.source, "license": SCHEMA.license, "uploaded": LKG.uploaded, "parameters": LKG.parameterCount,
+             "policy": ODRL2.hasPolicy, "record": LKG.SourceRecord, "describes": LKG.describes, "claimSource": LKG.claimSource,
+             "claimLocation": LKG.claimLocation, "retrieved": LKG.retrieved, "commit": LKG.sourceCommit, "mentions": LKG.mentions,
+             "Set": ODRL2.Set, "Policy": ODRL2.Policy, "uid": ODRL2.uid, "inheritFrom": ODRL2.inheritFrom, "permission": ODRL2.permission,
+             "prohibition": ODRL2.prohibition, "duty": ODRL2.duty, "action": ODRL2.action, "Rule": ODRL2.Rule, "termName": LKG.termName,
+             "date": XSD.date, "integer": XSD.integer}
+    nt = {key: term(value) for key, value in named.items()}
+    ttl = {key: ("a" if key == "type" else _compact(value)) for key, value in nt.items()}
+    types = {}
+    for kind in ("model", "dataset"):
+        classes = [term(c) for c in (CLASSES[kind], *supers.get(CLASSES[kind], ()))]
+        types[kind] = (classes, "a " + ", ".join(_compact(c) for c in classes))
+    closed = {}
+    properties = {**{r: p for r, p in DERIVATIONS.items()}, "based-on": PROV.wasDerivedFrom, "derived": PROV.wasDerivedFrom,
+                  "trained_on": REFERENCES["trained_on"], "generated_by": REFERENCES["generated_by"]}
+    for relation, prop in properties.items():
+        for kind in ("model", "dataset"):
+            closed[(relation, kind)] = [term(q) for q in (prop, *supers.get(prop, ())) if fits(q, kind)]
+    return _Vocabulary(nt, ttl, types, closed)
+
+
+def _column(parts: list) -> pa.Array:  # noqa: ANN001
+    """Concatenate string columns and constants element-wise; a null part makes the whole null (an absent field)."""
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _bytes_of(lines: pa.Array) -> memoryview:
+    """The text of a string column with no nulls, as one buffer: each value already ends its line."""
+    lines = pc.drop_null(lines)
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    if not len(lines):
+        return memoryview(b"")
+    if lines.type != pa.large_string() and lines.type != pa.string():
+        lines = lines.cast(pa.string())
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32 if lines.type == pa.string() else np.int64)[lines.offset: lines.offset + len(lines) + 1]
+    return memoryview(lines.buffers()[2])[offsets[0]: offsets[-1]]
+
+
+def _licence_terms(values: pa.Array, licenses) -> pa.Array:  # noqa: ANN001
+    """A licence as an object term: our licence's IRI when the table knows it, else the text as a literal (escaped)."""
+    from kg.rdf import license_iri
+    from kg.stream import iri, literal
+
+    encoded = pc.dictionary_encode(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
+    terms = [iri(str(license_iri(v))) if v in licenses else literal(v) for v in encoded.dictionary.to_pylist()]
+    return pc.take(pa.array(terms, pa.string()), encoded.indices)
+
+
+def write_table_exports(handles: dict, joined: Joined, terms: Terms, licenses, quads: bool = True) -> int:  # noqa: ANN001
+    """Write the imported part of the export to open binary `handles` (kg.nt, kg.ttl, kg.nq, each optional) after
+    the catalog's own blocks: per batch of entities, string columns joined by Arrow and written as one buffer.
+    Returns the number of triples (and quads) written to kg.nt / kg.nq."""
+    vocabulary = _vocabulary()
+    nt_handles = [handles[n] for n in ("kg.nt", "kg.nq") if n in handles]
+    ttl = handles.get("kg.ttl")
+    nq = handles.get("kg.nq") if quads else None
+    entities = joined.entities.filter(joined.entities["imported"])
+    signature_column = pa.array(terms.signature, pa.int64()).filter(joined.entities["imported"])
+    digests = pa.array([s.digest for s in terms.signatures], pa.string())
+    used = np.unique(signature_column.to_numpy()) if len(signature_column) else np.zeros(0, dtype=np.int64)
+    count = _write_policies(nt_handles, ttl, [terms.signatures[i] for i in used], vocabulary, licenses)
+    edges = joined.edges.sort_by("entity")
+    edge_entities = edges["entity"].combine_chunks()
+    for start in range(0, entities.num_rows, WRITE_ROWS):
+        batch = entities.slice(start, WRITE_ROWS)
+        batch_edges = edges.filter(pc.is_in(edge_entities, batch["entity"])) if edges.num_rows else edges
+        count += _write_entities(nt_handles, ttl, batch, pc.take(digests, signature_column.slice(start, WRITE_ROWS)), batch_edges, vocabulary, licenses)
+    records = joined.tables.records.append_column("owner", joined.owner).filter(pc.is_valid(joined.owner))
+    files = [__import__("kg.stream", fromlist=["literal"]).literal(f"{f}:")[:-1] for f in joined.tables.files]
+    for start in range(0, records.num_rows, WRITE_ROWS):
+        count += _write_records(nt_handles, ttl, records.slice(start, WRITE_ROWS), files, joined.tables.retrieved, vocabulary)
+    if nq is not None:
+        count += _write_claims(nq, joined, vocabulary, licenses)
+    return count
+
+
+def _emit(nt_handles: list, ttl, subject: pa.Array, pairs: list[tuple[str, pa.Array | None]], vocabulary: _Vocabulary, extra_ttl: pa.Array | None = None) -> int:  # noqa: ANN001
+    """Write one column of triples per (predicate key, object column) for each subject; in Turtle, one block a subject."""
+    count = 0
+    for handle_lines in ([_column([subject, " ", vocabulary.nt[key], " ", objects, " .\n"]) for key, objects in pairs if objects is not None],):
+        for lines in handle_lines:
+            data = _bytes_of(lines)
+            count += len(lines) - lines.null_count
+            for handle in nt_handles:
+                handle.write(data)
+    if ttl is not None:
+        columns = [_column([vocabulary.ttl[key], " ", objects]) for key, objects in pairs if objects is not None]
+        if extra_ttl is not None:
+            columns.append(extra_ttl)
+        body = pc.binary_join_element_wise(*columns, " ;\n    ", null_handling="skip")
+        ttl.write(_bytes_of(_column([subject, " ", body, " .\n\n"])))
+    return count
+
+
+def _write_entities(nt_handles: list, ttl, batch: pa.Table, policies: pa.Array, edges: pa.Table, vocabulary: _Vocabulary, licenses) -> int:  # noqa: ANN001
+    from kg.stream import literal
+
+    subject = _column(["<", ID_BASE, batch["entity"], ">"])
+    kind = batch["kind"].combine_chunks()
+    is_model = pc.equal(kind, "model")
+    name = _column(['"', batch["name"], '"@en'])  # a Hub id's last part: letters, digits and -_. (checked when read)
+    url = _column(["<", HUB, pc.if_else(is_model, "", "datasets/"), batch["hub_id"], ">"])
+    description = pc.if_else(is_model, literal("A model known only from huggingface; not reviewed for the catalog.", lang="en"),
+                             literal("A dataset known only from huggingface; not reviewed for the catalog.", lang="en"))
+    count = 0
+    pairs = [("label", name), ("name", name), ("identifier", _column(['"', batch["entity"], '"'])), ("description", description), ("source", url),
+             ("license", _licence_terms(batch["license"], licenses)),
+             ("uploaded", _column(['"', batch["uploaded"], '"^^', vocabulary.nt["date"]])),
+             ("parameters", _column(['"', pc.cast(batch["parameters"], pa.string()), '"^^', vocabulary.nt["integer"]])),
+             ("policy", _column(["<", ID_BASE, "terms/", policies, ">"]))]
+    # Types: each class of the kind, a column each (a model's and a dataset's lists differ in length).
+    for kind_name, (classes, _) in vocabulary.types.items():
+        rows = pc.equal(kind, kind_name)
+        for cls in classes:
+            lines = _column([pc.if_else(rows, subject, pa.scalar(None, pa.string())), " ", vocabulary.nt["type"], " ", cls, " .\n"])
+            data = _bytes_of(lines)
+            count += len(lines) - lines.null_count
+            for handle in nt_handles:
+                handle.write(data)
+    # Lineage: each edge with its property and the standard super-properties the ontology gives.
+    edge_lines, edge_ttl = _edge_terms(edges, vocabulary)
+    for lines in edge_lines:
+        data = _bytes_of(lines)
+        count += len(lines) - lines.null_count
+        for handle in nt_handles:
+            handle.write(data)
+    extra = None
+    if ttl is not None:
+        types_ttl = pc.if_else(is_model, vocabulary.types["model"][1], vocabulary.types["dataset"][1])
+        # Each entity's edges as one `p <t>, ... ; q <u>` text, taken by position.
+        at = pc.index_in(batch["entity"], edge_ttl["entity"]) if edge_ttl.num_rows else pa.nulls(batch.num_rows, pa.int32())
+        edges_text = pc.take(edge_ttl["text"], at) if edge_ttl.num_rows else pa.nulls(batch.num_rows, pa.string())
+        extra = pc.binary_join_element_wise(types_ttl, edges_text, " ;\n    ", null_handling="skip")
+        ttl_pairs = pairs
+        columns = [extra] + [_column([vocabulary.ttl[key], " ", objects]) for key, objects in ttl_pairs]
+        body = pc.binary_join_element_wise(*columns, " ;\n    ", null_handling="skip")
+        ttl.write(_bytes_of(_column([subject, " ", body, " .\n\n"])))
+    return count + _emit(nt_handles, None, subject, pairs, vocabulary)
+
+
+def _edge_terms(edges: pa.Table, vocabulary: _Vocabulary) -> tuple[list[pa.Array], pa.Table]:
+    """The N-Triples lines of the edges (a column per property of each relation), and per entity the Turtle text of its edges."""
+    if not edges.num_rows:
+        return [], pa.table({"entity": pa.array([], pa.string()), "text": pa.array([], pa.string())})
+    kind = pc.list_element(pc.split_pattern(edges["entity"], "/", max_splits=1), 0)
+    key = pc.binary_join_element_wise(edges["relation"], kind, " ")
+    subject = _column(["<", ID_BASE, edges["entity"], ">"])
+    target = _column(["<", ID_BASE, edges["target"], ">"])
+    lines, texts = [], []
+    encoded = pc.dictionary_encode(key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key)
+    from kg.stream import _compact
+
+    for code, value in enumerate(encoded.dictionary.to_pylist()):
+        relation, kind_name = value.split(" ")
+        rows = pc.equal(encoded.indices, code)
+        properties = vocabulary.closed.get((relation, kind_name), [])
+        for prop in properties:
+            lines.append(_column([pc.if_else(rows, subject, pa.scalar(None, pa.string())), " ", prop, " ", target, " .\n"]))
+        texts.append(pc.if_else(rows, _column([" ;\n    ".join(f"{_compact(p)} " for p in properties[:1]), target,
+                                               *[x for p in properties[1:] for x in (f" ;\n    {_compact(p)} ", target)]]), pa.scalar(None, pa.string())))
+    text = pc.coalesce(*texts) if texts else pa.nulls(edges.num_rows, pa.string())
+    # One text per entity: the entity's edges joined (edges are sorted by entity).
+    entity = edges["entity"].combine_chunks()
+    codes = codes_of(entity)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    offsets = pa.array(np.r_[starts, len(codes)].astype(np.int32))
+    grouped = pc.binary_join(pa.ListArray.from_arrays(offsets, text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text), " ;\n    ")
+    return lines, pa.table({"entity": pc.take(entity, pa.array(starts)), "text": grouped})
+
+
+def _write_records(nt_handles: list, ttl, records: pa.Table, files: list[str], retrieved: list[str], vocabulary: _Vocabulary) -> int:  # noqa: ANN001
+    """Each record's node in the default graph: what it describes, its source, place, day and version."""
+    from kg.stream import literal
+
+    is_model = pc.equal(records["kind"], "model")
+    subject = _column(["<", ID_BASE, "record/", SOURCE, "/", records["id"], ">"])  # a Hub id needs no percent-encoding (checked when read)
+    file_text = pc.take(pa.array(files, pa.string()), records["file"])
+    retrieved_text = pc.take(pa.array([literal(r, datatype=str(vocabulary.nt["date"])[1:-1]) for r in retrieved], pa.string()), records["file"])
+    pairs = [("type", vocabulary.nt["record"]), ("describes", _column(["<", ID_BASE, records["owner"], ">"])),
+             ("claimSource", f'"{SOURCE}"'), ("source", _column(["<", HUB, pc.if_else(is_model, "", "datasets/"), records["id"], ">"])),
+             ("claimLocation", _column([file_text, pc.cast(records["row"], pa.string()), '"'])), ("retrieved", retrieved_text),
+             ("commit", _column(['"', records["version"], '"']))]  # a sha or an API time: nothing to escape (checked when read)
+    pairs = [(key, pa.array([value] * records.num_rows, pa.string()) if isinstance(value, str) else value) for key, value in pairs]
+    return _emit(nt_handles, ttl, subject, pairs, vocabulary)
+
+
+def _write_claims(nq, joined: Joined, vocabulary: _Vocabulary, licenses) -> int:  # noqa: ANN001
+    """Every claim of every record, accepted or not, as a quad in the record's graph."""
+    count = 0
+    records = joined.tables.records.append_column("owner", joined.owner).append_column("index", pa.array(np.arange(joined.tables.records.num_rows)))
+    records = records.filter(pc.is_valid(joined.owner))
+    graph = _column(["<", ID_BASE, "record/", SOURCE, "/", records["id"], ">"])
+    subject = _column(["<", ID_BASE, records["owner"], ">"])
+
+    def write(subjects: pa.Array, predicate: str, objects: pa.Array, graphs: pa.Array) -> None:
+        nonlocal count
+        lines = _column([subjects, " ", predicate, " ", objects, " ", graphs, " .\n"])
+        count += len(lines) - lines.null_count
+        nq.write(_bytes_of(lines))
+
+    write(subject, vocabulary.nt["license"], _licence_terms(records["license"], licenses), graph)
+    write(subject, vocabulary.nt["uploaded"], _column(['"', records["uploaded"], '"^^', vocabulary.nt["date"]]), graph)
+    write(subject, vocabulary.nt["parameters"], _column(['"', pc.cast(records["parameters"], pa.string()), '"^^', vocabulary.nt["integer"]]), graph)
+    extra = joined.tables.licences
+    if extra.num_rows:
+        at = pc.index_in(extra["record"], records["index"])
+        ok = pc.is_valid(at)
+        write(pc.take(subject, pc.filter(at, ok)), vocabulary.nt["license"], _licence_terms(pc.filter(extra["license"], ok), licenses), pc.take(graph, pc.filter(at, ok)))
+    refs = joined.references
+    at = pc.index_in(refs["record"], records["index"])
+    ref_graph = pc.take(graph, at)
+    ref_subject = _column(["<", ID_BASE, refs["entity"], ">"])
+    kind = pc.list_element(pc.split_pattern(refs["entity"], "/", max_splits=1), 0)
+    relation = pc.if_else(pc.equal(refs["field"], "derived_from"), pc.coalesce(refs["relation"], pc.if_else(pc.equal(kind, "model"), "based-on", "derived")), refs["field"])
+    key = pc.binary_join_element_wise(relation, kind, " ")
+    encoded = pc.dictionary_encode(key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key)
+    first_property = pa.array([(vocabulary.closed.get(tuple(v.split(" ")), []) or [None])[0] for v in encoded.dictionary.to_pylist()], pa.string())
+    predicate = pc.take(first_property, encoded.indices)
+    resolved = pc.is_valid(refs["target"])
+    write(pc.if_else(resolved, ref_subject, pa.scalar(None, pa.string())), "", _column([predicate, " <", ID_BASE, refs["target"], ">"]), ref_graph)
+    mentioned = pc.if_else(resolved, pa.scalar(None, pa.string()), ref_subject)
+    write(mentioned, vocabulary.nt["mentions"], _column(['"huggingface:', refs["text"], '"']), ref_graph)  # a checked Hub id: nothing to escape
+    return count
+
+
+def _write_policies(nt_handles: list, ttl, signatures: list[Signature], vocabulary: _Vocabulary, licenses) -> int:  # noqa: ANN001
+    """One ODRL policy per signature, shared by every entity with those terms: the licences it inherits from,
+    commercial use permitted or prohibited when known, and each term by name."""
+    from kg.rdf import ODRL2, TERM_RULES, _local, license_iri
+    from kg.stream import iri, literal, term
+
+    blocks = []
+    for signature in signatures:
+        policy = f"<{ID_BASE}terms/{signature.digest}>"
+        pairs = [(vocabulary.nt["type"], vocabulary.nt["Set"]), (vocabulary.nt["type"], vocabulary.nt["Policy"]), (vocabulary.nt["uid"], policy)]
+        pairs += [(vocabulary.nt["inheritFrom"], iri(str(license_iri(lic)))) for lic in sorted({lic for _, _, lic, _ in signature.entries} | ({signature.governing} if signature.governing else set())) if lic in licenses]
+        pairs += [(vocabulary.nt["termName"], literal(name)) for name in sorted({t for t, _, _, _ in signature.entries})]
+        verdict = signature.commercial_use(licenses)
+        rules = []
+        if verdict is not None:
+            rules.append(("permission" if verdict else "prohibition", term(ODRL2.commercialize)))
+        names = {t for t, _, _, _ in signature.entries}
+        rules += [(_local(rule), term(action)) for name, (rule, action) in TERM_RULES.items() if name in names]
+        for rule, action in rules:
+            node = f"<{ID_BASE}terms/{signature.digest}-{rule}-{_local(__import__('rdflib').URIRef(action[1:-1]))}>"
+            pairs.append((vocabulary.nt[rule], node))
+            blocks.append((node, [(vocabulary.nt["type"], vocabulary.nt["Rule"]), (vocabulary.nt["action"], action)]))
+        blocks.append((policy, pairs))
+    from kg.stream import write_blocks
+
+    text_handles = {}
+    count = sum(len(p) for _, p in blocks)
+    data_nt = "".join(f"{s} {p} {o} .\n" for s, pairs in blocks for p, o in pairs).encode()
+    for handle in nt_handles:
+        handle.write(data_nt)
+    if ttl is not None:
+        import io as _io
+
+        buffer = _io.StringIO()
+        write_blocks(blocks, {"kg.ttl": buffer})
+        from kg.stream import _HEADERS
+
+        ttl.write(buffer.getvalue()[len(_HEADERS["kg.ttl"]):].encode())
+    del text_handles
+    return count
+
+
+# --- the build's files ----------------------------------------------------------------------
+
+
+ENTITIES_FILE = "entities.parquet"
+EDGES_FILE = "edges.parquet"
+TABLE_FILES = (ENTITIES_FILE, EDGES_FILE)
+
+
+def write_build(folder: Path, rdf, joined: Joined, terms: Terms, formats: tuple[str, ...], licenses, compress: bool = False) -> int:  # noqa: ANN001
+    """Write the RDF files of `formats` (kg.nt, kg.ttl, kg.nq, kg.jsonld) and the lineage tables into `folder`:
+    the catalog's own triples first (sorted, as kg.stream writes them), then the Hub's from the tables.
+    kg.jsonld is pyoxigraph's JSON-LD of the N-Triples (it needs kg.nt or kg.nq written). Returns the triples of the default graph."""
+    import gzip
+    import os
+    import shutil
+
+    from kg.stream import graph_blocks, write_blocks
+
+    folder = Path(folder)
+    textual = [name for name in formats if name != "kg.jsonld"]
+    extra = () if "kg.nt" in textual or "kg.jsonld" not in formats else ("kg.nt",)  # JSON-LD is made from the N-Triples
+    names = [*textual, *extra]
+    paths = {name: folder / (name + (".gz" if compress and name not in extra else "")) for name in names}
+    handles = {name: (gzip.open(path, "xb", compresslevel=1) if path.suffix == ".gz" else open(path, "xb")) for name, path in paths.items()}
+    try:
+        texts = {name: io.StringIO() for name in handles}
+        catalog_blocks = list(graph_blocks(rdf))
+        write_blocks(catalog_blocks, {("kg.nt" if name == "kg.nq" else name): text for name, text in texts.items() if name != "kg.nq"})
+        if "kg.nq" in texts:
+            write_blocks(catalog_blocks, {"kg.nt": texts["kg.nq"]})
+        for name, text in texts.items():
+            handles[name].write(text.getvalue().encode("utf-8"))
+        count = sum(len(p) for _, p in catalog_blocks)
+        quads = write_table_exports(handles, joined, terms, licenses, quads="kg.nq" in handles)
+        count += quads
+        for handle in handles.values():
+            handle.flush()
+            if hasattr(handle, "fileno"):
+                os.fsync(handle.fileno())
+    finally:
+        for handle in handles.values():
+            handle.close()
+    if "kg.jsonld" in formats:
+        import pyoxigraph as ox
+
+        source = paths.get("kg.nt") or paths["kg.nq"]
+        fmt = ox.RdfFormat.N_TRIPLES if source.name.startswith("kg.nt") else ox.RdfFormat.N_QUADS
+        with (gzip.open(source, "rb") if source.suffix == ".gz" else open(source, "rb")) as data:
+            target = folder / ("kg.jsonld" + (".gz" if compress else ""))
+            with (gzip.open(target, "xb", compresslevel=1) if compress else open(target, "xb")) as out:
+                ox.serialize(ox.parse(data, format=fmt, lenient=True), output=out, format=ox.RdfFormat.STREAMING_JSON_LD)
+        for name in extra:
+            os.remove(paths[name])
+    del shutil
+    write_lineage_tables(folder, joined, terms)
+    return count
+
+
+def write_lineage_tables(folder: Path, joined: Joined, terms: Terms) -> None:
+    """entities.parquet and edges.parquet: the lineage of a large build in the form `kg lineage --graph`
+    and `kg terms --graph` read (docs/how-to/hub-scale.md), instead of a graph.json of millions of nodes."""
+    entities = joined.entities
+    digests = pa.array([s.digest for s in terms.signatures], pa.string())
+    table = entities.append_column("terms", pc.take(digests, pa.array(terms.signature, pa.int64()))).append_column("via", terms.via).append_column("origin", terms.origin)
+    url = _column([HUB, pc.if_else(pc.equal(entities["kind"], "model"), "", "datasets/"), entities["hub_id"]])
+    table = table.append_column("url", url).drop_columns(["record"])
+    pq.write_table(table, Path(folder) / ENTITIES_FILE, compression="zstd")
+    records = joined.tables.records
+    edges = joined.edges
+    evidence = pc.take(_column([HUB, pc.if_else(pc.equal(records["kind"], "model"), "", "datasets/"), records["id"]]), edges["record"])
+    pq.write_table(edges.drop_columns(["record"]).append_column("evidence", evidence), Path(folder) / EDGES_FILE, compression="zstd")
