@@ -1381,3 +1381,93 @@ def write_lineage_tables(folder: Path, joined: Joined, terms: Terms) -> None:
     edges = joined.edges
     evidence = pc.take(_column([HUB, pc.if_else(pc.equal(records["kind"], "model"), "", "datasets/"), records["id"]]), edges["record"])
     pq.write_table(edges.drop_columns(["record"]).append_column("evidence", evidence), Path(folder) / EDGES_FILE, compression="zstd")
+
+
+# --- the report, and the lineage read back ----------------------------------------------------
+
+
+def format_table_report(joined: Joined, limit: int | None = 20) -> str:
+    """The merge report of kg.merge.format_report, from the tables: counts, matches, ambiguities, and the
+    unresolved names most frequent first (`limit` of them; None: all)."""
+    lines = [f"{key}: {value}" for key, value in joined.counts().items()]
+    records = joined.tables.records
+    ids = records["id"]
+    lines.append("\nmatched:")
+    lines += [f"  huggingface '{ids[i].as_py().split('/')[-1]}' -> {entity} ({rule})" for i, (entity, rule) in sorted(joined.matched.items())]
+    lines.append("\nambiguous (not merged):")
+    files = joined.tables.files
+    lines += [f"  huggingface '{ids[i].as_py().split('/')[-1]}' ({files[records['file'][i].as_py()]}:{records['row'][i].as_py()}): {', '.join(c)}" for i, c in joined.ambiguous]
+    refs = joined.references
+    unresolved = refs.filter(pc.is_null(refs["target"]))
+    texts = pc.binary_join_element_wise("huggingface:", unresolved["text"], "")
+    counted = pc.value_counts(texts).to_pylist() if unresolved.num_rows else []
+    counted.sort(key=lambda kv: (-kv["counts"], kv["values"]))
+    shown = len(counted) if limit is None else min(limit, len(counted))
+    lines.append(f"\nunresolved ({len(counted)} distinct names; the {shown} most frequent):")
+    lines += [f"  {kv['counts']:>4}  {kv['values']}" for kv in counted[:shown]]
+    return "\n".join(lines) + "\n"
+
+
+def has_tables(folder: Path) -> bool:
+    return all((Path(folder) / name).is_file() for name in TABLE_FILES)
+
+
+def read_lineage_graph(folder: Path, graph, text: str):  # noqa: ANN001, ANN201
+    """The catalog's graph with the imported entities around one entity (its ancestors and descendants) read from a
+    build's entities.parquet and edges.parquet; and the entity's id. `text` is an id, a Hub id or a name."""
+    import networkx as nx
+
+    from kg.graph import find_node
+
+    folder = Path(folder)
+    entities = pq.read_table(folder / ENTITIES_FILE, columns=["entity", "kind", "name", "hub_id", "imported", "license", "url"])
+    edges = pq.read_table(folder / EDGES_FILE)
+    folded = text.removeprefix("huggingface:").casefold()
+    hit = pc.or_(pc.equal(entities["entity"], text), pc.or_(pc.equal(pc.utf8_lower(entities["hub_id"]), folded), pc.equal(pc.utf8_lower(entities["name"]), folded)))
+    found = entities.filter(hit)
+    if found.num_rows == 0 or text in graph:
+        start = find_node(graph, text)  # a curated entity, or the catalog's own "did you mean"
+    elif found.num_rows > 1:
+        from kg.errors import RequestError
+
+        raise RequestError(f"'{text}' names {found.num_rows} entities: {', '.join(found['entity'].to_pylist()[:5])}", "give its id or its Hub id (owner/name)")
+    else:
+        start = found["entity"][0].as_py()
+    ids = entities["entity"].combine_chunks()
+    child = pc.index_in(edges["entity"], ids).to_numpy(zero_copy_only=False)
+    parent = pc.index_in(edges["target"], ids).to_numpy(zero_copy_only=False)
+    near = _reachable(child, parent, ids, start) | _reachable(parent, child, ids, start)
+    # Edges among the imported ones near it, and their edges to catalog entities.
+    touching = pc.or_(pc.is_in(edges["entity"], near), pc.is_in(edges["target"], near))
+    sub = edges.filter(touching)
+    nodes = entities.filter(pc.and_(pc.is_in(entities["entity"], near), entities["imported"]))
+    out = graph.copy() if isinstance(graph, nx.MultiDiGraph) else nx.MultiDiGraph(graph)
+    for row in nodes.to_pylist():
+        data = {"kind": row["kind"], "name": row["name"], "sources": [{"url": row["url"], "supports": f"huggingface record {row['hub_id']}"}], "imported": True}
+        if row["license"]:
+            data.update(license=row["license"], license_scope="weights" if row["kind"] == "model" else "data")
+        out.add_node(row["entity"], **data)
+    for row in sub.to_pylist():
+        if row["entity"] in out and row["target"] in out:
+            out.add_edge(row["entity"], row["target"], key=row["relation"], field=row["field"], relation=row["relation"], evidence=row["evidence"], imported="huggingface")
+    return out, start
+
+
+def _reachable(frm: np.ndarray, to: np.ndarray, ids: pa.Array, start: str) -> pa.Array:
+    """The entities reached from `start` along frm -> to (vectorised breadth-first), `start` included."""
+    at = pc.index(ids, start).as_py()
+    if at < 0:
+        return pa.array([start], pa.string())
+    order = np.argsort(frm, kind="stable")
+    frm_sorted, to_sorted = frm[order], to[order]
+    seen = np.zeros(len(ids), dtype=bool)
+    seen[at] = True
+    frontier = np.array([at])
+    while len(frontier):
+        lo, hi = np.searchsorted(frm_sorted, frontier, "left"), np.searchsorted(frm_sorted, frontier, "right")
+        nxt = to_sorted[np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)])] if (hi - lo).sum() else np.zeros(0, dtype=np.int64)
+        nxt = nxt[nxt >= 0]
+        nxt = np.unique(nxt[~seen[nxt]])
+        seen[nxt] = True
+        frontier = nxt
+    return pc.filter(ids, pa.array(seen))
