@@ -1094,8 +1094,22 @@ def _licence_terms(values: pa.Array, licenses) -> pa.Array:  # noqa: ANN001
 def write_table_exports(handles: dict, joined: Joined, terms: Terms, licenses, quads: bool = True) -> int:  # noqa: ANN001
     """Write the imported part of the export to open binary `handles` (kg.nt, kg.ttl, kg.nq, each optional) after
     the catalog's own blocks: per batch of entities, string columns joined by Arrow and written as one buffer.
-    Returns the number of triples (and quads) written to kg.nt / kg.nq."""
-    vocabulary = _vocabulary()
+    The line formats and Turtle are written by two threads (Arrow's kernels let go of the GIL).
+    Returns the number of triples of the default graph (with kg.nq's quads when asked for)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    vocabulary = _vocabulary()  # once: the ontology is parsed by rdflib, which is not made for two threads
+    lines = {name: handle for name, handle in handles.items() if name != "kg.ttl"}
+    if not lines or "kg.ttl" not in handles:
+        return _write_tables(handles, joined, terms, licenses, quads, vocabulary)
+    with ThreadPoolExecutor(2) as pool:
+        turtle = pool.submit(_write_tables, {"kg.ttl": handles["kg.ttl"]}, joined, terms, licenses, False, vocabulary)
+        count = _write_tables(lines, joined, terms, licenses, quads, vocabulary)
+        turtle.result()
+    return count
+
+
+def _write_tables(handles: dict, joined: Joined, terms: Terms, licenses, quads: bool, vocabulary: _Vocabulary) -> int:  # noqa: ANN001
     nt_handles = [handles[n] for n in ("kg.nt", "kg.nq") if n in handles]
     ttl = handles.get("kg.ttl")
     nq = handles.get("kg.nq") if quads else None
@@ -1122,8 +1136,9 @@ def write_table_exports(handles: dict, joined: Joined, terms: Terms, licenses, q
 def _emit(nt_handles: list, ttl, subject: pa.Array, pairs: list[tuple[str, pa.Array | None]], vocabulary: _Vocabulary, extra_ttl: pa.Array | None = None) -> int:  # noqa: ANN001
     """Write one column of triples per (predicate key, object column) for each subject; in Turtle, one block a subject."""
     count = 0
-    for handle_lines in ([_column([subject, " ", vocabulary.nt[key], " ", objects, " .\n"]) for key, objects in pairs if objects is not None],):
-        for lines in handle_lines:
+    for key, objects in pairs if nt_handles else ():
+        if objects is not None:
+            lines = _column([subject, " ", vocabulary.nt[key], " ", objects, " .\n"])
             data = _bytes_of(lines)
             count += len(lines) - lines.null_count
             for handle in nt_handles:
@@ -1154,7 +1169,7 @@ def _write_entities(nt_handles: list, ttl, batch: pa.Table, policies: pa.Array, 
              ("parameters", _column(['"', pc.cast(batch["parameters"], pa.string()), '"^^', vocabulary.nt["integer"]])),
              ("policy", _column(["<", ID_BASE, "terms/", policies, ">"]))]
     # Types: each class of the kind, a column each (a model's and a dataset's lists differ in length).
-    for kind_name, (classes, _) in vocabulary.types.items():
+    for kind_name, (classes, _) in vocabulary.types.items() if nt_handles else ():
         rows = pc.equal(kind, kind_name)
         for cls in classes:
             lines = _column([pc.if_else(rows, subject, pa.scalar(None, pa.string())), " ", vocabulary.nt["type"], " ", cls, " .\n"])
@@ -1163,7 +1178,7 @@ def _write_entities(nt_handles: list, ttl, batch: pa.Table, policies: pa.Array, 
             for handle in nt_handles:
                 handle.write(data)
     # Lineage: each edge with its property and the standard super-properties the ontology gives.
-    edge_lines, edge_ttl = _edge_terms(edges, vocabulary)
+    edge_lines, edge_ttl = _edge_terms(edges, vocabulary, nt=bool(nt_handles), ttl=ttl is not None)
     for lines in edge_lines:
         data = _bytes_of(lines)
         count += len(lines) - lines.null_count
@@ -1183,7 +1198,7 @@ def _write_entities(nt_handles: list, ttl, batch: pa.Table, policies: pa.Array, 
     return count + _emit(nt_handles, None, subject, pairs, vocabulary)
 
 
-def _edge_terms(edges: pa.Table, vocabulary: _Vocabulary) -> tuple[list[pa.Array], pa.Table]:
+def _edge_terms(edges: pa.Table, vocabulary: _Vocabulary, nt: bool = True, ttl: bool = True) -> tuple[list[pa.Array], pa.Table]:
     """The N-Triples lines of the edges (a column per property of each relation), and per entity the Turtle text of its edges."""
     if not edges.num_rows:
         return [], pa.table({"entity": pa.array([], pa.string()), "text": pa.array([], pa.string())})
@@ -1199,10 +1214,12 @@ def _edge_terms(edges: pa.Table, vocabulary: _Vocabulary) -> tuple[list[pa.Array
         relation, kind_name = value.split(" ")
         rows = pc.equal(encoded.indices, code)
         properties = vocabulary.closed.get((relation, kind_name), [])
-        for prop in properties:
+        for prop in properties if nt else ():
             lines.append(_column([pc.if_else(rows, subject, pa.scalar(None, pa.string())), " ", prop, " ", target, " .\n"]))
-        texts.append(pc.if_else(rows, _column([" ;\n    ".join(f"{_compact(p)} " for p in properties[:1]), target,
+        texts.append(None if not ttl else pc.if_else(rows, _column([" ;\n    ".join(f"{_compact(p)} " for p in properties[:1]), target,
                                                *[x for p in properties[1:] for x in (f" ;\n    {_compact(p)} ", target)]]), pa.scalar(None, pa.string())))
+    if not ttl:
+        return lines, pa.table({"entity": pa.array([], pa.string()), "text": pa.array([], pa.string())})
     text = pc.coalesce(*texts) if texts else pa.nulls(edges.num_rows, pa.string())
     # One text per entity: the entity's edges joined (edges are sorted by entity).
     entity = edges["entity"].combine_chunks()
