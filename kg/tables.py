@@ -1007,7 +1007,7 @@ def _origins(ids: pa.Array, via: pa.Array, signature: np.ndarray, registry: _Reg
 # --- writing: N-Triples, Turtle and N-Quads from Arrow string columns ------------------------
 
 
-WRITE_ROWS = 200_000  # entities (and their records) written per batch
+WRITE_ROWS = 100_000  # entities (and their records) written per batch: two threads hold a batch's columns each
 HUB = "https://huggingface.co/"
 
 
@@ -1256,7 +1256,7 @@ def _write_claims(nq, joined: Joined, vocabulary: _Vocabulary, licenses) -> int:
 
     def write(subjects: pa.Array, predicate: str, objects: pa.Array, graphs: pa.Array) -> None:
         nonlocal count
-        lines = _column([subjects, " ", predicate, " ", objects, " ", graphs, " .\n"])
+        lines = _column([subjects, " ", *([predicate, " "] if predicate else []), objects, " ", graphs, " .\n"])
         count += len(lines) - lines.null_count
         nq.write(_bytes_of(lines))
 
@@ -1453,7 +1453,7 @@ def read_lineage_graph(folder: Path, graph, text: str):  # noqa: ANN001, ANN201
     ids = entities["entity"].combine_chunks()
     child = pc.index_in(edges["entity"], ids).to_numpy(zero_copy_only=False)
     parent = pc.index_in(edges["target"], ids).to_numpy(zero_copy_only=False)
-    near = _reachable(child, parent, ids, start) | _reachable(parent, child, ids, start)
+    near = pc.unique(pa.concat_arrays([_reachable(child, parent, ids, start), _reachable(parent, child, ids, start)]))
     # Edges among the imported ones near it, and their edges to catalog entities.
     touching = pc.or_(pc.is_in(edges["entity"], near), pc.is_in(edges["target"], near))
     sub = edges.filter(touching)

@@ -1,0 +1,205 @@
+"""The columnar Hub path (kg.tables) against the object path (kg.sources.huggingface -> kg.merge -> kg.terms)
+on small hand-written dumps of both shapes: the same entities, edges, licences and terms; bad rows
+reported by file and row; RDF that pyoxigraph and rdflib parse; golden N-Quads compared as graphs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pyoxigraph as ox
+import pytest
+from rdflib import Dataset, Graph
+from rdflib.compare import isomorphic
+
+from hub_fixtures import HUB_FIXTURES, write_hub_stats
+from kg.catalog import load_catalog
+from kg.explore import build_knowledge_graph
+from kg.merge import add_to_graph, merge, read_sources
+from kg.tables import compute_terms_table, join_catalog, read_hub_tables, write_build
+from kg.terms import compute_terms
+
+FIXTURES = Path(__file__).parent / "fixtures" / "tables"
+# Two records the catalog knows by their Hub ids, and models derived from them: the joins with curated entities.
+CURATED_RECORDS = [
+    {"id": "meta-llama/Llama-2-7b", "sha": "a" * 40, "createdAt": "2023-07-18T00:00:00.000Z", "tags": ["license:llama2"],
+     "cardData": {"license": "llama2"}},
+    {"id": "someone/llama-2-7b-sql", "sha": "b" * 40, "createdAt": "2024-01-02T00:00:00.000Z",
+     "tags": ["license:llama2", "base_model:meta-llama/Llama-2-7b", "base_model:finetune:meta-llama/Llama-2-7b"], "cardData": {"license": "llama2"}},
+    {"id": "someone/llama-2-7b-sql-GGUF", "sha": "c" * 40, "createdAt": "2024-01-03T00:00:00.000Z",
+     "tags": ["gguf", "base_model:someone/llama-2-7b-sql"]},
+    {"id": "someone/nc-tune", "sha": "d" * 40, "createdAt": "2024-02-03T00:00:00.000Z",
+     "tags": ["license:cc-by-nc-4.0", "base_model:adapter:someone/llama-2-7b-sql", "base_model:gone/missing-7b", "dataset:tiny-lab/web-text"]},
+]
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+def hub_records() -> list[dict]:
+    models = json.loads((HUB_FIXTURES / "models.json").read_text(encoding="utf-8"))
+    datasets = [{**d, "repoType": "dataset"} for d in json.loads((HUB_FIXTURES / "datasets.json").read_text(encoding="utf-8"))]
+    return models + datasets + CURATED_RECORDS
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def both_paths(catalog, path: Path):  # noqa: ANN001, ANN201
+    tables = read_hub_tables([path])
+    assert [p for p in tables.problems if p.level == "error"] == []
+    joined = join_catalog(tables, catalog)
+    merged = merge(catalog, read_sources([("huggingface", str(path))]))
+    return joined, merged
+
+
+def assert_same_as_object_path(joined, merged) -> None:  # noqa: ANN001
+    assert set(joined.entities.filter(joined.entities["imported"])["entity"].to_pylist()) == set(merged.new)
+    assert {(r["entity"], r["relation"], r["target"]) for r in joined.edges.to_pylist()} == {(e.entity, e.relation, e.target) for e in merged.edges}
+    licences = {r["entity"]: r["license"] for r in joined.entities.to_pylist() if r["imported"] and r["license"]}
+    accepted = {entity: next(c.value for c, ok in claims if ok) for (entity, name), claims in merged.claims.items()
+                if name == "license" and entity in merged.new and any(ok for _, ok in claims)}
+    assert licences == accepted
+    matched = {joined.tables.records["id"][i].as_py(): entity for i, (entity, _) in joined.matched.items()}
+    assert matched == {record.source_id: entity for record, entity, _ in merged.matched}
+    assert joined.counts() == {**merged.counts(), "conflicting": 0}
+
+
+def test_api_json_lines_give_the_object_paths_entities_edges_and_licences(tmp_path, catalog):
+    joined, merged = both_paths(catalog, write_jsonl(tmp_path / "hub.jsonl", hub_records()))
+    assert_same_as_object_path(joined, merged)
+    assert ("model/huggingface-someone-llama-2-7b-sql", "finetune", "model/llama-2-7b") in {(r["entity"], r["relation"], r["target"]) for r in joined.edges.to_pylist()}
+
+
+def test_hub_stats_parquet_gives_the_object_paths_entities_edges_and_licences(tmp_path, catalog):
+    models = json.loads((HUB_FIXTURES / "models.json").read_text(encoding="utf-8"))
+    write_hub_stats(models, tmp_path / "models.parquet")
+    joined, merged = both_paths(catalog, tmp_path / "models.parquet")
+    assert_same_as_object_path(joined, merged)
+    assert joined.edges.num_rows == 8
+
+
+def test_every_imported_entitys_terms_are_kg_terms_answer(tmp_path, catalog):
+    path = write_jsonl(tmp_path / "hub.jsonl", hub_records())
+    joined, merged = both_paths(catalog, path)
+    graph = build_knowledge_graph(catalog).graph
+    terms = compute_terms_table(joined, graph, catalog.licenses)
+    add_to_graph(graph, merged, catalog.licenses)
+    entities = joined.entities["entity"].to_pylist()
+    for row, entity in enumerate(entities):
+        expected = compute_terms(graph, catalog.licenses, entity)
+        signature = terms.signatures[terms.signature[row]]
+        assert {(t, k, lic) for t, k, lic, _ in signature.entries} == {(t.term, t.kind, t.licence) for t in expected.terms}, entity
+        assert signature.commercial_use(catalog.licenses) == expected.commercial_use, entity
+    nc = entities.index("model/huggingface-someone-nc-tune")
+    assert terms.origin[nc].as_py() == "model/huggingface-someone-nc-tune"
+    gguf = entities.index("model/huggingface-someone-llama-2-7b-sql-gguf")
+    assert terms.via[gguf].as_py() == "model/huggingface-someone-llama-2-7b-sql"
+    assert terms.origin[gguf].as_py() == "model/huggingface-someone-llama-2-7b-sql"
+
+
+def test_bad_rows_are_reported_by_file_and_row_and_the_others_read(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "ok/one", "tags": ["license:mit"]}\n'
+                    "not json\n"
+                    '{"id": "no good id!"}\n'
+                    '{"author": "x"}\n'
+                    '{"id": "ok/two", "tags": ["base_model:finetune:no good base"]}\n', encoding="utf-8")
+    tables = read_hub_tables([path])
+    shown = [str(p) for p in tables.problems]
+    assert shown == [f"{path}:2: not valid JSON: Expecting value",
+                     f"{path}:3: id: 'no good id!' cannot be a Hub id (a Hub id is owner/name in letters, digits, '-', '_' and '.')",
+                     f"{path}:4: id: a Hub model record needs an 'id'",
+                     f"{path}:5: warning: tags.0: 'no good base' cannot be a Hub id; left out"]
+    assert tables.records["id"].to_pylist() == ["ok/one", "ok/two"]
+    assert tables.records["row"].to_pylist() == [1, 5]
+
+
+def test_a_clean_batch_is_read_by_arrow_with_its_rows_and_checks(tmp_path):
+    """No line of this dump needs the object reader: the checks of the Arrow path report by row."""
+    path = write_jsonl(tmp_path / "clean.jsonl", [
+        {"id": "ok/one", "tags": ["license:mit"]},
+        {"id": "bad..id"},
+        {"id": "ok/two", "tags": ["base_model:finetune:ok/one", "base_model:merge:-x-"]},
+    ])
+    tables = read_hub_tables([path])
+    assert [str(p) for p in tables.problems] == [
+        f"{path}:2: id: 'bad..id' cannot be a Hub id (a Hub id is owner/name in letters, digits, '-', '_' and '.')",
+        f"{path}:3: warning: tags.1: '-x-' cannot be a Hub id; left out"]
+    assert tables.mentions.to_pylist() == [{"record": 1, "field": "derived_from", "relation": "finetune", "text": "ok/one", "kind": "model", "pointer": "tags/0"}]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, catalog):
+    folder = tmp_path_factory.mktemp("tables-build")
+    path = write_jsonl(folder / "hub.jsonl", hub_records())
+    lkg = build_knowledge_graph(catalog)
+    joined = join_catalog(read_hub_tables([path]), catalog)
+    terms = compute_terms_table(joined, lkg.graph, catalog.licenses)
+    out = folder / "out"
+    out.mkdir()
+    write_build(out, lkg.rdf, joined, terms, ("kg.nt", "kg.ttl", "kg.nq", "kg.jsonld"), catalog.licenses)
+    return out
+
+
+def test_every_file_parses_with_pyoxigraph_and_rdflib_and_holds_the_same_triples(built):
+    nt = Graph().parse(built / "kg.nt", format="nt")
+    assert isomorphic(nt, Graph().parse(built / "kg.ttl", format="turtle"))
+    assert {tuple(map(str, t)) for t in ox.parse(path=str(built / "kg.ttl"), format=ox.RdfFormat.TURTLE)} == \
+           {tuple(map(str, t)) for t in ox.parse(path=str(built / "kg.nt"), format=ox.RdfFormat.N_TRIPLES)}
+    quads = [q for q in ox.parse(path=str(built / "kg.nq"), format=ox.RdfFormat.N_QUADS)]
+    default = {(str(q.subject), str(q.predicate), str(q.object)) for q in quads if q.graph_name == ox.DefaultGraph()}
+    assert default == {(str(q.subject), str(q.predicate), str(q.object)) for q in ox.parse(path=str(built / "kg.nt"), format=ox.RdfFormat.N_TRIPLES)}
+    assert len(Dataset().parse(built / "kg.nq", format="nquads")) > 0  # rdflib reads it too
+    assert len({tuple(map(str, t)) for t in ox.parse(path=str(built / "kg.jsonld"), format=ox.RdfFormat.JSON_LD)}) == len(nt)
+
+
+def test_a_claims_source_is_one_simple_pattern(built):
+    store = ox.Store()
+    store.bulk_load(path=str(built / "kg.nq"), format=ox.RdfFormat.N_QUADS)
+    rows = list(store.query("""
+        PREFIX schema: <http://schema.org/> PREFIX dcterms: <http://purl.org/dc/terms/>
+        SELECT ?licence ?url WHERE { GRAPH ?record { <https://w3id.org/llm-lineage/id/model/huggingface-someone-nc-tune> schema:license ?licence }
+                                     ?record dcterms:source ?url }"""))
+    assert [(str(r["licence"]), str(r["url"])) for r in rows] == [("<http://spdx.org/licenses/CC-BY-NC-4.0>", "<https://huggingface.co/someone/nc-tune>")]
+
+
+def test_golden_nquads_of_two_records(tmp_path, catalog):
+    path = write_jsonl(tmp_path / "two.jsonl", CURATED_RECORDS[1:3])
+    lkg = build_knowledge_graph(catalog)
+    joined = join_catalog(read_hub_tables([path]), catalog)
+    terms = compute_terms_table(joined, lkg.graph, catalog.licenses)
+    out = tmp_path / "out"
+    out.mkdir()
+    write_build(out, lkg.rdf, joined, terms, ("kg.nq",), catalog.licenses)
+    catalog_only = {line for line in lkg.rdf.serialize(format="nt").splitlines() if line}
+    imported = [line for line in (out / "kg.nq").read_text(encoding="utf-8").splitlines() if line and line not in catalog_only]
+    expected = (FIXTURES / "two-records.nq").read_text(encoding="utf-8").replace("DUMP", str(path)).replace("TODAY", joined.tables.retrieved[0])
+    got, want = Dataset(), Dataset()
+    got.parse(data="\n".join(imported) + "\n", format="nquads")
+    want.parse(data=expected, format="nquads")
+    assert {tuple(map(str, q)) for q in got.quads()} == {tuple(map(str, q)) for q in want.quads()}
+
+
+def test_kg_build_takes_the_tables_path_and_kg_terms_reads_its_tables(tmp_path):
+    path = write_jsonl(tmp_path / "hub.jsonl", hub_records())
+    out = tmp_path / "build"
+    kg = [sys.executable, "-m", "kg"]
+    done = subprocess.run([*kg, "build", "--out", str(out), "--source", f"huggingface={path}", "--formats", "nt,ttl"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "sources: read 14, matched 1, new 13, ambiguous 0" in done.stdout
+    assert not (out / "graph.json").exists() and pq.read_table(out / "entities.parquet").num_rows == 14
+    terms = subprocess.run([*kg, "terms", "someone/llama-2-7b-sql-GGUF", "--graph", str(out)], capture_output=True, text=True)
+    assert terms.returncode == 0, terms.stderr
+    assert "use-restrictions: LicenseRef-llama-2-community (Llama 2 Community License Agreement)" in terms.stdout
+    assert "weights: model/huggingface-someone-llama-2-7b-sql-gguf -> quantized from model/huggingface-someone-llama-2-7b-sql" in terms.stdout
+    lineage = subprocess.run([*kg, "lineage", "someone/nc-tune", "--graph", str(out)], capture_output=True, text=True)
+    assert lineage.returncode == 0, lineage.stderr
+    assert "llama-2-7b-sql" in lineage.stdout
