@@ -864,10 +864,20 @@ def compute_terms_table(joined: Joined, graph, licenses, rules=None) -> Terms:  
     n = entities.num_rows
     ids = entities["entity"].combine_chunks()
     imported = entities["imported"].to_numpy(zero_copy_only=False)
-    # Curated entities: kg.terms' own answer, reduced to its signature.
+    # Curated entities: kg.terms' own answer, reduced to its signature. A curated entity the dump gives an edge
+    # (in a field its entry leaves empty) is answered on the catalog with those edges and the imported ancestors
+    # behind them, as the object path's graph has them: few entities, and small.
+    edges = joined.edges
+    curated_children = pc.unique(pc.filter(edges["entity"], pc.invert(pc.is_in(edges["entity"], pc.filter(entities["entity"], entities["imported"]))))) if edges.num_rows else pa.array([], pa.string())
+    if len(curated_children):
+        all_ids = entities["entity"].combine_chunks()
+        child_at, parent_at = (_positions(edges[name], all_ids) for name in ("entity", "target"))
+        behind = pa.concat_arrays([_reachable(child_at, parent_at, all_ids, c) for c in curated_children.to_pylist()])
+        graph = graph.copy()
+        add_imported(graph, entities, edges.filter(pc.is_in(edges["entity"], behind)), pc.unique(behind))
     cache: dict = {}
     curated_sig: dict[str, int] = {}
-    for node, data in graph.nodes(data=True):
+    for node, data in list(graph.nodes(data=True)):
         if data.get("kind") in SUBJECTS and not data.get("imported"):
             reached = _reach(graph, licenses, node, rules, cache)
             governing = data.get("license") if data.get("license") in licenses else None
@@ -882,7 +892,6 @@ def compute_terms_table(joined: Joined, graph, licenses, rules=None) -> Terms:  
     for i in np.flatnonzero(~imported):
         signature[i] = curated_sig.get(ids[i].as_py(), registry.add(Signature(frozenset(), None, False, False)))
     # The edges out of imported entities, parents numbered (an imported parent by its row, a curated one by its signature).
-    edges = joined.edges
     child = pc.index_in(edges["entity"], ids)
     parent = pc.index_in(edges["target"], ids)
     rule_list = list(rules.rules)
@@ -1124,6 +1133,16 @@ def _write_tables(handles: dict, joined: Joined, terms: Terms, licenses, quads: 
         batch = entities.slice(start, WRITE_ROWS)
         batch_edges = edges.filter(pc.is_in(edge_entities, batch["entity"])) if edges.num_rows else edges
         count += _write_entities(nt_handles, ttl, batch, pc.take(digests, signature_column.slice(start, WRITE_ROWS)), batch_edges, vocabulary, licenses)
+    # Curated entities' edges from the dump, in fields their entries leave empty (kg.merge.accept_edges).
+    curated_edges = edges.filter(pc.invert(pc.is_in(edge_entities, entities["entity"]))) if edges.num_rows else edges
+    if curated_edges.num_rows:
+        lines, texts = _edge_terms(curated_edges, vocabulary, nt=bool(nt_handles), ttl=ttl is not None)
+        for column in lines:
+            count += len(column) - column.null_count
+            for handle in nt_handles:
+                handle.write(_bytes_of(column))
+        if ttl is not None:
+            ttl.write(_bytes_of(_column(["<", ID_BASE, texts["entity"], "> ", texts["text"], " .\n\n"])))
     records = joined.tables.records.append_column("owner", joined.owner).filter(pc.is_valid(joined.owner))
     files = [__import__("kg.stream", fromlist=["literal"]).literal(f"{f}:")[:-1] for f in joined.tables.files]
     for start in range(0, records.num_rows, WRITE_ROWS):
@@ -1451,23 +1470,34 @@ def read_lineage_graph(folder: Path, graph, text: str):  # noqa: ANN001, ANN201
     else:
         start = found["entity"][0].as_py()
     ids = entities["entity"].combine_chunks()
-    child = pc.index_in(edges["entity"], ids).to_numpy(zero_copy_only=False)
-    parent = pc.index_in(edges["target"], ids).to_numpy(zero_copy_only=False)
+    child, parent = _positions(edges["entity"], ids), _positions(edges["target"], ids)
     near = pc.unique(pa.concat_arrays([_reachable(child, parent, ids, start), _reachable(parent, child, ids, start)]))
-    # Edges among the imported ones near it, and their edges to catalog entities.
-    touching = pc.or_(pc.is_in(edges["entity"], near), pc.is_in(edges["target"], near))
-    sub = edges.filter(touching)
-    nodes = entities.filter(pc.and_(pc.is_in(entities["entity"], near), entities["imported"]))
     out = graph.copy() if isinstance(graph, nx.MultiDiGraph) else nx.MultiDiGraph(graph)
+    add_imported(out, entities, edges, near)
+    return out, start
+
+
+def add_imported(graph, entities: pa.Table, edges: pa.Table, near: pa.Array) -> None:  # noqa: ANN001
+    """Add to a networkx graph the imported entities of `near` and the edges touching them, with what
+    kg.terms and kg.graph read (as kg.merge.add_to_graph gives a new entity); `entities` needs entity, kind,
+    name, hub_id, imported and license, `edges` entity, relation, field, target (and evidence, else the child's page)."""
+    nodes = entities.filter(pc.and_(pc.is_in(entities["entity"], near), entities["imported"]))
     for row in nodes.to_pylist():
-        data = {"kind": row["kind"], "name": row["name"], "sources": [{"url": row["url"], "supports": f"huggingface record {row['hub_id']}"}], "imported": True}
+        url = f"{HUB}{'' if row['kind'] == 'model' else 'datasets/'}{row['hub_id']}"
+        data = {"kind": row["kind"], "name": row["name"], "sources": [{"url": url, "supports": f"huggingface record {row['hub_id']}"}], "imported": True}
         if row["license"]:
             data.update(license=row["license"], license_scope="weights" if row["kind"] == "model" else "data")
-        out.add_node(row["entity"], **data)
+        graph.add_node(row["entity"], **data)
+    sub = edges.filter(pc.or_(pc.is_in(edges["entity"], near), pc.is_in(edges["target"], near)))
     for row in sub.to_pylist():
-        if row["entity"] in out and row["target"] in out:
-            out.add_edge(row["entity"], row["target"], key=row["relation"], field=row["field"], relation=row["relation"], evidence=row["evidence"], imported="huggingface")
-    return out, start
+        if row["entity"] in graph and row["target"] in graph:
+            evidence = row.get("evidence") or graph.nodes[row["entity"]]["sources"][0]["url"]
+            graph.add_edge(row["entity"], row["target"], key=row["relation"], field=row["field"], relation=row["relation"], evidence=evidence, imported="huggingface")
+
+
+def _positions(values: pa.Array, ids: pa.Array) -> np.ndarray:
+    """Each value's row in `ids`, -1 where it is none (a catalog entity no record matched)."""
+    return pc.fill_null(pc.index_in(values, ids), -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _reachable(frm: np.ndarray, to: np.ndarray, ids: pa.Array, start: str) -> pa.Array:

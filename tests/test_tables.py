@@ -25,7 +25,7 @@ from kg.terms import compute_terms
 FIXTURES = Path(__file__).parent / "fixtures" / "tables"
 # Two records the catalog knows by their Hub ids, and models derived from them: the joins with curated entities.
 CURATED_RECORDS = [
-    {"id": "meta-llama/Llama-2-7b", "sha": "a" * 40, "createdAt": "2023-07-18T00:00:00.000Z", "tags": ["license:llama2"],
+    {"id": "meta-llama/Llama-2-7b", "sha": "a" * 40, "createdAt": "2023-07-18T00:00:00.000Z", "tags": ["license:llama2", "dataset:tiny-lab/web-text"],
      "cardData": {"license": "llama2"}},
     {"id": "someone/llama-2-7b-sql", "sha": "b" * 40, "createdAt": "2024-01-02T00:00:00.000Z",
      "tags": ["license:llama2", "base_model:meta-llama/Llama-2-7b", "base_model:finetune:meta-llama/Llama-2-7b"], "cardData": {"license": "llama2"}},
@@ -159,6 +159,15 @@ def test_every_file_parses_with_pyoxigraph_and_rdflib_and_holds_the_same_triples
     assert default == {(str(q.subject), str(q.predicate), str(q.object)) for q in ox.parse(path=str(built / "kg.nt"), format=ox.RdfFormat.N_TRIPLES)}
     assert len(Dataset().parse(built / "kg.nq", format="nquads")) > 0  # rdflib reads it too
     assert len({tuple(map(str, t)) for t in ox.parse(path=str(built / "kg.jsonld"), format=ox.RdfFormat.JSON_LD)}) == len(nt)
+
+
+def test_a_curated_entitys_edge_from_the_dump_is_written(built, catalog):
+    """kg.merge accepts a source's reference in a field the entry leaves empty; the export writes it as a plain triple."""
+    assert "trained_on" not in {name for name, _, _ in catalog.entities["model/llama-2-7b"].edges}
+    triple = ("<https://w3id.org/llm-lineage/id/model/llama-2-7b>", "<https://w3id.org/llm-lineage/ontology#trainedOn>",
+              "<https://w3id.org/llm-lineage/id/dataset/huggingface-tiny-lab-web-text>")
+    for name, fmt in (("kg.nt", ox.RdfFormat.N_TRIPLES), ("kg.ttl", ox.RdfFormat.TURTLE)):
+        assert triple in {(str(t.subject), str(t.predicate), str(t.object)) for t in ox.parse(path=str(built / name), format=fmt)}, name
 
 
 def test_a_claims_source_is_one_simple_pattern(built):
