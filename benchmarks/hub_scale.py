@@ -6,8 +6,8 @@ chains several deep, licences spread, some datasets; written once into a cache f
 
 - ours: the whole `kg build --source huggingface=DUMP --formats nt,ttl` process (terms for every
   entity, lineage tables), wall time and the process's own peak RSS (wait4); median of `--runs`;
-- ours with `--store` (the store bulk-loaded by kg.store from the kg.nt the build wrote);
-- pyoxigraph: a process bulk-loading our kg.nt into a new store (`Store.bulk_load`), nothing else;
+- with `--store`: ours with `--store` (the store bulk-loaded by kg.store from the kg.nt the build wrote);
+- pyoxigraph (unless `--no-yardsticks`): a process bulk-loading our kg.nt into a new store (`Store.bulk_load`), nothing else;
 - floor: a process reading the dump into Arrow columns (pyarrow.json) and writing the bytes of our
   kg.nt to another file, no checks: the least any build of these triples costs on this disk;
 - writers: pyoxigraph's Turtle serializer (parse our kg.nt, write Turtle) beside our Turtle time;
@@ -15,8 +15,9 @@ chains several deep, licences spread, some datasets; written once into a cache f
 
 The bundled catalog's own `kg build` (median of 3) is printed first.
 
-    .venv/bin/python benchmarks/hub_scale.py 1000000
-    .venv/bin/python benchmarks/hub_scale.py 3000000 --runs 1 --query
+    .venv/bin/python benchmarks/hub_scale.py 1000000                    # ours, pyoxigraph, floor, median of 3
+    .venv/bin/python benchmarks/hub_scale.py 1000000 --runs 1 --query --no-yardsticks --no-catalog   # with --store, and the query
+    .venv/bin/python benchmarks/hub_scale.py 3000000 --runs 1 --no-yardsticks                        # ours and the floor only
 """
 
 from __future__ import annotations
@@ -129,10 +130,12 @@ def main() -> None:
         at = arguments.index("--runs")
         runs = int(arguments[at + 1])
         del arguments[at:at + 2]
-    query = "--query" in arguments
-    sizes = [int(a) for a in arguments if a != "--query"] or [1_000_000]
-    catalog = [timed([str(KG), "build", "--out", tempfile.mkdtemp(prefix="kg-catalog-")]) for _ in range(3)]
-    print(f"bundled catalog kg build: {median(catalog)[0]:.2f} s (median of 3), peak {median(catalog)[1]:,.0f} MiB", flush=True)
+    flags = {a for a in arguments if a.startswith("--")}
+    query, store_too, yardsticks, catalog_too = "--query" in flags, "--store" in flags or "--query" in flags, "--no-yardsticks" not in flags, "--no-catalog" not in flags
+    sizes = [int(a) for a in arguments if not a.startswith("--")] or [1_000_000]
+    if catalog_too:
+        catalog = [timed([str(KG), "build", "--out", tempfile.mkdtemp(prefix="kg-catalog-")]) for _ in range(3)]
+        print(f"bundled catalog kg build: {median(catalog)[0]:.2f} s (median of 3), peak {median(catalog)[1]:,.0f} MiB", flush=True)
     for n in sizes:
         dump = dump_of(n)
         with tempfile.TemporaryDirectory(dir=os.environ.get("KG_BENCH_DIR")) as folder:
@@ -144,19 +147,28 @@ def main() -> None:
             sizes_mb = {name: (out / name).stat().st_size / 1e6 for name in ("kg.nt", "kg.ttl")}
             print(f"{n:,} models: ours {seconds:.1f} s, {peak:,.0f} MiB, {triples:,} triples ({triples / n:.1f} a model), "
                   f"kg.nt {sizes_mb['kg.nt']:,.0f} MB, kg.ttl {sizes_mb['kg.ttl']:,.0f} MB; stages: {stage_lines(ours[-1][2])}", flush=True)
-            loads = [timed([sys.executable, "-c", OXIGRAPH_LOAD, str(out / "kg.nt"), str(folder / f"oxigraph-{k}")]) for k in range(runs)]
+            if not yardsticks:
+                floors = [timed([sys.executable, "-c", FLOOR, str(dump), str(out / "kg.nt"), str(folder / "floor.nt")]) for _ in range(runs)]
+                (folder / "floor.nt").unlink()
+                floor, floor_peak = median(floors)
+                print(f"{n:,} models: floor {floor:.1f} s, {floor_peak:,.0f} MiB (ours / floor {seconds / floor:.1f}); pyoxigraph not run", flush=True)
+            loads = [] if not yardsticks else [timed([sys.executable, "-c", OXIGRAPH_LOAD, str(out / "kg.nt"), str(folder / f"oxigraph-{k}")]) for k in range(runs)]
             for k in range(runs):
                 shutil.rmtree(folder / f"oxigraph-{k}", ignore_errors=True)
-            floors = [timed([sys.executable, "-c", FLOOR, str(dump), str(out / "kg.nt"), str(folder / "floor.nt")]) for _ in range(runs)]
-            (folder / "floor.nt").unlink()
-            load, load_peak = median(loads)
-            floor, floor_peak = median(floors)
-            print(f"{n:,} models: pyoxigraph bulk_load of our kg.nt {load:.1f} s, {load_peak:,.0f} MiB (ours / theirs {seconds / load:.2f}); "
-                  f"floor {floor:.1f} s, {floor_peak:,.0f} MiB (ours / floor {seconds / floor:.1f})", flush=True)
-            turtle = subprocess.run([sys.executable, "-c", OXIGRAPH_TURTLE, str(out / "kg.nt"), str(folder / "oxigraph.ttl")], capture_output=True, text=True, check=True).stdout.strip()
-            (folder / "oxigraph.ttl").unlink()
-            print(f"{n:,} models: pyoxigraph parse + Turtle serializer on our kg.nt {turtle} s (ours writes kg.nt and kg.ttl together in the 'writing' stage above)", flush=True)
+            if yardsticks:
+                floors = [timed([sys.executable, "-c", FLOOR, str(dump), str(out / "kg.nt"), str(folder / "floor.nt")]) for _ in range(runs)]
+                (folder / "floor.nt").unlink()
+            if yardsticks:
+                load, load_peak = median(loads)
+                floor, floor_peak = median(floors)
+                print(f"{n:,} models: pyoxigraph bulk_load of our kg.nt {load:.1f} s, {load_peak:,.0f} MiB (ours / theirs {seconds / load:.2f}); "
+                      f"floor {floor:.1f} s, {floor_peak:,.0f} MiB (ours / floor {seconds / floor:.1f})", flush=True)
+                turtle = subprocess.run([sys.executable, "-c", OXIGRAPH_TURTLE, str(out / "kg.nt"), str(folder / "oxigraph.ttl")], capture_output=True, text=True, check=True).stdout.strip()
+                (folder / "oxigraph.ttl").unlink()
+                print(f"{n:,} models: pyoxigraph parse + Turtle serializer on our kg.nt {turtle} s (ours writes kg.nt and kg.ttl together in the 'writing' stage above)", flush=True)
             shutil.rmtree(out)
+            if not store_too:
+                continue
             with_store = [timed([str(KG), "build", "-v", "--out", str(stored), "--store", str(store), "--source", f"huggingface={dump}", "--formats", "nt,ttl"])
                           for _ in range(1 if n > 1_000_000 else runs)]
             store_seconds, store_peak = median(with_store)
