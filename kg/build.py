@@ -17,6 +17,11 @@ takes what the one before it made, and each form of the graph is made once:
       page                  kg.html.render_html       lineage.html (the catalog and the biggest families)
       publish               kg.publish, kg.store      the folder, and the store, swapped in together
 
+`kg build` of Hub dumps alone (API JSON Lines, hub-stats Parquet: millions of records) takes the
+columnar path instead of read/merge/link (`build(..., columnar=True)`): kg.tables reads them into
+Arrow tables, joins them with the catalog, computes every entity's terms in one pass and writes the
+exports and entities.parquet / edges.parquet from the tables (`Build.tables`); the graph stays the catalog's.
+
 Stages report through the "kg" logger (a line per stage, a progress bar
 while the exports are written on a terminal); the CLI decides what is shown.
 """
@@ -45,10 +50,11 @@ from kg.query import report_violations, run_checks
 from kg.rdf import add_effective_terms, serialize, shared_policies, to_rdf
 from kg.store import check_store_folder, lock_for_replacing, stage_store
 from kg.stream import DEFAULT_FILES, FILES, Block, NamedBlock, compressed, graph_blocks, output_name, write_exports
+from kg.tables import TABLE_FILES, HubBuild, build_hub, format_table_report, is_table_dump, write_build
 from kg.terms import EffectiveTerms, compute_all
 
 # What `kg build` writes into its output folder: an old one of these that a build leaves out is not kept.
-BUILT = ("graph.json", *FILES, *(output_name(name, True) for name in FILES), "lineage.html", "sources-report.txt")
+BUILT = ("graph.json", *FILES, *(output_name(name, True) for name in FILES), "lineage.html", "sources-report.txt", *TABLE_FILES)
 log = logging.getLogger("kg")
 
 
@@ -62,6 +68,7 @@ class Build:
     terms: dict[str, EffectiveTerms]  # the effective terms of every model and dataset of `graph`
     merged: Merged | None = None  # the sources' records merged with the catalog, when there were sources
     cycles: list[list[str]] = field(default_factory=list)  # derivation cycles among imported records
+    tables: HubBuild | None = None  # Hub dumps read, joined and given their terms as Arrow tables (kg.tables)
 
     def blocks(self) -> Iterator[Block]:
         """The whole export, one subject at a time (kg.stream): the catalog's, then the imported entities'."""
@@ -98,7 +105,7 @@ class Published:
 
 
 def build(data: str | Path | None = None, sources: Iterable[tuple[str, str | Path]] | Mapping | None = None,
-          order: Iterable[str] | None = None, checked: bool = True) -> Build:
+          order: Iterable[str] | None = None, checked: bool = True, columnar: bool = False) -> Build:
     """Read, check, merge, link and compute the terms of a catalog and its sources; nothing is written.
 
     `sources` are (name, path) pairs or a name -> path mapping; None takes those
@@ -106,13 +113,17 @@ def build(data: str | Path | None = None, sources: Iterable[tuple[str, str | Pat
     `order` is the sources' precedence after the catalog's own values.
     `checked=False` skips the catalog's RDF and its SPARQL checks, for the commands
     that only read the lineage (kg lineage, kg terms, kg stats, kg html); `.rdf` is then None.
+    `columnar=True` (kg build) takes kg.tables' path when every source is a Hub dump it reads.
     Raises CatalogError listing every problem of the catalog or the sources.
     """
     with stage("reading the catalog"):
         catalog = load_catalog(data)
         graph, rdf = check(catalog) if checked else (build_graph(catalog), None)
     pairs, order = _choose_sources(catalog, sources, order)
-    merged, cycles = None, []
+    merged, cycles, tables = None, [], None
+    if pairs and columnar and all(name == "huggingface" and is_table_dump(path) for name, path in pairs):
+        tables = build_hub(catalog, graph, [path for _, path in pairs], stage)
+        pairs = []
     if pairs:
         with stage(f"reading {', '.join(str(path) for _, path in pairs)}"):
             records = read_sources(pairs)
@@ -127,7 +138,7 @@ def build(data: str | Path | None = None, sources: Iterable[tuple[str, str | Pat
         terms = compute_all(graph, catalog.licenses)
         if rdf is not None:
             add_effective_terms(rdf, graph, catalog.licenses, (t for entity, t in terms.items() if entity in catalog.entities))
-    return Build(catalog, graph, rdf, terms, merged, cycles)
+    return Build(catalog, graph, rdf, terms, merged, cycles, tables)
 
 
 def check(catalog: Catalog) -> tuple[nx.MultiDiGraph, Graph]:
@@ -163,7 +174,8 @@ def publish(result: Build, out: Path, formats: Iterable[str] = DEFAULT_FILES, st
     # Everything held in memory is made before anything is written: a failure leaves every old file.
     with stage("writing graph.json and the lineage page"):
         page = result.graph.subgraph(result.page_nodes())
-        outputs = {"graph.json": graph_to_json(result.graph), **outputs,
+        graph_json = {} if result.tables is not None else {"graph.json": graph_to_json(result.graph)}  # a Hub build's lineage: its tables
+        outputs = {**graph_json, **outputs,
                    "lineage.html": render_html(page, licenses=result.catalog.licenses, terms={n: t for n, t in result.terms.items() if n in page})}
     if store is not None:
         check_store_folder(store)  # a store in use or a folder of other things: say so before writing anything
@@ -184,6 +196,13 @@ def _exports(result: Build, formats: tuple[str, ...], compress: bool = False) ->
     """The RDF files: a catalog alone is serialized whole (readable sorted Turtle); imported records,
     millions perhaps, are streamed to the files one subject at a time, never held in rdflib."""
     counted = [len(result.rdf)]
+    if result.tables is not None:
+        def stream_tables(folder: Path) -> tuple[str, ...]:
+            with stage(f"writing {', '.join(formats)}"):
+                counted[0] = write_build(folder, result.rdf, result.tables.joined, result.tables.terms, formats, result.catalog.licenses, compress)
+            return (*formats, *TABLE_FILES)
+
+        return {"sources-report.txt": format_table_report(result.tables.joined, limit=None).encode()}, stream_tables, counted
     if result.merged is None:
         return compressed(serialize(result.rdf), formats, compress), None, counted
     report = format_report(result.merged, limit=None) + "".join(f"derivation cycle (not a lineage): {' -> '.join(c)}\n" for c in result.cycles)

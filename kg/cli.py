@@ -44,6 +44,7 @@ from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, FORMATS, format_result, 
 from kg.serve import DEFAULT_WORKER_MEMORY, DEFAULT_WORKERS, REQUEST_SECONDS, check_bind, serve
 from kg.store import find_entity, open_store, read_lineage
 from kg.stream import DEFAULT_FILES, FILES as STREAMED, output_name
+from kg.tables import EDGES_FILE, ENTITIES_FILE, has_tables, read_lineage_graph
 from kg.terms import compute_all, compute_terms, format_terms
 from kg.terms import format_conflicts as format_terms_conflicts
 
@@ -346,10 +347,10 @@ def _load(args: argparse.Namespace) -> Catalog:
     return catalog
 
 
-def _built(args: argparse.Namespace, checked: bool = True) -> Build:
+def _built(args: argparse.Namespace, checked: bool = True, columnar: bool = False) -> Build:
     """The pipeline's result for the command's --data (and --source, where it has one), the catalog's warnings printed."""
     sources = _sources(args) if getattr(args, "source", None) else None
-    result = build(args.data, sources, _order(args) if getattr(args, "order", None) else None, checked=checked)
+    result = build(args.data, sources, _order(args) if getattr(args, "order", None) else None, checked=checked, columnar=columnar)
     if result.catalog.warnings:
         _print_problems(result.catalog.warnings)
     return result
@@ -375,15 +376,23 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     check_outputs(args.formats, args.store)  # a request that cannot be met is refused before the work
-    result = _built(args)
+    result = _built(args, columnar=True)
     done = publish(result, args.out, args.formats, args.store, args.compress)
     graph = result.graph
-    print(f"wrote {args.out / 'graph.json'}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
+    if result.tables is not None:  # a Hub build: the lineage is in its tables, the page shows the catalog
+        joined = result.tables.joined
+        print(f"wrote {args.out / ENTITIES_FILE}, {EDGES_FILE}: {graph.number_of_nodes() + joined.counts()['new']} nodes, {graph.number_of_edges() + joined.edges.num_rows} edges")
+    else:
+        print(f"wrote {args.out / 'graph.json'}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
     written = [output_name(name, args.compress) for name in sorted(done.formats, key=("kg.ttl", "kg.nt", "kg.nq", "kg.jsonld").index)]
     print(f"wrote {args.out / written[0]}{''.join(', ' + name for name in written[1:])}: {done.triples} triples")
-    print(f"wrote {args.out / 'lineage.html'}" + (f": {done.page_nodes} nodes (the catalog and the biggest imported families)" if result.merged is not None else ""))
+    print(f"wrote {args.out / 'lineage.html'}" + (f": {done.page_nodes} nodes (the catalog and the biggest imported families)" if result.merged is not None
+                                                   else f": {done.page_nodes} nodes (the catalog)" if result.tables is not None else ""))
     if args.store is not None:
         print(f"wrote {args.store}: an Oxigraph store for `kg serve --store {args.store}`")
+    if result.tables is not None:
+        print("sources: " + ", ".join(f"{key} {value}" for key, value in result.tables.joined.counts().items()))
+        print(f"wrote {args.out / 'sources-report.txt'}: what matched, what is ambiguous, conflicting and unresolved")
     if result.merged is not None:
         print("sources: " + ", ".join(f"{key} {value}" for key, value in result.merged.counts().items()))
         print(f"wrote {args.out / 'sources-report.txt'}: what matched, what is ambiguous, conflicting and unresolved")
@@ -420,6 +429,8 @@ def _lineage(args: argparse.Namespace) -> int:
         with open_store(args.store) as store:
             entity = find_entity(store, args.entity)
             graph = read_lineage(store, entity)
+    elif args.graph is not None and has_tables(args.graph):  # a Hub build: its tables, around the entity
+        graph, entity = read_lineage_graph(args.graph, _built(args, checked=False).graph, args.entity)
     else:
         graph = load_graph(_built_file(args.graph, ("graph.json",))) if args.graph is not None else _built(args, checked=False).graph
         entity = find_node(graph, args.entity)
@@ -458,7 +469,12 @@ def _refuse_graph_and_store(args: argparse.Namespace) -> None:
 def _terms(args: argparse.Namespace) -> int:
     if args.conflicts == (args.entity is not None):
         raise RequestError("give an entity, or --conflicts for the whole catalog", "e.g. kg terms Vicuna-13B")
-    if args.graph is None:
+    if args.graph is not None and has_tables(args.graph) and args.entity is not None:  # a Hub build: its tables, around the entity
+        result = _built(args, checked=False)
+        catalog = result.catalog
+        graph, entity = read_lineage_graph(args.graph, result.graph, args.entity)
+        results = {}
+    elif args.graph is None:
         result = _built(args, checked=False)
         catalog, graph, results = result.catalog, result.graph, result.terms
     else:  # a saved graph: its terms are computed here, from the catalog's licence table
@@ -469,7 +485,7 @@ def _terms(args: argparse.Namespace) -> int:
         print(format_terms_conflicts(results) if args.format == "text" else json.dumps(
             {entity: r.to_dict()["conflicts"] for entity, r in results.items() if r.conflicts}, ensure_ascii=False, indent=2))
         return 0
-    entity = find_node(graph, args.entity)
+    entity = entity if args.graph is not None and has_tables(args.graph) else find_node(graph, args.entity)
     result = results[entity] if entity in results else compute_terms(graph, catalog.licenses, entity)
     print(format_terms(result, graph, catalog.licenses) if args.format == "text" else result.to_json())
     return 0

@@ -1518,3 +1518,35 @@ def _reachable(frm: np.ndarray, to: np.ndarray, ids: pa.Array, start: str) -> pa
         seen[nxt] = True
         frontier = nxt
     return pc.filter(ids, pa.array(seen))
+
+
+# --- the stage kg.build runs ------------------------------------------------------------------
+
+
+@dataclass
+class HubBuild:
+    """What the columnar path made for kg.build.Build.tables."""
+    joined: Joined
+    terms: Terms
+
+
+def build_hub(catalog, graph, paths: list[Path], stage) -> HubBuild:  # noqa: ANN001
+    """Read, check, join and give terms to Hub dumps (kg.build's stage for them); CatalogError for bad rows."""
+    import logging
+
+    from kg.errors import CatalogError
+
+    with stage(f"reading {', '.join(map(str, paths))} into tables"):
+        tables = read_hub_tables(paths)
+    if any(p.level == "error" for p in tables.problems):
+        raise CatalogError(tables.problems)
+    log = logging.getLogger("kg")
+    for problem in sorted(tables.problems)[:20]:
+        log.warning("%s", problem)
+    if len(tables.problems) > 20:
+        log.warning("... and %d more warning(s) in the sources", len(tables.problems) - 20)
+    with stage(f"joining {tables.records.num_rows:,} records with the catalog"):
+        joined = join_catalog(tables, catalog)
+    with stage("computing every imported entity's effective terms"):
+        terms = compute_terms_table(joined, graph, catalog.licenses)
+    return HubBuild(joined, terms)

@@ -17,7 +17,7 @@ from rdflib.compare import isomorphic
 
 from hub_fixtures import HUB_FIXTURES, write_hub_stats
 from kg.catalog import load_catalog
-from kg.explore import build_knowledge_graph
+from kg.build import check
 from kg.merge import add_to_graph, merge, read_sources
 from kg.tables import compute_terms_table, join_catalog, read_hub_tables, write_build
 from kg.terms import compute_terms
@@ -89,7 +89,7 @@ def test_hub_stats_parquet_gives_the_object_paths_entities_edges_and_licences(tm
 def test_every_imported_entitys_terms_are_kg_terms_answer(tmp_path, catalog):
     path = write_jsonl(tmp_path / "hub.jsonl", hub_records())
     joined, merged = both_paths(catalog, path)
-    graph = build_knowledge_graph(catalog).graph
+    graph, _ = check(catalog)
     terms = compute_terms_table(joined, graph, catalog.licenses)
     add_to_graph(graph, merged, catalog.licenses)
     entities = joined.entities["entity"].to_pylist()
@@ -140,12 +140,12 @@ def test_a_clean_batch_is_read_by_arrow_with_its_rows_and_checks(tmp_path):
 def built(tmp_path_factory, catalog):
     folder = tmp_path_factory.mktemp("tables-build")
     path = write_jsonl(folder / "hub.jsonl", hub_records())
-    lkg = build_knowledge_graph(catalog)
+    graph, rdf = check(catalog)
     joined = join_catalog(read_hub_tables([path]), catalog)
-    terms = compute_terms_table(joined, lkg.graph, catalog.licenses)
+    terms = compute_terms_table(joined, graph, catalog.licenses)
     out = folder / "out"
     out.mkdir()
-    write_build(out, lkg.rdf, joined, terms, ("kg.nt", "kg.ttl", "kg.nq", "kg.jsonld"), catalog.licenses)
+    write_build(out, rdf, joined, terms, ("kg.nt", "kg.ttl", "kg.nq", "kg.jsonld"), catalog.licenses)
     return out
 
 
@@ -182,13 +182,13 @@ def test_a_claims_source_is_one_simple_pattern(built):
 
 def test_golden_nquads_of_two_records(tmp_path, catalog):
     path = write_jsonl(tmp_path / "two.jsonl", CURATED_RECORDS[1:3])
-    lkg = build_knowledge_graph(catalog)
+    graph, rdf = check(catalog)
     joined = join_catalog(read_hub_tables([path]), catalog)
-    terms = compute_terms_table(joined, lkg.graph, catalog.licenses)
+    terms = compute_terms_table(joined, graph, catalog.licenses)
     out = tmp_path / "out"
     out.mkdir()
-    write_build(out, lkg.rdf, joined, terms, ("kg.nq",), catalog.licenses)
-    catalog_only = {line for line in lkg.rdf.serialize(format="nt").splitlines() if line}
+    write_build(out, rdf, joined, terms, ("kg.nq",), catalog.licenses)
+    catalog_only = {line for line in rdf.serialize(format="nt").splitlines() if line}
     imported = [line for line in (out / "kg.nq").read_text(encoding="utf-8").splitlines() if line and line not in catalog_only]
     expected = (FIXTURES / "two-records.nq").read_text(encoding="utf-8").replace("DUMP", str(path)).replace("TODAY", joined.tables.retrieved[0])
     got, want = Dataset(), Dataset()
