@@ -90,9 +90,16 @@ class HubTables:
 # --- reading --------------------------------------------------------------------------------
 
 
+# Dumps from this size on take the columnar path in `kg build`; smaller ones keep the object path, whose
+# export (graph.json, the claims' form) the rest of the project still reads until both write the same RDF.
+TABLES_FROM_BYTES = 32 * 2**20
+
+
 def is_table_dump(path: Path) -> bool:
-    """Whether the columnar path reads `path`: an API JSON Lines file or a hub-stats Parquet file (a folder of cards is the object path's)."""
-    if path.is_dir() or path.suffix not in (".jsonl", ".parquet"):
+    """Whether `kg build` reads `path` by the columnar path: an API JSON Lines file or a hub-stats Parquet file
+    of TABLES_FROM_BYTES or more (a folder of cards, the cards Parquet and small dumps are the object path's)."""
+    path = Path(path)
+    if path.is_dir() or path.suffix not in (".jsonl", ".parquet") or not path.is_file() or path.stat().st_size < TABLES_FROM_BYTES:
         return False
     if path.suffix == ".parquet":
         try:
@@ -972,9 +979,7 @@ def compute_terms_table(joined: Joined, graph, licenses, rules=None) -> Terms:  
         touched = np.unique(child_np[rows])
         ready = touched[(pending[touched] == 0) & ~done[touched]]
     cycles = int((imported & ~done).sum())
-    via_parent = np.where(via >= 0, parent_np[np.maximum(via, 0)], -1)
     via_entity = pc.if_else(pa.array(via >= 0), pc.take(edges["target"].combine_chunks(), pa.array(np.maximum(via, 0))) if edges.num_rows else pa.nulls(n, pa.string()), pa.scalar(None, pa.string())) if n else pa.array([], pa.string())
-    del via_parent
     return Terms(registry.signatures, signature, via_entity, _origins(ids, via_entity, signature, registry), levels, cycles)
 
 

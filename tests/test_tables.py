@@ -197,14 +197,16 @@ def test_golden_nquads_of_two_records(tmp_path, catalog):
     assert {tuple(map(str, q)) for q in got.quads()} == {tuple(map(str, q)) for q in want.quads()}
 
 
-def test_kg_build_takes_the_tables_path_and_kg_terms_reads_its_tables(tmp_path):
+def test_kg_build_takes_the_tables_path_and_kg_terms_reads_its_tables(tmp_path, monkeypatch, capsys):
+    from kg.cli import main
+
     path = write_jsonl(tmp_path / "hub.jsonl", hub_records())
     out = tmp_path / "build"
-    kg = [sys.executable, "-m", "kg"]
-    done = subprocess.run([*kg, "build", "--out", str(out), "--source", f"huggingface={path}", "--formats", "nt,ttl"], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert "sources: read 14, matched 1, new 13, ambiguous 0" in done.stdout
+    monkeypatch.setattr("kg.tables.TABLES_FROM_BYTES", 0)  # a dump this small keeps the object path otherwise
+    assert main(["build", "--out", str(out), "--source", f"huggingface={path}", "--formats", "nt,ttl"]) == 0
+    assert "sources: read 14, matched 1, new 13, ambiguous 0" in capsys.readouterr().out
     assert not (out / "graph.json").exists() and pq.read_table(out / "entities.parquet").num_rows == 14
+    kg = [sys.executable, "-m", "kg"]
     terms = subprocess.run([*kg, "terms", "someone/llama-2-7b-sql-GGUF", "--graph", str(out)], capture_output=True, text=True)
     assert terms.returncode == 0, terms.stderr
     assert "use-restrictions: LicenseRef-llama-2-community (Llama 2 Community License Agreement)" in terms.stdout
@@ -212,3 +214,10 @@ def test_kg_build_takes_the_tables_path_and_kg_terms_reads_its_tables(tmp_path):
     lineage = subprocess.run([*kg, "lineage", "someone/nc-tune", "--graph", str(out)], capture_output=True, text=True)
     assert lineage.returncode == 0, lineage.stderr
     assert "llama-2-7b-sql" in lineage.stdout
+
+
+def test_a_small_dump_keeps_the_object_path(tmp_path):
+    from kg.tables import is_table_dump
+
+    small = write_jsonl(tmp_path / "hub.jsonl", hub_records())
+    assert not is_table_dump(small) and not is_table_dump(tmp_path)
