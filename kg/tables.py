@@ -1552,6 +1552,8 @@ def build_hub(catalog, graph, paths: list[Path], stage) -> HubBuild:  # noqa: AN
         log.warning("... and %d more warning(s) in the sources", len(tables.problems) - 20)
     with stage(f"joining {tables.records.num_rows:,} records with the catalog"):
         joined = join_catalog(tables, catalog)
+    tables.mentions = MENTIONS.empty_table()  # every mention is in joined.references now: its memory goes back
+    pa.default_memory_pool().release_unused()
     with stage("computing every imported entity's effective terms"):
         terms = compute_terms_table(joined, graph, catalog.licenses)
     return HubBuild(joined, terms)
