@@ -806,13 +806,16 @@ class Signature:
     own_gap: bool
     upstream_gap: bool
 
+    def as_tuple(self) -> tuple:
+        """The signature as kg.rdf.terms_signature gives it (the object path's)."""
+        return self.entries, self.governing, self.own_gap, self.upstream_gap
+
     @property
     def digest(self) -> str:
-        import hashlib
+        """The shared policy's name, kg.rdf.policy_digest's: the same terms, the same policy by either path."""
+        from kg.rdf import policy_digest
 
-        text = "\x1e".join(["\x1f".join((t, k, lic, "1" if d else "0")) for t, k, lic, d in sorted(self.entries)]
-                           + [self.governing or "", "1" if self.own_gap else "0", "1" if self.upstream_gap else "0"])
-        return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+        return policy_digest(self.as_tuple())
 
     def commercial_use(self, licenses) -> bool | None:  # noqa: ANN001
         """kg.terms._commercial_use for an imported entity whose licence covers its weights or data."""
@@ -1023,14 +1026,6 @@ def _origins(ids: pa.Array, via: pa.Array, signature: np.ndarray, registry: _Reg
 
 WRITE_ROWS = 100_000  # entities (and their records) written per batch: two threads hold a batch's columns each
 HUB = "https://huggingface.co/"
-
-
-def record_iri(source: str, source_id: str) -> str:
-    """A source record's IRI (the shared rule of issue 24; kg.vocab.record_iri once both paths land):
-    every character outside A-Za-z0-9-._~/ of its id percent-encoded."""
-    from urllib.parse import quote
-
-    return f"{ID_BASE}record/{source}/{quote(source_id, safe='-._~/')}"
 
 
 from kg.vocab import ID as _ID  # noqa: E402
@@ -1259,7 +1254,7 @@ def _write_records(nt_handles: list, ttl, records: pa.Table, files: list[str], r
     from kg.stream import literal
 
     is_model = pc.equal(records["kind"], "model")
-    subject = _column(["<", ID_BASE, "record/", SOURCE, "/", records["id"], ">"])  # a Hub id needs no percent-encoding (checked when read)
+    subject = _column(["<", ID_BASE, "record/", SOURCE, "/", records["id"], ">"])  # kg.vocab.record_iri: a checked Hub id needs no percent-encoding
     file_text = pc.take(pa.array(files, pa.string()), records["file"])
     retrieved_text = pc.take(pa.array([literal(r, datatype=str(vocabulary.nt["date"])[1:-1]) for r in retrieved], pa.string()), records["file"])
     pairs = [("type", vocabulary.nt["record"]), ("describes", _column(["<", ID_BASE, records["owner"], ">"])),
@@ -1310,45 +1305,22 @@ def _write_claims(nq, joined: Joined, vocabulary: _Vocabulary, licenses) -> int:
 
 
 def _write_policies(nt_handles: list, ttl, signatures: list[Signature], vocabulary: _Vocabulary, licenses) -> int:  # noqa: ANN001
-    """One ODRL policy per signature, shared by every entity with those terms: the licences it inherits from,
-    commercial use permitted or prohibited when known, and each term by name."""
-    from kg.rdf import ODRL2, TERM_RULES, _local, license_iri
-    from kg.stream import iri, literal, term
+    """One ODRL policy per signature, shared by every entity with those terms: the object path's own
+    blocks (kg.rdf.shared_policy_blocks), so both paths write the same policy for the same terms."""
+    import io as _io
 
-    blocks = []
-    for signature in signatures:
-        policy = f"<{ID_BASE}terms/{signature.digest}>"
-        pairs = [(vocabulary.nt["type"], vocabulary.nt["Set"]), (vocabulary.nt["type"], vocabulary.nt["Policy"]), (vocabulary.nt["uid"], policy)]
-        pairs += [(vocabulary.nt["inheritFrom"], iri(str(license_iri(lic)))) for lic in sorted({lic for _, _, lic, _ in signature.entries} | ({signature.governing} if signature.governing else set())) if lic in licenses]
-        pairs += [(vocabulary.nt["termName"], literal(name)) for name in sorted({t for t, _, _, _ in signature.entries})]
-        verdict = signature.commercial_use(licenses)
-        rules = []
-        if verdict is not None:
-            rules.append(("permission" if verdict else "prohibition", term(ODRL2.commercialize)))
-        names = {t for t, _, _, _ in signature.entries}
-        rules += [(_local(rule), term(action)) for name, (rule, action) in TERM_RULES.items() if name in names]
-        for rule, action in rules:
-            node = f"<{ID_BASE}terms/{signature.digest}-{rule}-{_local(__import__('rdflib').URIRef(action[1:-1]))}>"
-            pairs.append((vocabulary.nt[rule], node))
-            blocks.append((node, [(vocabulary.nt["type"], vocabulary.nt["Rule"]), (vocabulary.nt["action"], action)]))
-        blocks.append((policy, pairs))
-    from kg.stream import write_blocks
+    from kg.rdf import shared_policy_blocks
+    from kg.stream import _HEADERS, write_blocks
 
-    text_handles = {}
-    count = sum(len(p) for _, p in blocks)
-    data_nt = "".join(f"{s} {p} {o} .\n" for s, pairs in blocks for p, o in pairs).encode()
+    blocks = [block for s in signatures for block in shared_policy_blocks(s.as_tuple(), licenses)]
+    data_nt = "".join(f"{subject} {p} {o} .\n" for subject, pairs in blocks for p, o in pairs).encode()
     for handle in nt_handles:
         handle.write(data_nt)
     if ttl is not None:
-        import io as _io
-
         buffer = _io.StringIO()
         write_blocks(blocks, {"kg.ttl": buffer})
-        from kg.stream import _HEADERS
-
         ttl.write(buffer.getvalue()[len(_HEADERS["kg.ttl"]):].encode())
-    del text_handles
-    return count
+    return sum(len(pairs) for _, pairs in blocks)
 
 
 # --- the build's files ----------------------------------------------------------------------
