@@ -1259,7 +1259,8 @@ def _write_records(nt_handles: list, ttl, records: pa.Table, files: list[str], r
     retrieved_text = pc.take(pa.array([literal(r, datatype=str(vocabulary.nt["date"])[1:-1]) for r in retrieved], pa.string()), records["file"])
     pairs = [("type", vocabulary.nt["record"]), ("describes", _column(["<", ID_BASE, records["owner"], ">"])),
              ("claimSource", f'"{SOURCE}"'), ("source", _column(["<", HUB, pc.if_else(is_model, "", "datasets/"), records["id"], ">"])),
-             ("claimLocation", _column([file_text, pc.cast(records["row"], pa.string()), '"'])), ("retrieved", retrieved_text),
+             ("claimLocation", _column([file_text, pc.cast(records["row"], pa.string()), '#/id"'])),  # the row, at its id, as the object path says it
+             ("retrieved", retrieved_text),
              ("commit", _column(['"', records["version"], '"']))]  # a sha or an API time: nothing to escape (checked when read)
     pairs = [(key, pa.array([value] * records.num_rows, pa.string()) if isinstance(value, str) else value) for key, value in pairs]
     return _emit(nt_handles, ttl, subject, pairs, vocabulary)
