@@ -172,7 +172,7 @@ def publish(result: Build, out: Path, formats: Iterable[str] = DEFAULT_FILES, st
     formats = check_outputs(formats, store)
     outputs, stream, counted = _exports(result, formats, compress)
     # Everything held in memory is made before anything is written: a failure leaves every old file.
-    with stage("writing graph.json and the lineage page"):
+    with stage("writing the lineage page" + (" and graph.json" if result.tables is None else "")):
         page = result.graph.subgraph(result.page_nodes())
         graph_json = {} if result.tables is not None else {"graph.json": graph_to_json(result.graph)}  # a Hub build's lineage: its tables
         outputs = {**graph_json, **outputs,
