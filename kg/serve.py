@@ -14,15 +14,20 @@ How the load is held:
   (half the workers), else it is stopped with 503, and it runs at a lower
   CPU priority: a flood of heavy queries never takes every worker, so the
   small ones keep getting answered within a second or two.
-- A query that ran past `FAST_SECONDS` is remembered for a minute (by its
-  text, spaces collapsed): sent again, it needs a long-query slot from the
-  start, so the same heavy query sent again and again costs the short
-  queries nothing. One stopped at the timeout is refused at once for a
-  minute: on the same store it would run as long again. (A heavy query
-  that is new each time still costs each time up to `FAST_SECONDS` of one
-  worker.)
-- A few requests wait for a worker (`QUEUE_SECONDS` at most); when that
-  queue is full the answer is 503 at once, with Retry-After.
+- A query that ran past `FAST_SECONDS` is remembered for a minute, and so
+  is the client (remote address) that sent it: a query with the same text
+  (spaces collapsed), or any query from that client, needs a long-query
+  slot from the start. So heavy queries sent again and again, the same or
+  each new, cost the short queries nothing after the first. One stopped
+  at the timeout is refused at once for a minute: on the same store it
+  would run as long again.
+- A few requests wait for a worker (`QUEUE_SECONDS` at most), served
+  fairly between clients: the next free worker goes to the waiting request
+  whose client holds the fewest workers (the earliest among equals), one
+  client holds at most all workers but one, and has at most
+  `MAX_WAITING_PER_CLIENT` requests waiting. When the queue is full the
+  answer is 503 at once, with Retry-After. Clients behind one proxy share
+  an address, and so share their turn.
 - Connections are bounded (`MAX_CONNECTIONS`, then 503), the listen
   backlog is long, and a request must arrive whole within
   `--client-timeout` seconds (10) of the connection or of the previous answer: a slow
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 import html
 import ipaddress
+import itertools
 import json
 import os
 import queue
@@ -62,6 +68,7 @@ MAX_QUERY_BYTES = 2**20
 DRAIN_BYTES = 8 * 2**20  # of a refused body, read and dropped so that the client sees the answer
 MAX_CONNECTIONS = 256
 MAX_WAITING = 16  # requests waiting for a worker
+MAX_WAITING_PER_CLIENT = 4  # of them, from one address
 QUEUE_SECONDS = 5.0
 FAST_SECONDS = 0.5
 LONG_MEMORY_SECONDS = 60.0
@@ -176,13 +183,18 @@ class Pool:
     memory: int  # MiB of address space for each worker
     idle: list[Worker] = field(default_factory=list)
     ready: threading.Condition = field(default_factory=threading.Condition)  # an idle worker was added
-    waiting: int = 0
     # A query's text, spaces collapsed -> until when it counts as long (past FAST_SECONDS), as too long (past the timeout).
     long_ago: dict[str, float] = field(default_factory=dict)
     too_long: dict[str, float] = field(default_factory=dict)
+    heavy_clients: dict[str, float] = field(default_factory=dict)  # a client's address -> until when its queries count as long
 
     def __post_init__(self) -> None:
-        self.slots = threading.BoundedSemaphore(self.size)
+        self.turns = threading.Condition()  # guards free, holding and waiting
+        self.free = self.size  # workers no query holds
+        self.holding: dict[str, int] = {}  # client (remote address) -> workers its queries hold
+        self.waiting: list[tuple[int, str]] = []  # (arrival, client) of the requests waiting for a worker
+        self.arrivals = itertools.count()
+        self.per_client = max(1, self.size - 1)  # one worker is always left to the other clients
         self.long = threading.BoundedSemaphore(max(1, self.size // 2))
         self.killed: queue.SimpleQueue[Worker] = queue.SimpleQueue()
         self.idle = [self._start() for _ in range(self.size)]
@@ -197,23 +209,24 @@ class Pool:
         for _ in range(self.size):  # so that workers killed together are replaced together
             threading.Thread(target=self._replace, daemon=True).start()
 
-    def ask(self, text: str, formats: tuple[str | None, str | None]) -> tuple[str, bytes]:
-        """The answer to `text` (media type, bytes) in the first of `formats` (results, graph) that fits its form.
+    def ask(self, text: str, formats: tuple[str | None, str | None], client: str = "") -> tuple[str, bytes]:
+        """The answer to `text` (media type, bytes) in the first of `formats` (results, graph) that fits its form,
+        for `client` (its remote address).
 
         Raises Refusal: 503 when every worker is taken, or past the time bound; 400 for a bad query.
         """
         shape = " ".join(text.split())
         if self._recalls(self.too_long, shape):  # the same query on the same store: it would run as long again
             raise Refusal(503, f"this query was stopped after {self.timeout:g} s less than a minute ago, and would be again: narrow the query (add LIMIT, or bind a variable)")
-        long = self._recalls(self.long_ago, shape)
+        long = self._recalls(self.long_ago, shape) or self._recalls(self.heavy_clients, client)
         if long:  # it needs a long slot from the start: it never takes a worker from the queue of short ones
-            if not self.long.acquire(blocking=False):
-                raise Refusal(503, f"busy: this query ran for more than {FAST_SECONDS:g} s lately and every slot for such queries is taken; try again later", retry=True)
-            if not self.slots.acquire(blocking=False):
-                self.long.release()
-                raise Refusal(503, f"busy: {self.size} queries are running; try again in a moment", retry=True)
-        elif not self._queue():
-            raise Refusal(503, f"busy: {self.size} queries are running and {MAX_WAITING} waiting; try again in a moment", retry=True)
+            self._enter_long(client)
+        elif not self._enter(client, wait=True):
+            raise Refusal(503, f"busy: {self.size} queries are running and {len(self.waiting)} waiting; try again in a moment", retry=True)
+        elif self._recalls(self.heavy_clients, client):  # it ran long meanwhile: this one waited in the short queue
+            self._leave(client)
+            self._enter_long(client)
+            long = True
         try:
             started = time.monotonic()
             worker = self._take()
@@ -226,6 +239,7 @@ class Pool:
                 if worker.connection.poll(FAST_SECONDS):
                     return self._reply(worker)
                 self._remember(self.long_ago, shape)
+                self._remember(self.heavy_clients, client)
                 if not self.long.acquire(blocking=False):
                     self._discard(worker)
                     raise Refusal(503, f"busy: every slot for queries of more than {FAST_SECONDS:g} s is taken; try again later", retry=True)
@@ -241,7 +255,16 @@ class Pool:
         finally:
             if long:
                 self.long.release()
-            self.slots.release()
+            self._leave(client)
+
+    def _enter_long(self, client: str) -> None:
+        """Take a long-query slot and a worker's at once, for a query or a client known to run long; else Refusal (503)."""
+        if not self.long.acquire(blocking=False):
+            raise Refusal(503, f"busy: this query, or another from {client or 'you'}, ran for more than {FAST_SECONDS:g} s lately "
+                          "and every slot for such queries is taken; try again later", retry=True)
+        if not self._enter(client, wait=False):
+            self.long.release()
+            raise Refusal(503, f"busy: {self.size} queries are running; try again in a moment", retry=True)
 
     def _recalls(self, memory: dict[str, float], shape: str) -> bool:
         with self.ready:
@@ -257,17 +280,41 @@ class Pool:
             if len(memory) < LONG_MEMORY_SIZE:
                 memory[shape] = now + LONG_MEMORY_SECONDS
 
-    def _queue(self) -> bool:
-        """Wait for a worker's slot; False when too many already wait, or none frees in QUEUE_SECONDS."""
-        with self.ready:
-            if self.waiting >= MAX_WAITING:
+    def _enter(self, client: str, wait: bool) -> bool:
+        """Give `client` a worker's slot when its turn comes (within QUEUE_SECONDS if `wait`, else only at once).
+
+        False when none came, or when MAX_WAITING requests already wait, or MAX_WAITING_PER_CLIENT of this client's.
+        """
+        with self.turns:
+            if len(self.waiting) >= MAX_WAITING or sum(other == client for _, other in self.waiting) >= MAX_WAITING_PER_CLIENT:
                 return False
-            self.waiting += 1
-        try:
-            return self.slots.acquire(timeout=QUEUE_SECONDS)
-        finally:
-            with self.ready:
-                self.waiting -= 1
+            ticket = (next(self.arrivals), client)
+            self.waiting.append(ticket)
+            try:
+                served = self.turns.wait_for(lambda: self._next() == ticket, timeout=QUEUE_SECONDS if wait else 0)
+                if served:
+                    self.free -= 1
+                    self.holding[client] = self.holding.get(client, 0) + 1
+                return served
+            finally:
+                self.waiting.remove(ticket)
+                self.turns.notify_all()
+
+    def _next(self) -> tuple[int, str] | None:
+        """The waiting request that takes the next free worker: of the clients that hold the fewest workers, the
+        one that came first; a client never holds more than `per_client`. None when no worker is free for any."""
+        if self.free == 0:
+            return None
+        allowed = [ticket for ticket in self.waiting if self.holding.get(ticket[1], 0) < self.per_client]
+        return min(allowed, key=lambda ticket: (self.holding.get(ticket[1], 0), ticket[0]), default=None)
+
+    def _leave(self, client: str) -> None:
+        with self.turns:
+            self.free += 1
+            self.holding[client] -= 1
+            if not self.holding[client]:
+                del self.holding[client]
+            self.turns.notify_all()
 
     def _take(self) -> Worker:
         """An idle worker; there is one for every slot, but the replacement of a killed one may still be starting."""
@@ -568,7 +615,7 @@ class Handler(BaseHTTPRequestHandler):
         text = fields["query"][0]
         refuse_remote(text, "query")
         self._deadline(None)  # the pool bounds the time from here
-        kind, body = self.server.pool.ask(text, negotiate(self.headers.get("Accept")))
+        kind, body = self.server.pool.ask(text, negotiate(self.headers.get("Accept")), self.client_address[0])
         charset = "; charset=utf-8" if kind.startswith("text/") or kind.endswith(("json", "xml")) else ""
         return 200, kind + charset, body, {"Vary": "Accept, Origin"}
 
