@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import re
 import signal
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,8 @@ SYNTAX_ERROR = re.compile(r"^error at (\d+):(\d+): (.*)$", re.DOTALL)
 QUESTION_LINE = re.compile(r"^# [^\s\u3000-\u9fff]")
 SINGLE_WORD = re.compile(r"^[\w-]+$")
 MAX_CHECKED_CHARS = 20_000  # of a query: rdflib's parser reads about 40 KB/s, so 0.5 s at most (benchmarks/query_check.py)
+# rdflib's parser (pyparsing) learns each parse action's arity on first use, by trial: not safe from two threads at once.
+PARSING = threading.Lock()
 CODEPOINT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 DEFAULT_TIMEOUT = 30.0  # seconds
 DEFAULT_MAX_ROWS = 100_000
@@ -218,7 +221,8 @@ def refuse_remote(text: str, where: str) -> None:
     unread = None  # why the parser cannot read the query as written
     for reading in readings:
         try:
-            tree = SPARQL_QUERY.parse_string(reading, parse_all=True)
+            with PARSING:
+                tree = SPARQL_QUERY.parse_string(reading, parse_all=True)
         except (ParseBaseException, RecursionError) as exc:
             if reading is text:  # the resolved reading only adds a chance to find SERVICE
                 unread = exc

@@ -4,7 +4,7 @@ with the lineage page and a query page beside it.
 The queries run here, in worker processes (`kg/worker.py`) that each hold
 the store open read-only, never in a server of the engine's own: no
 port but this one is open, and every query passes `refuse_remote` (no
-SERVICE) before a worker sees it. A worker that passes the deadline is
+SERVICE in its parse tree) before a worker sees it, once it has its turn. A worker that passes the deadline is
 killed, so no work outlives its answer (Oxigraph cannot be stopped from
 Python), and another takes its place.
 
@@ -40,6 +40,7 @@ parsing of request lines and headers is bounded; bodies are read here.
 
 from __future__ import annotations
 
+import functools
 import html
 import ipaddress
 import itertools
@@ -155,6 +156,12 @@ def serve(
             pool.close()
 
 
+@functools.lru_cache(maxsize=1024)
+def check_query(text: str) -> None:
+    """`refuse_remote`, remembered for the texts that pass: parsing takes milliseconds, and clients repeat their queries."""
+    refuse_remote(text, "query")
+
+
 def _interrupt(signum: int, frame) -> None:  # noqa: ANN001
     raise KeyboardInterrupt
 
@@ -228,6 +235,7 @@ class Pool:
             self._enter_long(client)
             long = True
         try:
+            check_query(text)  # here, once admitted: a request refused as busy costs no parse
             started = time.monotonic()
             worker = self._take()
             try:
@@ -613,7 +621,6 @@ class Handler(BaseHTTPRequestHandler):
         if "default-graph-uri" in fields or "named-graph-uri" in fields:
             raise Refusal(400, "default-graph-uri and named-graph-uri are not supported: the endpoint answers from its one default graph")
         text = fields["query"][0]
-        refuse_remote(text, "query")
         self._deadline(None)  # the pool bounds the time from here
         kind, body = self.server.pool.ask(text, negotiate(self.headers.get("Accept")), self.client_address[0])
         charset = "; charset=utf-8" if kind.startswith("text/") or kind.endswith(("json", "xml")) else ""
