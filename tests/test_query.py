@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -383,3 +385,33 @@ def test_service_as_text_name_or_variable_is_no_keyword(store) -> None:
         '  BIND(ex:SERVICE AS ?d) BIND(ex:a\\#SERVICE AS ?e) BIND(?service AS ?f) OPTIONAL { _:SERVICE ?p ?o } } # SERVICE <x> {}'
     )
     assert run_query(store, text).variables == ["service"]
+
+
+CHECK_FROM_THREADS = """
+import threading
+from kg.query import QueryError, refuse_remote
+errors = []
+
+def check(n):
+    try:
+        for i in range(5):
+            refuse_remote(f"SELECT (COUNT(*) AS ?n) WHERE {{ ?a ?b ?c . FILTER(?c != {n * 10 + i}) }}", "query")
+    except QueryError:
+        pass
+    except Exception as exc:
+        errors.append(f"{type(exc).__name__}: {exc}")
+
+threads = [threading.Thread(target=check, args=(n,)) for n in range(16)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(errors[:3])
+"""
+
+
+def test_the_service_check_holds_from_many_threads_at_once() -> None:
+    # kg serve checks queries from a thread per request; rdflib's parser (pyparsing) once failed there
+    # with a TypeError of its own, in a fresh process whose parser had not yet been used.
+    done = subprocess.run([sys.executable, "-c", CHECK_FROM_THREADS], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (0, "[]\n"), done.stderr
