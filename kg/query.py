@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyoxigraph as ox
-from pyparsing import ParseBaseException
+from pyparsing import ParseBaseException, ParseResults
 from rdflib import Graph
 from rdflib.plugins.sparql.parser import Query as SPARQL_QUERY
 from rdflib.plugins.sparql.parserutils import CompValue
@@ -249,7 +249,7 @@ def _service_pattern(tree: object) -> CompValue | None:
             if node.name == "ServiceGraphPattern":
                 return node
             todo.extend(reversed(list(node.values())))
-        elif isinstance(node, (list, tuple)) or type(node).__name__ == "ParseResults":
+        elif isinstance(node, (list, tuple, ParseResults)):
             todo.extend(reversed(list(node)))
     return None
 

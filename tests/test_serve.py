@@ -14,6 +14,7 @@ import http.client
 import io
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -279,7 +280,12 @@ def service_variants(url: str) -> dict[str, str]:
         "after a hash escaped in a local name": f"PREFIX ex: <http://example.org/> SELECT * WHERE {{ BIND(ex:a\\# AS ?x)\nSERVICE <{url}> {pattern} }}",
         "its IRI escaped": f"SELECT * WHERE {{ SERVICE <{url[:-1]}\\u{ord(url[-1]):04X}> {pattern} }}",
         "in a subquery": f"ASK {{ {{ SELECT * WHERE {{ SERVICE <{url}> {pattern} }} }} }}",
+        # rdflib's parser cannot read RDF-star: refused unchecked, and the engine that judges it reaches nothing.
+        "beside RDF-star": f"ASK {{ SERVICE <{url}> {{ ?s ?p << ?a ?b ?c >> }} }}",
     }
+
+
+REFUSED = re.compile("SERVICE is refused: queries here never reach another machine|the query cannot be checked for SERVICE, so it is refused")
 
 
 def test_no_query_path_reaches_a_listener_on_loopback(endpoint, tiny_build: Path, listener, capsys: pytest.CaptureFixture) -> None:  # noqa: ANN001
@@ -298,13 +304,13 @@ def test_no_query_path_reaches_a_listener_on_loopback(endpoint, tiny_build: Path
         hits.clear()
         for args in (["--data", str(TINY)], ["--graph", str(tiny_build / "kg.nt")], ["--store", str(tiny_build / "store")]):
             assert main(["query", *args, query]) == 1, (name, args)
-            assert "SERVICE is refused: queries here never reach another machine" in capsys.readouterr().err, (name, args)
-        with pytest.raises(QueryError, match="SERVICE is refused"):
+            assert REFUSED.search(capsys.readouterr().err), (name, args)
+        with pytest.raises(QueryError, match=REFUSED):
             api.query(query)
         code, message = refused(post(url, query))
-        assert code == 400 and "SERVICE is refused" in message, name
+        assert code == 400 and REFUSED.search(message), name
         code, message = refused(urllib.request.Request(f"{url}/query?{urllib.parse.urlencode({'query': query})}"))
-        assert code == 400 and "SERVICE is refused" in message, name
+        assert code == 400 and REFUSED.search(message), name
         time.sleep(0.1)
         assert hits == [], name
 
