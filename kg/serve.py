@@ -194,12 +194,15 @@ class Pool:
     long_ago: dict[str, float] = field(default_factory=dict)
     too_long: dict[str, float] = field(default_factory=dict)
     heavy_clients: dict[str, float] = field(default_factory=dict)  # a client's address -> until when its queries count as long
+    fast_clients: dict[str, float] = field(default_factory=dict)  # a client's address -> until when it goes first in the queue
 
     def __post_init__(self) -> None:
         self.turns = threading.Condition()  # guards free, holding and waiting
         self.free = self.size  # workers no query holds
         self.holding: dict[str, int] = {}  # client (remote address) -> workers its queries hold
-        self.waiting: list[tuple[int, str]] = []  # (arrival, client) of the requests waiting for a worker
+        # (arrival, client, 0 if the client's queries were answered quickly of late else 1) of the requests waiting for a worker
+        self.waiting: list[tuple[int, str, int]] = []
+        self.pushed_out: set[tuple[int, str, int]] = set()  # waiting requests a better-ranked one took the place of
         self.arrivals = itertools.count()
         self.per_client = max(1, self.size - 1)  # one worker is always left to the other clients
         self.long = threading.BoundedSemaphore(max(1, self.size // 2))
@@ -245,9 +248,11 @@ class Pool:
                 raise Refusal(503, "the query engine stopped without an answer; try again in a moment", retry=True) from None
             if not long:
                 if worker.connection.poll(FAST_SECONDS):
+                    self._remember(self.fast_clients, client)
                     return self._reply(worker)
                 self._remember(self.long_ago, shape)
                 self._remember(self.heavy_clients, client)
+                self._forget(self.fast_clients, client)
                 if not self.long.acquire(blocking=False):
                     self._discard(worker)
                     raise Refusal(503, f"busy: every slot for queries of more than {FAST_SECONDS:g} s is taken; try again later", retry=True)
@@ -264,6 +269,10 @@ class Pool:
             if long:
                 self.long.release()
             self._leave(client)
+
+    def _forget(self, memory: dict[str, float], key: str) -> None:
+        with self.ready:
+            memory.pop(key, None)
 
     def _enter_long(self, client: str) -> None:
         """Take a long-query slot and a worker's at once, for a query or a client known to run long; else Refusal (503)."""
@@ -291,30 +300,49 @@ class Pool:
     def _enter(self, client: str, wait: bool) -> bool:
         """Give `client` a worker's slot when its turn comes (within QUEUE_SECONDS if `wait`, else only at once).
 
-        False when none came, or when MAX_WAITING requests already wait, or MAX_WAITING_PER_CLIENT of this client's.
+        False when none came, when MAX_WAITING_PER_CLIENT of this client's requests already wait, or when
+        MAX_WAITING wait and none ranks below this one (else the lowest is pushed out: it gets 503).
         """
         with self.turns:
-            if len(self.waiting) >= MAX_WAITING or sum(other == client for _, other in self.waiting) >= MAX_WAITING_PER_CLIENT:
+            ticket = (next(self.arrivals), client, 0 if self._recalls(self.fast_clients, client) else 1)
+            if sum(other[1] == client for other in self.waiting) >= MAX_WAITING_PER_CLIENT:
                 return False
-            ticket = (next(self.arrivals), client)
+            if len(self.waiting) >= MAX_WAITING:
+                lowest = max(self.waiting, key=self._rank)
+                if self._rank(ticket) >= self._rank(lowest):
+                    return False
+                self.waiting.remove(lowest)
+                self.pushed_out.add(lowest)
             self.waiting.append(ticket)
             try:
-                served = self.turns.wait_for(lambda: self._next() == ticket, timeout=QUEUE_SECONDS if wait else 0)
-                if served:
-                    self.free -= 1
-                    self.holding[client] = self.holding.get(client, 0) + 1
-                return served
+                served = self.turns.wait_for(lambda: ticket in self.pushed_out or self._next() == ticket, timeout=QUEUE_SECONDS if wait else 0)
+                if not served or ticket in self.pushed_out:
+                    return False
+                self.free -= 1
+                self.holding[client] = self.holding.get(client, 0) + 1
+                return True
             finally:
-                self.waiting.remove(ticket)
+                if ticket in self.pushed_out:
+                    self.pushed_out.discard(ticket)
+                else:
+                    self.waiting.remove(ticket)
                 self.turns.notify_all()
 
-    def _next(self) -> tuple[int, str] | None:
-        """The waiting request that takes the next free worker: of the clients that hold the fewest workers, the
-        one that came first; a client never holds more than `per_client`. None when no worker is free for any."""
+    def _rank(self, ticket: tuple[int, str, int]) -> tuple[int, int, int]:
+        """Lower goes first: a client whose queries were answered quickly of late, then the fewest workers held, then the earliest."""
+        arrival, client, unknown = ticket
+        return (unknown, self.holding.get(client, 0), arrival)
+
+    def _next(self) -> tuple[int, str, int] | None:
+        """The waiting request that takes the next free worker, the first by `_rank`; a client never holds
+        more than `per_client`, and the last free worker is kept for the clients answered quickly of late
+        (when there are two workers or more). None when no worker is free for any."""
         if self.free == 0:
             return None
-        allowed = [ticket for ticket in self.waiting if self.holding.get(ticket[1], 0) < self.per_client]
-        return min(allowed, key=lambda ticket: (self.holding.get(ticket[1], 0), ticket[0]), default=None)
+        kept = 1 if self.size > 1 else 0
+        allowed = [ticket for ticket in self.waiting
+                   if self.holding.get(ticket[1], 0) < self.per_client and (ticket[2] == 0 or self.free > kept)]
+        return min(allowed, key=self._rank, default=None)
 
     def _leave(self, client: str) -> None:
         with self.turns:

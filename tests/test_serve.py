@@ -575,11 +575,12 @@ def post_from(source: str, url: str, query: str) -> tuple[int, str | None]:
         connection.close()
 
 
-def test_small_queries_are_answered_while_heavy_queries_and_slow_clients_hit_the_server(endpoint) -> None:  # noqa: ANN001
-    """50 clients of one address send cross joins again and again, each a new text (so no memory of a
-    text helps), 40 send their requests a byte at a time; meanwhile a client of another address asks
-    small queries one after another for a few seconds. (A client that ran a heavy query counts as heavy
-    for a minute, its small queries too: so the small client has an address of its own.)"""
+@pytest.mark.parametrize("addresses", [1, 50], ids=["heavy clients of one address", "of fifty addresses"])
+def test_small_queries_are_answered_while_heavy_queries_and_slow_clients_hit_the_server(endpoint, addresses: int) -> None:  # noqa: ANN001
+    """50 clients of one address (or each of its own) send cross joins again and again, each a new text
+    (so no memory of a text helps), 40 send their requests a byte at a time; meanwhile a client of another
+    address asks small queries one after another for a few seconds. (A client that ran a heavy query counts
+    as heavy for a minute, its small queries too: so the small client has an address of its own.)"""
     url, _, server = endpoint
     host, port = urllib.parse.urlsplit(url).netloc.split(":")
     stop = threading.Event()
@@ -587,9 +588,9 @@ def test_small_queries_are_answered_while_heavy_queries_and_slow_clients_hit_the
     slow_answers: list[bytes] = []
     numbers = iter(range(10**9))
 
-    def heavy() -> None:
+    def heavy(source: str) -> None:
         while not stop.is_set():
-            status, retry = post_from("127.0.0.2", url, f"{CROSS_JOIN} # {next(numbers)}")
+            status, retry = post_from(source, url, f"{CROSS_JOIN} # {next(numbers)}")
             heavy_answers.append(status)
             time.sleep(float(retry or 0) / 4)  # an impatient client
 
@@ -600,7 +601,8 @@ def test_small_queries_are_answered_while_heavy_queries_and_slow_clients_hit_the
                 time.sleep(CLIENT_TIMEOUT / 50)
             slow_answers.append(connection.recv(100))
 
-    threads = [threading.Thread(target=heavy) for _ in range(50)] + [threading.Thread(target=slow) for _ in range(40)]
+    sources = ["127.0.0.2"] * 50 if addresses == 1 else [f"127.0.2.{n + 1}" for n in range(50)]  # a new set of addresses
+    threads = [threading.Thread(target=heavy, args=(source,)) for source in sources] + [threading.Thread(target=slow) for _ in range(40)]
     for thread in threads:
         thread.start()
     time.sleep(1)  # the load is on
