@@ -22,12 +22,14 @@ How the load is held:
   at the timeout is refused at once for a minute: on the same store it
   would run as long again.
 - A few requests wait for a worker (`QUEUE_SECONDS` at most), served
-  fairly between clients: the next free worker goes to the waiting request
-  whose client holds the fewest workers (the earliest among equals), one
-  client holds at most all workers but one, and has at most
-  `MAX_WAITING_PER_CLIENT` requests waiting. When the queue is full the
-  answer is 503 at once, with Retry-After. Clients behind one proxy share
-  an address, and so share their turn.
+  fairly between clients: first those of clients answered within
+  `FAST_SECONDS` in the last minute ("quick"), then those of the client
+  that holds the fewest workers, then the earliest. When the queue is full
+  a quick client's request takes the place of the last in that order
+  (503 for it), else it is 503 at once, with Retry-After. The last free
+  worker is kept for quick clients; one client holds at most all workers
+  but one and has at most `MAX_WAITING_PER_CLIENT` requests waiting.
+  Clients behind one proxy share an address, and so share their turn.
 - Connections are bounded (`MAX_CONNECTIONS`, then 503), the listen
   backlog is long, and a request must arrive whole within
   `--client-timeout` seconds (10) of the connection or of the previous answer: a slow
