@@ -311,7 +311,7 @@ class Pool:
                 return False
             if len(self.waiting) >= MAX_WAITING:
                 lowest = max(self.waiting, key=self._rank)
-                if self._rank(ticket) >= self._rank(lowest):
+                if not wait or self._rank(ticket) >= self._rank(lowest):  # a request that will not wait pushes no one out
                     return False
                 self.waiting.remove(lowest)
                 self.pushed_out.add(lowest)
