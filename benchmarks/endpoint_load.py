@@ -6,7 +6,10 @@ patterns, pure work for the engine) again and again, waiting a quarter of
 the Retry-After after each 503; SLOW clients each send half a request a byte
 at a time and then nothing; one client asks a small SELECT again and again
 for SECONDS. With --distinct, every heavy request is a new text (a number in
-a comment), so that the server cannot know it from an earlier one.
+a comment), so that the server cannot know it from an earlier one. The
+small client comes from 127.0.0.1, the heavy ones from ADDRESSES other
+loopback addresses (127.0.1.1, 127.0.1.2, ...), or from 127.0.0.1 too
+with --addresses 0 (then the server cannot tell them apart).
 
 Prints how many small queries were answered, their median, 90th percentile
 and largest latency, what the heavy and slow clients got, and the largest
@@ -14,11 +17,13 @@ number of worker processes seen.
 
     .venv/bin/python benchmarks/endpoint_load.py
     .venv/bin/python benchmarks/endpoint_load.py --distinct
+    .venv/bin/python benchmarks/endpoint_load.py --distinct --addresses 50
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import itertools
 import json
 import socket
@@ -28,9 +33,7 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,16 +47,21 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def post(url: str, query: str) -> int:
-    request = urllib.request.Request(f"{url}/query", data=urllib.parse.urlencode({"query": query}).encode(), headers={"Accept": "application/sparql-results+json"})
+def post(port: int, query: str, source: str = "127.0.0.1") -> int:
+    """Send `query` from the loopback address `source`; the status of the answer, 0 when none came."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60, source_address=(source, 0))
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            json.load(response)
-            return 200
-    except urllib.error.HTTPError as error:
-        return error.code
-    except (OSError, urllib.error.URLError):
+        connection.request("POST", "/query", urllib.parse.urlencode({"query": query}),
+                           {"Accept": "application/sparql-results+json", "Content-Type": "application/x-www-form-urlencoded"})
+        response = connection.getresponse()
+        body = response.read()
+        if response.status == 200:
+            json.loads(body)
+        return response.status
+    except (OSError, http.client.HTTPException, ValueError):
         return 0  # no answer within the minute, or the connection dropped
+    finally:
+        connection.close()
 
 
 def children(pid: int) -> int:
@@ -72,6 +80,7 @@ def main() -> None:
     parser.add_argument("--slow", type=int, default=40)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--distinct", action="store_true", help="a new text for every heavy request")
+    parser.add_argument("--addresses", type=int, default=1, help="how many loopback addresses the heavy clients come from (0: the small client's)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "build"
@@ -81,15 +90,14 @@ def main() -> None:
                                   cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         while "Ctrl-C stops" not in server.stdout.readline():
             pass
-        url = f"http://127.0.0.1:{port}"
         stop = threading.Event()
         numbers = itertools.count()
         heavy: list[int] = []
         slow: list[bytes] = []
 
-        def hammer() -> None:
+        def hammer(source: str) -> None:
             while not stop.is_set():
-                status = post(url, f"{CROSS_JOIN} # {next(numbers)}" if args.distinct else CROSS_JOIN)
+                status = post(port, f"{CROSS_JOIN} # {next(numbers)}" if args.distinct else CROSS_JOIN, source)
                 heavy.append(status)
                 if status == 503:
                     time.sleep(0.25)
@@ -105,7 +113,8 @@ def main() -> None:
                     except OSError:
                         slow.append(b"")
 
-        threads = [threading.Thread(target=hammer) for _ in range(args.heavy)] + [threading.Thread(target=dribble) for _ in range(args.slow)]
+        sources = [f"127.0.1.{n % args.addresses + 1}" if args.addresses else "127.0.0.1" for n in range(args.heavy)]
+        threads = [threading.Thread(target=hammer, args=(source,)) for source in sources] + [threading.Thread(target=dribble) for _ in range(args.slow)]
         for thread in threads:
             thread.start()
         time.sleep(1)
@@ -113,7 +122,7 @@ def main() -> None:
         finish = time.monotonic() + args.seconds
         while time.monotonic() < finish:
             began = time.monotonic()
-            statuses.append(post(url, SMALL))
+            statuses.append(post(port, SMALL))
             latencies.append(time.monotonic() - began)
             workers = max(workers, children(server.pid))
         stop.set()
@@ -122,7 +131,8 @@ def main() -> None:
         server.terminate()
         _, err = server.communicate(timeout=30)
     ms = sorted(latency * 1000 for latency in latencies)
-    print(f"heavy clients {args.heavy}{' (a new text each time)' if args.distinct else ''}, slow clients {args.slow}, {args.seconds:g} s")
+    origin = f"{args.addresses} other address(es)" if args.addresses else "the small client's address"
+    print(f"heavy clients {args.heavy}{' (a new text each time)' if args.distinct else ''} from {origin}, slow clients {args.slow}, {args.seconds:g} s")
     print(f"small queries: {len(statuses)}, answered {statuses.count(200)} ({statuses.count(200) / len(statuses):.0%}), "
           f"median {statistics.median(ms):.1f} ms, p90 {statistics.quantiles(ms, n=10)[-1]:.1f} ms, max {ms[-1]:.0f} ms")
     print(f"heavy requests: {len(heavy)}, answered 503: {heavy.count(503)}, no answer: {heavy.count(0)}, other: {len(heavy) - heavy.count(503) - heavy.count(0)}")

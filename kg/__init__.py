@@ -9,13 +9,23 @@ The public API, for notebooks and scripts (see the README and `kg.explore`):
     lkg.show(focus="Koala-13B")      # the lineage page, inline in Jupyter
 """
 
+import os  # noqa: I001 (loaded by the interpreter already, as are sys and _signal: importing them runs no code)
 import sys
+import _signal
+
+_INTERRUPTED = "Interrupted: nothing was written or changed\n"
+
+
+def _stop_while_loading(signum: int, frame: object) -> None:
+    """Ctrl-C (or SIGTERM) while `kg` loads: a plain message and exit 130 (see kg.interrupts)."""
+    os.write(2, _INTERRUPTED.encode())  # no Python-level stream: one may be mid-write
+    os._exit(130)
+
 
 if sys.argv and (sys.argv[0] == "-m" or sys.argv[0].endswith(("/kg", "\\kg.exe"))):
-    # `kg` or `python -m kg[.cli]`: quiet under Ctrl-C before anything else loads (kg.interrupts).
-    from kg.interrupts import hold_interrupts
-
-    hold_interrupts()
+    # `kg` or `python -m kg[.cli]`: quiet under Ctrl-C before any other module of kg or a library loads.
+    _signal.signal(_signal.SIGINT, _stop_while_loading)
+    _signal.signal(_signal.SIGTERM, _stop_while_loading)
 
 from importlib import import_module  # noqa: E402 (after the hook above)
 from typing import Any  # noqa: E402

@@ -2,22 +2,24 @@
 
 The command's libraries take a second or more to load, before `kg.cli.main`
 can catch anything: a Ctrl-C then would print a traceback of some import. So
-`hold_interrupts` runs before they load (from `kg/__init__.py` when the process
-is the `kg` command) and turns Ctrl-C into a plain message and exit 130 until
-`main` takes over with `release_interrupts`. Standard library only.
+the handler `kg._stop_while_loading` is set by `kg/__init__.py` itself, before
+it imports anything that runs code, when the process is the `kg` command
+(`hold_interrupts` sets it again for a caller that imported kg otherwise), and
+turns Ctrl-C into a plain message and exit 130 until `main` takes over with
+`release_interrupts`. Standard library only.
+
+What comes before kg's first line is the interpreter's own start-up (its
+`site` module and the `.pth` files of the environment, an editable install's
+among them): a Ctrl-C there still ends with the interpreter's traceback.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 
-INTERRUPTED = "Interrupted: nothing was written or changed\n"
+from kg import _INTERRUPTED, _stop_while_loading
 
-
-def _stop_while_loading(signum: int, frame: object) -> None:
-    os.write(2, INTERRUPTED.encode())  # no Python-level stream: one may be mid-write
-    os._exit(130)
+__all__ = ["hold_interrupts", "release_interrupts"]
 
 
 def hold_interrupts() -> None:

@@ -20,17 +20,22 @@ import multiprocessing
 import os
 import re
 import signal
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyoxigraph as ox
+from pyparsing import ParseBaseException, ParseResults
 from rdflib import Graph
+from rdflib.plugins.sparql.parser import Query as SPARQL_QUERY
+from rdflib.plugins.sparql.parserutils import CompValue
 
 from kg.catalog import Catalog
 from kg.errors import Problem, RequestError, suggest
 from kg.reader import UnreadableFile, open_regular, read_regular
 from kg.stream import term as ntriples_term
 from kg.vocab import ID, ONTOLOGY_DIR, ONTOLOGY_FILE, PREFIXES
+from kg.worker import engine_syntax_error
 
 QUERIES_DIR = ONTOLOGY_DIR / "queries"
 CHECKS_DIR = ONTOLOGY_DIR / "checks"
@@ -42,23 +47,9 @@ SYNTAX_ERROR = re.compile(r"^error at (\d+):(\d+): (.*)$", re.DOTALL)
 # A comment line that goes on with the English question (not the Chinese one, not a blank comment).
 QUESTION_LINE = re.compile(r"^# [^\s\u3000-\u9fff]")
 SINGLE_WORD = re.compile(r"^[\w-]+$")
-# SPARQL's terminals (https://www.w3.org/TR/sparql11-query/#terminals), enough to read a
-# query as Oxigraph reads it and tell its keywords from its strings, IRIs, names and comments.
-# SERVICE is the one keyword refused: it makes the engine send requests to other machines.
-_BASE = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02ff\u0370-\u037d\u037f-\u1fff\u200c\u200d\u2070-\u218f\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd\U00010000-\U000effff"
-_CHARS = _BASE + "_0-9\u00b7\u0300-\u036f\u203f\u2040\\-"
-_PLX = r"%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%]"
-_LOCAL = rf"(?:[{_BASE}_:0-9]|{_PLX})(?:(?:[{_CHARS}.:]|{_PLX})*(?:[{_CHARS}:]|{_PLX}))?"
-TOKEN = re.compile(
-    r'(?:"""(?:(?:"|"")?(?:[^"\\]|\\[\s\S]))*"""' r"|'''(?:(?:'|'')?(?:[^'\\]|\\[\s\S]))*'''"  # long strings
-    r'|"(?:[^"\\\n\r]|\\.)*"' r"|'(?:[^'\\\n\r]|\\.)*'"  # short strings
-    r'|<(?:[^<>"{}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})*>'  # IRIs
-    r"|#[^\r\n]*"  # comments
-    rf"|[?$][{_BASE}_0-9\u00b7\u0300-\u036f\u203f\u2040]+|_:[{_BASE}_0-9](?:[{_CHARS}.]*[{_CHARS}])?|@[A-Za-z]+(?:-[A-Za-z0-9]+)*)"  # variables, blank nodes, language tags
-    rf"|(?P<prefix>[{_BASE}](?:[{_CHARS}.]*[{_CHARS}])?)?:(?:{_LOCAL})?"  # prefixed names
-    r"|(?P<word>[A-Za-z_][A-Za-z0-9_]*)"  # keywords, function names
-    r"|[\s\S]"  # anything else, one character at a time
-)
+MAX_CHECKED_CHARS = 20_000  # of a query: rdflib's parser reads about 40 KB/s, so 0.5 s at most (benchmarks/query_check.py)
+# rdflib's parser (pyparsing) learns each parse action's arity on first use, by trial: not safe from two threads at once.
+PARSING = threading.Lock()
 CODEPOINT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 DEFAULT_TIMEOUT = 30.0  # seconds
 DEFAULT_MAX_ROWS = 100_000
@@ -216,35 +207,63 @@ def run_query(
 
 
 def refuse_remote(text: str, where: str) -> None:
-    """Raise QueryError if `text` holds the SERVICE keyword, read as SPARQL tokens (see TOKEN).
+    """Raise QueryError if the query `text` has a SERVICE pattern in its parse tree (rdflib's SPARQL parser),
+    or if that parser cannot read it: a query it cannot check is refused, not passed unchecked.
 
-    So SERVICE inside a string, an IRI, a comment or a prefixed name is let
-    through whatever its escapes, and SERVICE as a keyword is refused even
-    glued to what follows (`SERVICE<http://...>`, `SERVICE:x` with the empty
-    prefix). The query is read twice: as written, as Oxigraph reads it, and
-    with its \\u escapes resolved first, as SPARQL 1.1 says; either refuses.
+    The query is read as Oxigraph reads it, as written; when it holds \\u escapes, also with them
+    resolved first, as SPARQL 1.1 says (rdflib's own reading). When the parser cannot read it, the
+    engine (on an empty store, in a process that can open no socket) says whether it has a syntax
+    error, and that is the error; if the engine reads it, it is refused as unchecked.
     """
-    for reading in (text, CODEPOINT.sub(_codepoint, text)):
-        at = _remote_keyword(reading)
-        if at is not None:
+    if len(text) > MAX_CHECKED_CHARS:
+        raise QueryError(f"{where}: a query of more than {MAX_CHECKED_CHARS:,} characters is refused", "narrow it; a long list of values belongs in a file of data, not in a query")
+    readings = [text, CODEPOINT.sub(_codepoint, text)] if CODEPOINT.search(text) else [text]
+    unread = None  # why the parser cannot read the query as written
+    for reading in readings:
+        try:
+            with PARSING:
+                tree = SPARQL_QUERY.parse_string(reading, parse_all=True)
+        except (ParseBaseException, RecursionError) as exc:
+            if reading is text:  # the resolved reading only adds a chance to find SERVICE
+                unread = exc
+            continue
+        service = _service_pattern(tree)
+        if service is not None:
+            at = max(reading.find(service["service_string"]), 0)
             line = reading.count("\n", 0, at) + 1
             column = at - (reading.rfind("\n", 0, at) + 1) + 1
             raise QueryError(
                 f"{where}:{line}:{column}: SERVICE is refused: queries here never reach another machine",
                 "query the local graph only; to federate, load build/kg.nt into an endpoint of your own",
             )
+    if unread is not None:
+        _refuse_unchecked(text, where, unread)
 
 
-def _remote_keyword(text: str) -> int | None:
-    """Where the first SERVICE keyword of `text` starts (also as the prefix of a prefixed name), or None."""
-    position = 0
-    while position < len(text):
-        token = TOKEN.match(text, position)
-        keyword = token["word"] or token["prefix"]
-        if keyword is not None and keyword.upper() == "SERVICE":
-            return position
-        position = token.end()
+def _service_pattern(tree: object) -> CompValue | None:
+    """The first SERVICE pattern of a parse tree, at any depth (groups, subqueries, OPTIONAL, UNION, MINUS, EXISTS), or None."""
+    todo = [tree]
+    while todo:  # a stack, not recursion: a deep tree is not a deep Python stack
+        node = todo.pop()
+        if isinstance(node, CompValue):
+            if node.name == "ServiceGraphPattern":
+                return node
+            todo.extend(reversed(list(node.values())))
+        elif isinstance(node, (list, tuple, ParseResults)):
+            todo.extend(reversed(list(node)))
     return None
+
+
+def _refuse_unchecked(text: str, where: str, exc: Exception) -> None:
+    """Raise the engine's syntax error for `text`, or, if the engine reads it, a refusal: it could not be checked."""
+    message = engine_syntax_error(text, PREFIX_IRIS)
+    if message is not None:
+        raise explain_syntax_error(message, where)
+    at = f"{exc.lineno}:{exc.col}" if isinstance(exc, ParseBaseException) else "1:1"
+    raise QueryError(
+        f"{where}:{at}: the query cannot be checked for SERVICE, so it is refused: the checking parser (rdflib's) stops here, though the engine would read it",
+        "write it in plain SPARQL 1.1: a character itself rather than a \\u escape, and no RDF-star",
+    )
 
 
 def _codepoint(match: re.Match) -> str:

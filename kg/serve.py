@@ -4,7 +4,7 @@ with the lineage page and a query page beside it.
 The queries run here, in worker processes (`kg/worker.py`) that each hold
 the store open read-only, never in a server of the engine's own: no
 port but this one is open, and every query passes `refuse_remote` (no
-SERVICE) before a worker sees it. A worker that passes the deadline is
+SERVICE in its parse tree) before a worker sees it, once it has its turn. A worker that passes the deadline is
 killed, so no work outlives its answer (Oxigraph cannot be stopped from
 Python), and another takes its place.
 
@@ -14,15 +14,22 @@ How the load is held:
   (half the workers), else it is stopped with 503, and it runs at a lower
   CPU priority: a flood of heavy queries never takes every worker, so the
   small ones keep getting answered within a second or two.
-- A query that ran past `FAST_SECONDS` is remembered for a minute (by its
-  text, spaces collapsed): sent again, it needs a long-query slot from the
-  start, so the same heavy query sent again and again costs the short
-  queries nothing. One stopped at the timeout is refused at once for a
-  minute: on the same store it would run as long again. (A heavy query
-  that is new each time still costs each time up to `FAST_SECONDS` of one
-  worker.)
-- A few requests wait for a worker (`QUEUE_SECONDS` at most); when that
-  queue is full the answer is 503 at once, with Retry-After.
+- A query that ran past `FAST_SECONDS` is remembered for a minute, and so
+  is the client (remote address) that sent it: a query with the same text
+  (spaces collapsed), or any query from that client, needs a long-query
+  slot from the start. So heavy queries sent again and again, the same or
+  each new, cost the short queries nothing after the first. One stopped
+  at the timeout is refused at once for a minute: on the same store it
+  would run as long again.
+- A few requests wait for a worker (`QUEUE_SECONDS` at most), served
+  fairly between clients: first those of clients answered within
+  `FAST_SECONDS` in the last minute ("quick"), then those of the client
+  that holds the fewest workers, then the earliest. When the queue is full
+  a quick client's request takes the place of the last in that order
+  (503 for it), else it is 503 at once, with Retry-After. The last free
+  worker is kept for quick clients; one client holds at most all workers
+  but one and has at most `MAX_WAITING_PER_CLIENT` requests waiting.
+  Clients behind one proxy share an address, and so share their turn.
 - Connections are bounded (`MAX_CONNECTIONS`, then 503), the listen
   backlog is long, and a request must arrive whole within
   `--client-timeout` seconds (10) of the connection or of the previous answer: a slow
@@ -35,8 +42,10 @@ parsing of request lines and headers is bounded; bodies are read here.
 
 from __future__ import annotations
 
+import functools
 import html
 import ipaddress
+import itertools
 import json
 import os
 import queue
@@ -62,6 +71,7 @@ MAX_QUERY_BYTES = 2**20
 DRAIN_BYTES = 8 * 2**20  # of a refused body, read and dropped so that the client sees the answer
 MAX_CONNECTIONS = 256
 MAX_WAITING = 16  # requests waiting for a worker
+MAX_WAITING_PER_CLIENT = 4  # of them, from one address
 QUEUE_SECONDS = 5.0
 FAST_SECONDS = 0.5
 LONG_MEMORY_SECONDS = 60.0
@@ -148,6 +158,12 @@ def serve(
             pool.close()
 
 
+@functools.lru_cache(maxsize=1024)
+def check_query(text: str) -> None:
+    """`refuse_remote`, remembered for the texts that pass: parsing takes milliseconds, and clients repeat their queries."""
+    refuse_remote(text, "query")
+
+
 def _interrupt(signum: int, frame) -> None:  # noqa: ANN001
     raise KeyboardInterrupt
 
@@ -176,13 +192,21 @@ class Pool:
     memory: int  # MiB of address space for each worker
     idle: list[Worker] = field(default_factory=list)
     ready: threading.Condition = field(default_factory=threading.Condition)  # an idle worker was added
-    waiting: int = 0
     # A query's text, spaces collapsed -> until when it counts as long (past FAST_SECONDS), as too long (past the timeout).
     long_ago: dict[str, float] = field(default_factory=dict)
     too_long: dict[str, float] = field(default_factory=dict)
+    heavy_clients: dict[str, float] = field(default_factory=dict)  # a client's address -> until when its queries count as long
+    fast_clients: dict[str, float] = field(default_factory=dict)  # a client's address -> until when it goes first in the queue
 
     def __post_init__(self) -> None:
-        self.slots = threading.BoundedSemaphore(self.size)
+        self.turns = threading.Condition()  # guards free, holding and waiting
+        self.free = self.size  # workers no query holds
+        self.holding: dict[str, int] = {}  # client (remote address) -> workers its queries hold
+        # (arrival, client, 0 if the client's queries were answered quickly of late else 1) of the requests waiting for a worker
+        self.waiting: list[tuple[int, str, int]] = []
+        self.pushed_out: set[tuple[int, str, int]] = set()  # waiting requests a better-ranked one took the place of
+        self.arrivals = itertools.count()
+        self.per_client = max(1, self.size - 1)  # one worker is always left to the other clients
         self.long = threading.BoundedSemaphore(max(1, self.size // 2))
         self.killed: queue.SimpleQueue[Worker] = queue.SimpleQueue()
         self.idle = [self._start() for _ in range(self.size)]
@@ -197,24 +221,26 @@ class Pool:
         for _ in range(self.size):  # so that workers killed together are replaced together
             threading.Thread(target=self._replace, daemon=True).start()
 
-    def ask(self, text: str, formats: tuple[str | None, str | None]) -> tuple[str, bytes]:
-        """The answer to `text` (media type, bytes) in the first of `formats` (results, graph) that fits its form.
+    def ask(self, text: str, formats: tuple[str | None, str | None], client: str = "") -> tuple[str, bytes]:
+        """The answer to `text` (media type, bytes) in the first of `formats` (results, graph) that fits its form,
+        for `client` (its remote address).
 
         Raises Refusal: 503 when every worker is taken, or past the time bound; 400 for a bad query.
         """
         shape = " ".join(text.split())
         if self._recalls(self.too_long, shape):  # the same query on the same store: it would run as long again
             raise Refusal(503, f"this query was stopped after {self.timeout:g} s less than a minute ago, and would be again: narrow the query (add LIMIT, or bind a variable)")
-        long = self._recalls(self.long_ago, shape)
+        long = self._recalls(self.long_ago, shape) or self._recalls(self.heavy_clients, client)
         if long:  # it needs a long slot from the start: it never takes a worker from the queue of short ones
-            if not self.long.acquire(blocking=False):
-                raise Refusal(503, f"busy: this query ran for more than {FAST_SECONDS:g} s lately and every slot for such queries is taken; try again later", retry=True)
-            if not self.slots.acquire(blocking=False):
-                self.long.release()
-                raise Refusal(503, f"busy: {self.size} queries are running; try again in a moment", retry=True)
-        elif not self._queue():
-            raise Refusal(503, f"busy: {self.size} queries are running and {MAX_WAITING} waiting; try again in a moment", retry=True)
+            self._enter_long(client)
+        elif not self._enter(client, wait=True):
+            raise Refusal(503, f"busy: {self.size} queries are running and {len(self.waiting)} waiting; try again in a moment", retry=True)
+        elif self._recalls(self.heavy_clients, client):  # it ran long meanwhile: this one waited in the short queue
+            self._leave(client)
+            self._enter_long(client)
+            long = True
         try:
+            check_query(text)  # here, once admitted: a request refused as busy costs no parse
             started = time.monotonic()
             worker = self._take()
             try:
@@ -224,8 +250,11 @@ class Pool:
                 raise Refusal(503, "the query engine stopped without an answer; try again in a moment", retry=True) from None
             if not long:
                 if worker.connection.poll(FAST_SECONDS):
+                    self._remember(self.fast_clients, client)
                     return self._reply(worker)
                 self._remember(self.long_ago, shape)
+                self._remember(self.heavy_clients, client)
+                self._forget(self.fast_clients, client)
                 if not self.long.acquire(blocking=False):
                     self._discard(worker)
                     raise Refusal(503, f"busy: every slot for queries of more than {FAST_SECONDS:g} s is taken; try again later", retry=True)
@@ -241,7 +270,20 @@ class Pool:
         finally:
             if long:
                 self.long.release()
-            self.slots.release()
+            self._leave(client)
+
+    def _forget(self, memory: dict[str, float], key: str) -> None:
+        with self.ready:
+            memory.pop(key, None)
+
+    def _enter_long(self, client: str) -> None:
+        """Take a long-query slot and a worker's at once, for a query or a client known to run long; else Refusal (503)."""
+        if not self.long.acquire(blocking=False):
+            raise Refusal(503, f"busy: this query, or another from {client or 'you'}, ran for more than {FAST_SECONDS:g} s lately "
+                          "and every slot for such queries is taken; try again later", retry=True)
+        if not self._enter(client, wait=False):
+            self.long.release()
+            raise Refusal(503, f"busy: {self.size} queries are running; try again in a moment", retry=True)
 
     def _recalls(self, memory: dict[str, float], shape: str) -> bool:
         with self.ready:
@@ -257,17 +299,60 @@ class Pool:
             if len(memory) < LONG_MEMORY_SIZE:
                 memory[shape] = now + LONG_MEMORY_SECONDS
 
-    def _queue(self) -> bool:
-        """Wait for a worker's slot; False when too many already wait, or none frees in QUEUE_SECONDS."""
-        with self.ready:
-            if self.waiting >= MAX_WAITING:
+    def _enter(self, client: str, wait: bool) -> bool:
+        """Give `client` a worker's slot when its turn comes (within QUEUE_SECONDS if `wait`, else only at once).
+
+        False when none came, when MAX_WAITING_PER_CLIENT of this client's requests already wait, or when
+        MAX_WAITING wait and none ranks below this one (else the lowest is pushed out: it gets 503).
+        """
+        with self.turns:
+            ticket = (next(self.arrivals), client, 0 if self._recalls(self.fast_clients, client) else 1)
+            if sum(other[1] == client for other in self.waiting) >= MAX_WAITING_PER_CLIENT:
                 return False
-            self.waiting += 1
-        try:
-            return self.slots.acquire(timeout=QUEUE_SECONDS)
-        finally:
-            with self.ready:
-                self.waiting -= 1
+            if len(self.waiting) >= MAX_WAITING:
+                lowest = max(self.waiting, key=self._rank)
+                if not wait or self._rank(ticket) >= self._rank(lowest):  # a request that will not wait pushes no one out
+                    return False
+                self.waiting.remove(lowest)
+                self.pushed_out.add(lowest)
+            self.waiting.append(ticket)
+            try:
+                served = self.turns.wait_for(lambda: ticket in self.pushed_out or self._next() == ticket, timeout=QUEUE_SECONDS if wait else 0)
+                if not served or ticket in self.pushed_out:
+                    return False
+                self.free -= 1
+                self.holding[client] = self.holding.get(client, 0) + 1
+                return True
+            finally:
+                if ticket in self.pushed_out:
+                    self.pushed_out.discard(ticket)
+                else:
+                    self.waiting.remove(ticket)
+                self.turns.notify_all()
+
+    def _rank(self, ticket: tuple[int, str, int]) -> tuple[int, int, int]:
+        """Lower goes first: a client whose queries were answered quickly of late, then the fewest workers held, then the earliest."""
+        arrival, client, unknown = ticket
+        return (unknown, self.holding.get(client, 0), arrival)
+
+    def _next(self) -> tuple[int, str, int] | None:
+        """The waiting request that takes the next free worker, the first by `_rank`; a client never holds
+        more than `per_client`, and the last free worker is kept for the clients answered quickly of late
+        (when there are two workers or more). None when no worker is free for any."""
+        if self.free == 0:
+            return None
+        kept = 1 if self.size > 1 else 0
+        allowed = [ticket for ticket in self.waiting
+                   if self.holding.get(ticket[1], 0) < self.per_client and (ticket[2] == 0 or self.free > kept)]
+        return min(allowed, key=self._rank, default=None)
+
+    def _leave(self, client: str) -> None:
+        with self.turns:
+            self.free += 1
+            self.holding[client] -= 1
+            if not self.holding[client]:
+                del self.holding[client]
+            self.turns.notify_all()
 
     def _take(self) -> Worker:
         """An idle worker; there is one for every slot, but the replacement of a killed one may still be starting."""
@@ -566,9 +651,8 @@ class Handler(BaseHTTPRequestHandler):
         if "default-graph-uri" in fields or "named-graph-uri" in fields:
             raise Refusal(400, "default-graph-uri and named-graph-uri are not supported: the endpoint answers from its one default graph")
         text = fields["query"][0]
-        refuse_remote(text, "query")
         self._deadline(None)  # the pool bounds the time from here
-        kind, body = self.server.pool.ask(text, negotiate(self.headers.get("Accept")))
+        kind, body = self.server.pool.ask(text, negotiate(self.headers.get("Accept")), self.client_address[0])
         charset = "; charset=utf-8" if kind.startswith("text/") or kind.endswith(("json", "xml")) else ""
         return 200, kind + charset, body, {"Vary": "Accept, Origin"}
 

@@ -664,13 +664,28 @@ def format_terms(result: EffectiveTerms, graph: nx.MultiDiGraph, licenses: Mappi
     lines += _tree(graph, [(f"{term}: {licence} ({_licence_name(licenses, licence)})", paths) for (term, licence), paths in groups.items()])
     if result.unknown:
         lines.append("not recorded (terms unknown):")
-        lines += [f"  {format_path(graph, gap.path)}" for gap in result.unknown]
+        lines += _gap_lines(graph, result.unknown)
     if result.conflicts:
         lines.append("conflicts:")
         for conflict in result.conflicts:
             lines.append(f"  ! {conflict.kind}: {conflict.message}")
             lines += [f"      {p.licence}: {format_path(graph, p.path)}  <{p.sources[-1]}>" for p in conflict.paths]
     return "\n".join(lines)
+
+
+def _gap_lines(graph: nx.MultiDiGraph, gaps: Iterable[Gap]) -> list[str]:
+    """One line per ancestor whose terms are unknown. A path whose next-to-last entity was listed above
+    says only its last step, after `… ` and that entity (the way there is the one above): on a long
+    chain the text then grows with the chain, not with its square."""
+    printed: set[str] = set()
+    lines = []
+    for gap in gaps:
+        if len(gap.path) > 2 and gap.path[-2] in printed:
+            lines.append(f"  … {format_path(graph, gap.path[-2:])}")
+        else:
+            lines.append(f"  {format_path(graph, gap.path)}")
+        printed.add(gap.entity)
+    return lines
 
 
 def _tree(graph: nx.MultiDiGraph, groups: list[tuple[str, Iterable[Term]]]) -> list[str]:

@@ -7,6 +7,11 @@ the middle of a query and start another without a pause. It talks to the
 server over the socket FD (`multiprocessing.connection` messages): "ready"
 or "failed" once, then for each (query, formats) the (outcome, payload)
 of `answer`. It ends when the server closes the socket, or with the server.
+
+Run as `python -P kg/worker.py --read` (`engine_syntax_error`), it tells
+whether Oxigraph reads a query, in a process that can open no file or
+socket: so a query that rdflib's parser cannot check is judged without any
+chance of reaching the network.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import io
 import json
 import resource
 import signal
+import subprocess
 import sys
 from multiprocessing.connection import Connection
 
@@ -79,6 +85,29 @@ def answer(store: ox.Store, text: str, formats: tuple[str | None, str | None], p
         return ("failed", str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
 
 
+def engine_syntax_error(text: str, prefixes: dict[str, str]) -> str | None:
+    """Oxigraph's syntax error for the query `text`, or None if it reads it (as `--read` in a process of its own)."""
+    try:
+        done = subprocess.run([sys.executable, "-P", __file__, "--read"], input=json.dumps([text, prefixes]),
+                              capture_output=True, text=True, timeout=10)
+    except subprocess.TimeoutExpired:  # it got past reading the query (syntax errors come at once) and then ran
+        return None
+    outcome = json.loads(done.stdout) if done.returncode == 0 else [None]
+    return outcome[0]
+
+
+def read(text: str, prefixes: dict[str, str]) -> str | None:
+    """Oxigraph's syntax error for `text`, or None if it reads it. On an empty store, in a process that
+    must have no way to open a socket: an ASK is run as it is read, and a SERVICE in it must fail."""
+    try:
+        ox.Store().query(text, prefixes=prefixes)
+    except SyntaxError as exc:
+        return str(exc)
+    except Exception:  # noqa: BLE001 (it was read; what running it did does not matter)
+        return None
+    return None
+
+
 def main(fd: str, store: str, prefixes: str, memory: str) -> None:
     # A query that needs more memory than MEMORY bytes of address space ends this process (the server answers 503).
     resource.setrlimit(resource.RLIMIT_AS, (int(memory), int(memory)))
@@ -103,4 +132,11 @@ def main(fd: str, store: str, prefixes: str, memory: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    if sys.argv[1:] == ["--read"]:
+        query, names = json.loads(sys.stdin.read())
+        # No new file descriptor from here: no socket can be opened, so no SERVICE reaches anything.
+        resource.setrlimit(resource.RLIMIT_NOFILE, (0, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+        print(json.dumps([read(query, names)]))
+    else:
+        main(*sys.argv[1:])

@@ -197,3 +197,40 @@ def test_import_write_keeps_a_draft_its_reviewer_edited(tmp_path: Path, capsys: 
     beside.unlink()
     code, out, _ = run(capsys, "import", "dpc", "dpc.json", "--data", "data", "--write")
     assert code == 0 and "wrote" not in out and not beside.exists()  # the same draft again: nothing to write
+
+
+# Started as `kg` (the console script) or as `python -m kg`, this process sends itself SIGINT
+# as it is about to import its Nth module counted from kg's own: a Ctrl-C at that instant.
+TRIPWIRE = """
+import os, runpy, signal, sys
+how, after = sys.argv[1], int(sys.argv[2])
+seen = []
+
+class Tripwire:
+    def find_spec(self, name, path=None, target=None):
+        if name == "kg":  # counted from the last time kg is looked for (runpy looks twice; the second runs it)
+            seen[:] = [name]
+        elif seen:
+            seen.append(name)
+            if len(seen) == after + 1:
+                os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, Tripwire())
+if how == "console":
+    sys.argv = [os.path.join(os.path.dirname(sys.executable), "kg"), "--version"]
+    from kg.__main__ import run
+    run()
+else:
+    sys.argv = ["-m", "--version"]
+    runpy._run_module_as_main("kg")
+"""
+
+
+@pytest.mark.parametrize("how", ["console", "-m"])
+def test_ctrl_c_at_each_import_from_kgs_first_line_is_quiet(how: str) -> None:
+    """Deterministic: the signal lands as the 1st, 2nd, 3rd... module after kg's own is looked for
+    (the handler was once set only after kg.interrupts was imported: a traceback there)."""
+    for after in (1, 2, 3, 5, 8, 13, 21, 34):
+        done = subprocess.run([sys.executable, "-c", TRIPWIRE, how, str(after)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+        assert (done.returncode, done.stderr) == (130, "Interrupted: nothing was written or changed\n"), (after, done.stderr[-600:])

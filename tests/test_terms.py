@@ -499,3 +499,16 @@ def test_a_catalog_of_one_five_thousand_step_chain_validates(tmp_path: Path, cap
             f"sources:\n  - {{url: 'https://example.org/m{i}', supports: x}}\n")
     assert main(["validate", "--data", str(data)]) == 0
     assert capsys.readouterr().out == f"ok: {steps + 1} entities, 1 licences, 0 warning(s)\n"
+
+
+def test_the_text_of_a_long_chain_says_each_unrecorded_step_once() -> None:
+    # Each path to an unrecorded ancestor goes on from the one above: printed whole, the text grew as the square of the depth.
+    n = 2000
+    nodes = {f"model/m{i}": {} for i in range(n)}
+    nodes["model/m0"] = {"license": "NC"}
+    graph = lineage(nodes, [(f"model/m{i}", f"model/m{i - 1}", "finetune") for i in range(1, n)])
+    text = format_terms(compute_terms(graph, LICENSES, f"model/m{n - 1}"), graph, LICENSES)
+    unknown = text.split("not recorded (terms unknown):\n")[1].splitlines()
+    assert unknown[:3] == [f"  model/m{n - 1}", f"  model/m{n - 1} -> fine-tuned from model/m{n - 2}", f"  … model/m{n - 2} -> fine-tuned from model/m{n - 3}"]
+    assert len(unknown) == n - 1 and unknown[-1] == "  … model/m2 -> fine-tuned from model/m1"
+    assert len(text) < 200 * n  # the one path of the inherited term is printed whole, once
