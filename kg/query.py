@@ -33,6 +33,7 @@ from rdflib.plugins.sparql.parserutils import CompValue
 from kg.catalog import Catalog
 from kg.errors import Problem, RequestError, suggest
 from kg.reader import UnreadableFile, open_regular, read_regular
+from kg.store import rdf_format, rdf_input
 from kg.stream import term as ntriples_term
 from kg.vocab import ID, ONTOLOGY_DIR, ONTOLOGY_FILE, PREFIXES
 from kg.worker import engine_syntax_error
@@ -92,14 +93,15 @@ def to_store(*graphs: Graph) -> ox.Store:
 
 
 def load_store(path: Path) -> ox.Store:
-    """A store holding an RDF file (Turtle, N-Triples or JSON-LD, told by its suffix)."""
-    form = ox.RdfFormat.from_extension(path.suffix.lstrip("."))
+    """A store holding an RDF file (Turtle, N-Triples, N-Quads or JSON-LD, told by its suffix, gzipped or not)."""
+    form = rdf_format(path)
     if form is None:
-        raise QueryError(f"cannot tell the RDF format of {path}", "use a .ttl, .nt or .jsonld file")
+        raise QueryError(f"cannot tell the RDF format of {path}", "use a .ttl, .nt, .nq or .jsonld file (or one of them .gz)")
     store = ox.Store()
     try:
         os.close(open_regular(path))  # a FIFO or a device would hang the load: refused first
-        store.load(path=str(path), format=form)
+        with rdf_input(path) as source:
+            store.load(source, format=form)
     except UnreadableFile as exc:
         raise QueryError(f"cannot read {path}: {exc}", "give the kg.ttl, kg.nt or kg.jsonld of a kg build") from None
     except OSError as exc:

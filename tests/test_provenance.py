@@ -9,11 +9,13 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
 import pyoxigraph as ox
 from rdflib import Dataset, Graph
 from rdflib.compare import isomorphic
 
 from kg.build import build
+from kg.cli import main
 from kg.query import QUERIES_DIR
 from kg.store import stage_store
 from kg.stream import graph_blocks, write_exports
@@ -132,3 +134,10 @@ def test_kg_build_compress_writes_gz_files_and_loads_the_store_from_kg_nq_gz(tin
     store = ox.Store.read_only("out/store")
     rows = store.query("SELECT ?record WHERE { GRAPH ?record { ?model <http://schema.org/license> ?licence } }")
     assert {r["record"].value for r in rows} == {f"https://w3id.org/llm-lineage/id/record/huggingface/{repo}" for repo in ("databricks/dolly-v2-12b", "someone/old-model")}
+
+
+def test_kg_query_reads_the_compressed_quads_a_build_wrote(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "kg.nq.gz").write_bytes(gzip.compress(b'<https://example.org/e> <https://example.org/p> "claimed" <https://example.org/record/1> .\n'))
+    assert main(["query", "--graph", str(tmp_path / "kg.nq.gz"), "--format", "csv",
+                 "SELECT ?record WHERE { GRAPH ?record { ?e ?p 'claimed' } }"]) == 0
+    assert capsys.readouterr().out == "record\nhttps://example.org/record/1\n"
