@@ -144,7 +144,7 @@ def test_stage_lines_show_on_a_terminal(tiny: Path) -> None:
             shown += chunk
     assert done.returncode == 0
     lines = shown.decode().splitlines()
-    assert "reading the catalog..." in lines and "writing graph.json and the lineage page..." in lines
+    assert "reading the catalog..." in lines and "writing the lineage page and graph.json..." in lines
 
 
 def test_every_command_is_in_the_docs_with_an_example(documentation: str) -> None:
