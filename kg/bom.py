@@ -158,14 +158,12 @@ def write_cyclonedx(lineage: Lineage, created: datetime) -> str:
     for component in ancestors.values():
         bom.components.add(component)
     everything = {lineage.entity: subject, **ancestors}
-    for source, targets in _targets(lineage).items():
-        bom.register_dependency(everything[source], [everything[t] for t in targets])
-    for leaf in set(everything) - set(_targets(lineage)):
-        bom.register_dependency(everything[leaf], [])
+    targets = _targets(lineage)
+    for entity, component in everything.items():  # roots too, with nothing to depend on
+        bom.register_dependency(component, [everything[t] for t in targets.get(entity, ())])
     document = json.loads(JsonV1Dot6(bom).output_as_string())
-    document["metadata"]["component"]["modelCard"] = _model_card(lineage, lineage.entity) if lineage.node(lineage.entity)["kind"] == "model" else None
-    if document["metadata"]["component"]["modelCard"] is None:
-        del document["metadata"]["component"]["modelCard"]
+    if lineage.node(lineage.entity)["kind"] == "model":
+        document["metadata"]["component"]["modelCard"] = _model_card(lineage, lineage.entity)
     for component in document.get("components", ()):
         entity = component["bom-ref"].removeprefix(str(ID))
         if lineage.node(entity)["kind"] == "model":
@@ -176,10 +174,11 @@ def write_cyclonedx(lineage: Lineage, created: datetime) -> str:
 
 
 def _targets(lineage: Lineage) -> dict[str, list[str]]:
-    targets: dict[str, list[str]] = {}
+    """Each entity's direct lineage sources, once each (two relations to one parent are one dependency)."""
+    targets: dict[str, dict[str, None]] = {}
     for u, v, _, _ in lineage.edges:
-        targets.setdefault(u, []).append(v) if v not in targets.get(u, ()) else None
-    return targets
+        targets.setdefault(u, {})[v] = None
+    return {u: list(vs) for u, vs in targets.items()}
 
 
 def _component(lineage: Lineage, entity: str, bom_ref: str | None = None):  # noqa: ANN202 (a cyclonedx Component)
