@@ -31,11 +31,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from hub_dump import write_dump
+from hub_dump import cached_dump
 
 ROOT = Path(__file__).resolve().parents[1]
 KG = Path(sys.executable).parent / "kg"
-CACHE = Path(os.environ.get("KG_DUMP_CACHE", Path(tempfile.gettempdir()) / "kg-hub-dumps"))
 RUNS = 3
 SEED = 1
 
@@ -84,13 +83,6 @@ print(*(f"{b - a:.2f}" for a, b in zip(marks, marks[1:])), f"{query:.3f}", len(e
 STAGE_NAMES = ("catalog + checks", "read dump", "merge", "lineage graph + cycle check", "report", "overview page", "graph.json", "RDF export (nt, ttl)")
 
 
-def dump_of(n: int) -> Path:
-    CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"hub-{n}-seed{SEED}.jsonl"
-    if not path.exists():
-        write_dump(n, SEED, path)
-    return path
-
 
 def build_once(dump: Path, out: Path, *options: str) -> tuple[float, float, str]:
     """One whole `kg build` process: seconds, peak RSS in MiB, its output."""
@@ -115,7 +107,7 @@ def main() -> None:
     sizes = [int(a) for a in arguments] or [100_000, 1_000_000]
     rows, stage_rows = [], []
     for n in sizes:
-        dump = dump_of(n)
+        dump = cached_dump(n, SEED)
         with tempfile.TemporaryDirectory() as folder:
             out = Path(folder) / "build"
             # Alternating: all three files, then only the two that pyoxigraph writes below.

@@ -36,6 +36,7 @@ import datetime as dt
 import itertools
 import json
 import os
+import tempfile
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -172,6 +173,16 @@ def write_dump(n: int, seed: int, out: Path | str) -> Path:
             handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
     os.replace(temporary, out)
     return out
+
+
+def cached_dump(n: int, seed: int) -> Path:
+    """The dump of `generate(n, seed)` in the benchmarks' cache (KG_DUMP_CACHE, else the temp folder), written once."""
+    cache = Path(os.environ.get("KG_DUMP_CACHE", Path(tempfile.gettempdir()) / "kg-hub-dumps"))
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"hub-{n}-seed{seed}.jsonl"
+    if not path.exists():
+        write_dump(n, seed, path)
+    return path
 
 
 def main() -> None:

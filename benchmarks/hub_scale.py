@@ -35,11 +35,10 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from hub_dump import write_dump
+from hub_dump import cached_dump
 
 ROOT = Path(__file__).resolve().parents[1]
 KG = Path(sys.executable).parent / "kg"
-CACHE = Path(os.environ.get("KG_DUMP_CACHE", Path(tempfile.gettempdir()) / "kg-hub-dumps"))
 SEED = 1
 
 OXIGRAPH_LOAD = """
@@ -60,13 +59,6 @@ ox.serialize(ox.parse(path=sys.argv[1], format=ox.RdfFormat.N_TRIPLES), output=s
 print(f"{time.perf_counter() - start:.2f}")
 """
 
-
-def dump_of(n: int) -> Path:
-    CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"hub-{n}-seed{SEED}.jsonl"
-    if not path.exists():
-        write_dump(n, SEED, path)
-    return path
 
 
 def timed(command: list[str]) -> tuple[float, float, str]:
@@ -137,7 +129,7 @@ def main() -> None:
         catalog = [timed([str(KG), "build", "--out", tempfile.mkdtemp(prefix="kg-catalog-")]) for _ in range(3)]
         print(f"bundled catalog kg build: {median(catalog)[0]:.2f} s (median of 3), peak {median(catalog)[1]:,.0f} MiB", flush=True)
     for n in sizes:
-        dump = dump_of(n)
+        dump = cached_dump(n, SEED)
         with tempfile.TemporaryDirectory(dir=os.environ.get("KG_BENCH_DIR")) as folder:
             folder = Path(folder)
             out, stored, store = folder / "build", folder / "stored", folder / "stored" / "store"

@@ -469,6 +469,7 @@ def _refuse_graph_and_store(args: argparse.Namespace) -> None:
 def _terms(args: argparse.Namespace) -> int:
     if args.conflicts == (args.entity is not None):
         raise RequestError("give an entity, or --conflicts for the whole catalog", "e.g. kg terms Vicuna-13B")
+    entity = None  # found below by name, unless a Hub build's tables find it
     if args.graph is not None and has_tables(args.graph) and args.entity is not None:  # a Hub build: its tables, around the entity
         result = _built(args, checked=False)
         catalog = result.catalog
@@ -485,7 +486,7 @@ def _terms(args: argparse.Namespace) -> int:
         print(format_terms_conflicts(results) if args.format == "text" else json.dumps(
             {entity: r.to_dict()["conflicts"] for entity, r in results.items() if r.conflicts}, ensure_ascii=False, indent=2))
         return 0
-    entity = entity if args.graph is not None and has_tables(args.graph) else find_node(graph, args.entity)
+    entity = entity or find_node(graph, args.entity)
     result = results[entity] if entity in results else compute_terms(graph, catalog.licenses, entity)
     print(format_terms(result, graph, catalog.licenses) if args.format == "text" else result.to_json())
     return 0

@@ -32,7 +32,6 @@ tags (docs/how-to/hub-scale.md).
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -225,13 +224,11 @@ def _object_rows(items, shown: str, retrieved: str, dataset: bool, problems: lis
 def _parquet_batches(path: Path, problems: list[Problem]) -> Iterator[tuple[pa.Table | None, list | None]]:
     """hub-stats' Parquet, batch by batch, as the raw table of the JSON path (its cardData is JSON text: the licence
     fields are taken from it with a regular expression; a batch of another shape goes through the object reader)."""
-    from kg.sources.hub_parquet import _bound, read_rows
+    from kg.sources.hub_parquet import _bound, open_parquet, read_rows
 
     shown = str(path)
-    try:
-        parquet = pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as exc:
-        problems.append(Problem(shown, 1, "", f"not a readable Parquet file: {exc}"))
+    parquet = open_parquet(path, problems)
+    if parquet is None:
         return
     names = set(parquet.schema_arrow.names)
     base_struct = "baseModels" in names and pa.types.is_struct(parquet.schema_arrow.field("baseModels").type)

@@ -36,13 +36,20 @@ COLUMNS = {
 }
 
 
+def open_parquet(path: Path, problems: list[Problem]) -> pq.ParquetFile | None:
+    """The Parquet file at `path`, or None with one problem when it is not one that can be read."""
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        problems.append(Problem(str(path), 1, "", f"not a readable Parquet file: {exc}"))
+        return None
+
+
 def read_rows(path: Path, problems: list[Problem]) -> Iterator[tuple[int, dict]]:
     """(row, API-shaped record) of each row; a file that is not a known shape is one problem."""
     shown = str(path)
-    try:
-        table = pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as exc:
-        problems.append(Problem(shown, 1, "", f"not a readable Parquet file: {exc}"))
+    table = open_parquet(path, problems)
+    if table is None:
         return
     names = set(table.schema_arrow.names)
     shape = "cards" if {"modelId", "card"} <= names else ("datasets" if path.name.startswith("datasets") else "models") if "id" in names else None
