@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 
@@ -130,14 +131,25 @@ def codes_of(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False).astype(np.int64) if len(values) else np.zeros(0, dtype=np.int64)
 
 
+def codes_of_rows(*columns: pa.Array | pa.ChunkedArray | np.ndarray) -> np.ndarray:
+    """codes_of over several columns (arrays of text, or codes already): equal rows, equal small integers. Each
+    column is encoded alone and the codes combined, which costs a third of encoding their texts joined."""
+    codes = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        part = column if isinstance(column, np.ndarray) else codes_of(column)
+        codes = codes * (int(part.max()) + 1 if len(part) else 1) + part
+        if len(codes) and codes.max() >= 1 << 40:
+            codes = np.unique(codes, return_inverse=True)[1].astype(np.int64)
+    return np.unique(codes, return_inverse=True)[1].astype(np.int64) if len(codes) and codes.max() >= 4 * len(codes) else codes
+
+
 def _shift(table: pa.Table, offset: int) -> pa.Table:
     return table.set_column(0, "record", pc.add(table["record"], offset)) if offset else table
 
 
 def _keep_last(records: pa.Table) -> pa.Table:
     """A later record of the same kind and id replaces the earlier one (`kg fetch --update` appends), in the earlier one's place."""
-    key = pc.binary_join_element_wise(records["kind"], records["id"], " ")
-    codes = codes_of(key)
+    codes = codes_of_rows(records["kind"], records["id"])
     _, first = np.unique(codes, return_index=True)
     if len(first) == len(codes):
         return records.append_column("position", pa.array(np.arange(len(codes))))
@@ -409,8 +421,7 @@ def _lineage(raw: pa.Table, ids: pa.Array, kind: pa.Array, shown: str, problems:
     claims = _checked_ids(claims, "base", rows, shown, problems)
     # Per record and base (case aside): the stated relations if any, else the inferred one; each relation once.
     folded = pc.utf8_lower(claims["base"])
-    key = pc.binary_join_element_wise(pc.cast(claims["parent"], pa.string()), folded, " ")
-    codes = codes_of(key)
+    codes = codes_of_rows(claims["parent"].to_numpy(), folded)
     stated = claims["stated"].to_numpy(zero_copy_only=False)
     any_stated = np.zeros(codes.max() + 1 if len(codes) else 0, dtype=bool)
     np.logical_or.at(any_stated, codes, stated)
@@ -424,8 +435,7 @@ def _lineage(raw: pa.Table, ids: pa.Array, kind: pa.Array, shown: str, problems:
     relation = pc.if_else(claims["stated"], pc.take(pa.array(list(hf.RELATIONS)), pc.index_in(claims["relation"], pa.array(list(hf.RELATIONS)))),
                           pc.take(inferred, pa.array(parent)))
     # A relation stated twice for a base is agreement, not a second claim.
-    seen = pc.binary_join_element_wise(pc.cast(pa.array(codes), pa.string()), pc.fill_null(relation, "\x00"), " ")
-    _, unique = np.unique(codes_of(seen), return_index=True)
+    _, unique = np.unique(codes_of_rows(codes, pc.fill_null(relation, "\x00")), return_index=True)
     chosen = np.sort(unique)
     return pa.table({"record": pa.array(parent[chosen]), "field": pa.array(["derived_from"] * len(chosen), pa.string()),
                      "relation": pc.take(relation, pa.array(chosen, pa.int64())), "text": pc.take(claims["base"], pa.array(chosen, pa.int64())),
@@ -600,7 +610,7 @@ def join_catalog(tables: HubTables, catalog) -> Joined:  # noqa: ANN001 (kg.cata
     placed[[i for i, _ in ambiguous]] = True
     # The others: one new entity per Hub id (case aside), named for its first record; names shared by several ids are joined as kg.merge joins them.
     new = kept & ~placed
-    group = codes_of(pc.binary_join_element_wise(kind, pc.utf8_lower(ids), " "))
+    group = codes_of_rows(kind, pc.utf8_lower(ids))
     rows = order[new[order]]  # in record order
     groups, first = np.unique(group[rows], return_index=True)
     leaders = np.sort(rows[first]) if len(rows) else np.zeros(0, dtype=np.int64)
@@ -785,8 +795,7 @@ def _accept_edges(references: pa.Table, entities: pa.Table, catalog) -> pa.Table
     reviewed = sorted({f"{entity_id} {name}" for entity_id, entity in catalog.entities.items() for name, _, _ in entity.edges})
     ok = pc.and_(ok, pc.invert(pc.is_in(pc.binary_join_element_wise(refs["entity"], refs["field"], " "), pa.array(reviewed, pa.string()))))
     edges = pa.table({"entity": refs["entity"], "relation": relation, "field": refs["field"], "target": refs["target"], "record": refs["record"]}).filter(ok)
-    key = pc.binary_join_element_wise(edges["entity"], edges["target"], edges["relation"], " ")
-    _, first = np.unique(codes_of(key), return_index=True)
+    _, first = np.unique(codes_of_rows(edges["entity"], edges["target"], edges["relation"]), return_index=True)
     return edges.take(pa.array(np.sort(first))).cast(EDGES)
 
 
@@ -807,7 +816,7 @@ class Signature:
         """The signature as kg.rdf.terms_signature gives it (the object path's)."""
         return self.entries, self.governing, self.own_gap, self.upstream_gap
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """The shared policy's name, kg.rdf.policy_digest's: the same terms, the same policy by either path."""
         from kg.rdf import policy_digest
@@ -1021,7 +1030,7 @@ def _origins(ids: pa.Array, via: pa.Array, signature: np.ndarray, registry: _Reg
 # --- writing: N-Triples, Turtle and N-Quads from Arrow string columns ------------------------
 
 
-WRITE_ROWS = 100_000  # entities (and their records) written per batch: two threads hold a batch's columns each
+WRITE_ROWS = 25_000  # entities (and their records) written per batch: two threads hold a batch's columns each
 HUB = "https://huggingface.co/"
 
 
@@ -1097,53 +1106,85 @@ def _licence_terms(values: pa.Array, licenses) -> pa.Array:  # noqa: ANN001
     return pc.take(pa.array(terms, pa.string()), encoded.indices)
 
 
+@dataclass
+class _Plan:
+    """What the N-Triples and the Turtle writer share, made once before the two threads start: the imported
+    entities with their policies' names, their edges in the same order (batch k's edges are rows
+    starts[k]:starts[k+1]), the dump's edges of curated entities, the placed records, and the policies' text."""
+    entities: pa.Table
+    policies: pa.Array
+    edges: pa.Table
+    starts: np.ndarray
+    curated_edges: pa.Table
+    records: pa.Table
+    policy_nt: bytes
+    policy_ttl: bytes
+    policy_triples: int
+
+
+def _plan(joined: Joined, terms: Terms, licenses) -> _Plan:  # noqa: ANN001
+    imported = joined.entities["imported"]
+    entities = joined.entities.filter(imported)
+    signature_column = pa.array(terms.signature, pa.int64()).filter(imported)
+    digests = pa.array([s.digest for s in terms.signatures], pa.string())
+    used = np.unique(signature_column.to_numpy()) if len(signature_column) else np.zeros(0, dtype=np.int64)
+    policy_nt, policy_ttl, policy_triples = _policy_text([terms.signatures[i] for i in used], licenses)
+    # Each edge's entity by its row among the imported entities (null: a curated entity's edge), edges sorted by it.
+    edges = joined.edges
+    at = pc.fill_null(pc.index_in(edges["entity"], entities["entity"]), -1).to_numpy().astype(np.int64) if edges.num_rows else np.zeros(0, np.int64)
+    order = np.argsort(at, kind="stable")
+    ordered = at[order]
+    first = int(np.searchsorted(ordered, 0))
+    bounds = np.arange(0, entities.num_rows + WRITE_ROWS, WRITE_ROWS)
+    starts = first + np.searchsorted(ordered[first:], bounds)
+    records = joined.tables.records.append_column("owner", joined.owner).filter(pc.is_valid(joined.owner))
+    return _Plan(entities, pc.take(digests, signature_column), edges.take(pa.array(order[first:])), starts,
+                 edges.take(pa.array(np.sort(order[:first]))), records, policy_nt, policy_ttl, policy_triples)
+
+
 def write_table_exports(handles: dict, joined: Joined, terms: Terms, licenses, quads: bool = True) -> int:  # noqa: ANN001
     """Write the imported part of the export to open binary `handles` (kg.nt, kg.ttl, kg.nq, each optional) after
     the catalog's own blocks: per batch of entities, string columns joined by Arrow and written as one buffer.
-    The line formats and Turtle are written by two threads (Arrow's kernels let go of the GIL).
+    The line formats and Turtle are written by two threads (Arrow's kernels let go of the GIL) from one plan.
     Returns the number of triples of the default graph (with kg.nq's quads when asked for)."""
     from concurrent.futures import ThreadPoolExecutor
 
     vocabulary = _vocabulary()  # once: the ontology is parsed by rdflib, which is not made for two threads
+    plan = _plan(joined, terms, licenses)
     lines = {name: handle for name, handle in handles.items() if name != "kg.ttl"}
     if not lines or "kg.ttl" not in handles:
-        return _write_tables(handles, joined, terms, licenses, quads, vocabulary)
+        return _write_tables(handles, plan, joined, licenses, quads, vocabulary)
     with ThreadPoolExecutor(2) as pool:
-        turtle = pool.submit(_write_tables, {"kg.ttl": handles["kg.ttl"]}, joined, terms, licenses, False, vocabulary)
-        count = _write_tables(lines, joined, terms, licenses, quads, vocabulary)
+        turtle = pool.submit(_write_tables, {"kg.ttl": handles["kg.ttl"]}, plan, joined, licenses, False, vocabulary)
+        count = _write_tables(lines, plan, joined, licenses, quads, vocabulary)
         turtle.result()
     return count
 
 
-def _write_tables(handles: dict, joined: Joined, terms: Terms, licenses, quads: bool, vocabulary: _Vocabulary) -> int:  # noqa: ANN001
+def _write_tables(handles: dict, plan: _Plan, joined: Joined, licenses, quads: bool, vocabulary: _Vocabulary) -> int:  # noqa: ANN001
     nt_handles = [handles[n] for n in ("kg.nt", "kg.nq") if n in handles]
     ttl = handles.get("kg.ttl")
     nq = handles.get("kg.nq") if quads else None
-    entities = joined.entities.filter(joined.entities["imported"])
-    signature_column = pa.array(terms.signature, pa.int64()).filter(joined.entities["imported"])
-    digests = pa.array([s.digest for s in terms.signatures], pa.string())
-    used = np.unique(signature_column.to_numpy()) if len(signature_column) else np.zeros(0, dtype=np.int64)
-    count = _write_policies(nt_handles, ttl, [terms.signatures[i] for i in used], vocabulary, licenses)
-    edges = joined.edges.sort_by("entity")
-    edge_entities = edges["entity"].combine_chunks()
-    for start in range(0, entities.num_rows, WRITE_ROWS):
-        batch = entities.slice(start, WRITE_ROWS)
-        batch_edges = edges.filter(pc.is_in(edge_entities, batch["entity"])) if edges.num_rows else edges
-        count += _write_entities(nt_handles, ttl, batch, pc.take(digests, signature_column.slice(start, WRITE_ROWS)), batch_edges, vocabulary, licenses)
+    for handle in nt_handles:
+        handle.write(plan.policy_nt)
+    if ttl is not None:
+        ttl.write(plan.policy_ttl)
+    count = plan.policy_triples
+    for k, start in enumerate(range(0, plan.entities.num_rows, WRITE_ROWS)):
+        batch_edges = plan.edges.slice(plan.starts[k], plan.starts[k + 1] - plan.starts[k])
+        count += _write_entities(nt_handles, ttl, plan.entities.slice(start, WRITE_ROWS), plan.policies.slice(start, WRITE_ROWS), batch_edges, vocabulary, licenses)
     # Curated entities' edges from the dump, in fields their entries leave empty (kg.merge.accept_edges).
-    curated_edges = edges.filter(pc.invert(pc.is_in(edge_entities, entities["entity"]))) if edges.num_rows else edges
-    if curated_edges.num_rows:
-        lines, texts = _edge_terms(curated_edges, vocabulary, nt=bool(nt_handles), ttl=ttl is not None)
+    if plan.curated_edges.num_rows:
+        lines, texts = _edge_terms(plan.curated_edges.sort_by("entity"), vocabulary, nt=bool(nt_handles), ttl=ttl is not None)
         for column in lines:
             count += len(column) - column.null_count
             for handle in nt_handles:
                 handle.write(_bytes_of(column))
         if ttl is not None:
             ttl.write(_bytes_of(_column(["<", ID_BASE, texts["entity"], "> ", texts["text"], " .\n\n"])))
-    records = joined.tables.records.append_column("owner", joined.owner).filter(pc.is_valid(joined.owner))
     files = [__import__("kg.stream", fromlist=["literal"]).literal(f"{f}:")[:-1] for f in joined.tables.files]
-    for start in range(0, records.num_rows, WRITE_ROWS):
-        count += _write_records(nt_handles, ttl, records.slice(start, WRITE_ROWS), files, joined.tables.retrieved, vocabulary)
+    for start in range(0, plan.records.num_rows, WRITE_ROWS):
+        count += _write_records(nt_handles, ttl, plan.records.slice(start, WRITE_ROWS), files, joined.tables.retrieved, vocabulary)
     if nq is not None:
         count += _write_claims(nq, joined, vocabulary, licenses)
     return count
@@ -1302,9 +1343,10 @@ def _write_claims(nq, joined: Joined, vocabulary: _Vocabulary, licenses) -> int:
     return count
 
 
-def _write_policies(nt_handles: list, ttl, signatures: list[Signature], vocabulary: _Vocabulary, licenses) -> int:  # noqa: ANN001
-    """One ODRL policy per signature, shared by every entity with those terms: the object path's own
-    blocks (kg.rdf.shared_policy_blocks), so both paths write the same policy for the same terms."""
+def _policy_text(signatures: list[Signature], licenses) -> tuple[bytes, bytes, int]:  # noqa: ANN001
+    """One ODRL policy per signature, shared by every entity with those terms, as N-Triples and as Turtle, and
+    its triple count: the object path's own blocks (kg.rdf.shared_policy_blocks), so both paths write the
+    same policy for the same terms."""
     import io as _io
 
     from kg.rdf import shared_policy_blocks
@@ -1312,13 +1354,9 @@ def _write_policies(nt_handles: list, ttl, signatures: list[Signature], vocabula
 
     blocks = [block for s in signatures for block in shared_policy_blocks(s.as_tuple(), licenses)]
     data_nt = "".join(f"{subject} {p} {o} .\n" for subject, pairs in blocks for p, o in pairs).encode()
-    for handle in nt_handles:
-        handle.write(data_nt)
-    if ttl is not None:
-        buffer = _io.StringIO()
-        write_blocks(blocks, {"kg.ttl": buffer})
-        ttl.write(buffer.getvalue()[len(_HEADERS["kg.ttl"]):].encode())
-    return sum(len(pairs) for _, pairs in blocks)
+    buffer = _io.StringIO()
+    write_blocks(blocks, {"kg.ttl": buffer})
+    return data_nt, buffer.getvalue()[len(_HEADERS["kg.ttl"]):].encode(), sum(len(pairs) for _, pairs in blocks)
 
 
 # --- the build's files ----------------------------------------------------------------------
@@ -1511,6 +1549,9 @@ def build_hub(catalog, graph, paths: list[Path], stage) -> HubBuild:  # noqa: AN
 
     from kg.errors import CatalogError
 
+    # The system allocator hands freed buffers back at once; mimalloc, Arrow's default, kept the join's
+    # temporaries (3.0 GB peak against 2.4 GB at one million models, and 11 s against 9 s: benchmarks/RESULTS.md).
+    pa.set_memory_pool(pa.system_memory_pool())
     with stage(f"reading {', '.join(map(str, paths))} into tables"):
         tables = read_hub_tables(paths)
     if any(p.level == "error" for p in tables.problems):
@@ -1523,7 +1564,6 @@ def build_hub(catalog, graph, paths: list[Path], stage) -> HubBuild:  # noqa: AN
     with stage(f"joining {tables.records.num_rows:,} records with the catalog"):
         joined = join_catalog(tables, catalog)
     tables.mentions = MENTIONS.empty_table()  # every mention is in joined.references now: its memory goes back
-    pa.default_memory_pool().release_unused()
     with stage("computing every imported entity's effective terms"):
         terms = compute_terms_table(joined, graph, catalog.licenses)
     return HubBuild(joined, terms)
