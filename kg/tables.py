@@ -631,31 +631,51 @@ def join_catalog(tables: HubTables, catalog) -> Joined:  # noqa: ANN001 (kg.cata
     clash |= pc.is_in(slug, pa.array(sorted(catalog.entities), pa.string())).to_numpy(zero_copy_only=False) if len(leaders) else clash
     joined_rows = np.array(sorted(joined_to), dtype=np.int64)
     joining = np.isin(leaders, joined_rows)
-    final = np.array(slug.to_pylist(), dtype=object) if len(leaders) else np.zeros(0, dtype=object)
+    final = slug
     if clash.any() or joining.any():
-        taken = set(catalog.entities) | set(final[~clash & ~joining])
-        for k in np.flatnonzero(clash & ~joining):
-            s, n, base = final[k], 2, final[k]
-            while s in taken:
-                s, n = f"{base}-{n}", n + 1
-            taken.add(s)
-            final[k] = s
+        final = _numbered(slug, clash, joining, set(catalog.entities))
         at = {int(leader): k for k, leader in enumerate(leaders)}
+        source = np.arange(len(leaders))
         for leader, target in joined_to.items():
-            final[at[leader]] = final[at[target]]
-    entity_of_group = np.empty(int(group.max()) + 1 if len(group) else 0, dtype=object)
-    entity_of_group[group[leaders]] = final
-    owner_np = np.full(records.num_rows, None, dtype=object)
-    owner_np[rows] = entity_of_group[group[rows]]
-    for i, o in matched.items():
-        owner_np[i] = o
-    owner_array = pa.array(owner_np, pa.string())
+            source[at[leader]] = at[target]
+        final = pc.take(final, pa.array(source))
+    # Each placed record's entity: its group's leader's, taken by index (no Python string per record).
+    leader_of_group = np.full(int(group.max()) + 1 if len(group) else 0, -1, dtype=np.int64)
+    leader_of_group[group[leaders]] = np.arange(len(leaders))
+    pick = np.full(records.num_rows, -1, dtype=np.int64)
+    pick[rows] = leader_of_group[group[rows]]
+    owner_array = pc.take(final, pa.array(pick, mask=pick < 0)) if len(leaders) else pa.nulls(records.num_rows, pa.string())
+    if matched:
+        mask = np.zeros(records.num_rows, dtype=bool)
+        mask[sorted(matched)] = True
+        owner_array = pc.replace_with_mask(owner_array, pa.array(mask), pa.array([matched[i] for i in sorted(matched)], pa.string()))
     entities = _entities(records, owner_array, catalog)
     references = _resolve_mentions(tables, owner_array, entities, curated, catalog, normalise)
     give_back()
     edges = _accept_edges(references, entities, catalog)
     give_back()
     return Joined(tables, owner_array, {i: (matched[i], rules[i]) for i in matched}, entities, edges, references, ambiguous)
+
+
+def _numbered(slug: pa.Array, clashing: np.ndarray, joining: np.ndarray, catalog_ids: set[str]) -> pa.Array:
+    """kg.merge._new_id over the leaders in record order: each takes its slug `s`, or the first of `s-2`, `s-3`...
+    that no catalog id and no earlier leader has. Only leaders whose slug's root (the slug without trailing `-<n>`
+    parts) is the root of a clashing slug can be renumbered or be in the way of a number, so only they are
+    walked in Python (a joining leader takes no id of its own)."""
+    root = pc.replace_substring_regex(slug, r"(-[0-9]+)+$", "")
+    roots = pc.unique(pc.filter(root, pa.array(clashing)))
+    walked = np.flatnonzero(pc.is_in(root, roots).to_numpy(zero_copy_only=False) & ~joining)
+    taken = set(catalog_ids)
+    values = []
+    for base in pc.take(slug, pa.array(walked, pa.int64())).to_pylist():
+        name, n = base, 2
+        while name in taken:
+            name, n = f"{base}-{n}", n + 1
+        taken.add(name)
+        values.append(name)
+    mask = np.zeros(len(slug), dtype=bool)
+    mask[walked] = True
+    return pc.replace_with_mask(slug, pa.array(mask), pa.array(values, pa.string())) if len(walked) else slug
 
 
 def _name_joins(leaders: np.ndarray, kind: pa.Array, names: pa.Array, ids: pa.Array, normalise) -> dict[int, int]:  # noqa: ANN001
@@ -751,14 +771,13 @@ def _resolve_mentions(tables: HubTables, owner: pa.Array, entities: pa.Table, cu
             overrides[i] = next(iter(found)) if len(found) == 1 else None
     # 2. the new entities by Hub id: a join on kind and the folded id
     new_records = pc.and_(pc.is_valid(owner), pc.invert(pc.is_in(owner, pa.array(sorted(catalog.entities), pa.string()))))
-    held = records.append_column("owner", owner).filter(new_records)
+    held = records.select(["kind", "id"]).append_column("owner", owner).filter(new_records)  # the columns used: a filter copies
     keys = pc.binary_join_element_wise(held["kind"], pc.utf8_lower(held["id"]), " ")
     wanted = pc.binary_join_element_wise(kind, pc.utf8_lower(text), " ")
     at = pc.index_in(wanted, keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys)
     hit = pc.is_valid(at).to_numpy(zero_copy_only=False) & ~done
     found = pc.take(held["owner"].combine_chunks(), pc.fill_null(at, 0))
     by_id = pc.if_else(pc.and_(pa.array(hit), pc.not_equal(found, entity)), found, pa.scalar(None, pa.string()))  # naming itself: no edge
-    own = entity.to_numpy(zero_copy_only=False)
     done |= hit
     # 3. the new entities by name, for the few left whose squashed name is one of theirs
     rest = np.flatnonzero(~done)
@@ -775,7 +794,7 @@ def _resolve_mentions(tables: HubTables, owner: pa.Array, entities: pa.Table, cu
         squashed = {key.split(" ", 1)[0] + " " + key.split(" ", 1)[1].replace("-", "").replace(".", "") for key in names}
         close = rest[pc.is_in(rest_keys, pa.array(sorted(squashed), pa.string())).to_numpy(zero_copy_only=False)] if names else rest[:0]
         for i in close:
-            found_names = names.get(f"{kind[i].as_py()} {normalise(last[i].as_py())}", set()) - {own[i]}
+            found_names = names.get(f"{kind[i].as_py()} {normalise(last[i].as_py())}", set()) - {entity[i].as_py()}
             overrides[i] = next(iter(found_names)) if len(found_names) == 1 else None
     mask = np.zeros(n, dtype=bool)
     values = []
@@ -1118,38 +1137,53 @@ def _licence_terms(values: pa.Array, licenses) -> pa.Array:  # noqa: ANN001
 
 @dataclass
 class _Plan:
-    """What the N-Triples and the Turtle writer share, made once before the two threads start: the imported
-    entities with their policies' names, their edges in the same order (batch k's edges are rows
-    starts[k]:starts[k+1]), the dump's edges of curated entities, the placed records, and the policies' text."""
-    entities: pa.Table
+    """What the N-Triples and the Turtle writer share, made once before the two threads start: which imported
+    entities to write with their policies' names, their edges in the same order (batch k's edges are the
+    rows edge_order[starts[k]:starts[k+1]] of the edge table), the dump's edges of curated entities, the
+    placed records, and the policies' text. Rows are chosen by index arrays, taken batch by batch, so the
+    tables are not copied whole (at three million models each copy is 0.6 GB)."""
+    imported: np.ndarray
     policies: pa.Array
-    edges: pa.Table
+    edge_order: np.ndarray
     starts: np.ndarray
     curated_edges: pa.Table
-    records: pa.Table
+    placed: np.ndarray
     policy_nt: bytes
     policy_ttl: bytes
     policy_triples: int
 
+    def entities(self, joined: Joined, k: int) -> tuple[pa.Table, pa.Array, pa.Table]:
+        """Batch k: its entities, their policies, their edges."""
+        rows = pa.array(self.imported[k * WRITE_ROWS: (k + 1) * WRITE_ROWS])
+        return (joined.entities.take(rows), self.policies.slice(k * WRITE_ROWS, WRITE_ROWS),
+                joined.edges.take(pa.array(self.edge_order[self.starts[k]: self.starts[k + 1]])))
+
+    def records(self, joined: Joined, k: int) -> pa.Table:
+        """Batch k of the placed records, with their entity as `owner`."""
+        rows = pa.array(self.placed[k * WRITE_ROWS: (k + 1) * WRITE_ROWS])
+        return joined.tables.records.take(rows).append_column("owner", pc.take(joined.owner, rows))
+
 
 def _plan(joined: Joined, terms: Terms, licenses) -> _Plan:  # noqa: ANN001
-    imported = joined.entities["imported"]
-    entities = joined.entities.filter(imported)
-    signature_column = pa.array(terms.signature, pa.int64()).filter(imported)
+    imported_mask = joined.entities["imported"].to_numpy(zero_copy_only=False) if joined.entities.num_rows else np.zeros(0, bool)
+    imported = np.flatnonzero(imported_mask)
+    signature_column = terms.signature[imported]
     digests = pa.array([s.digest for s in terms.signatures], pa.string())
-    used = np.unique(signature_column.to_numpy()) if len(signature_column) else np.zeros(0, dtype=np.int64)
+    used = np.unique(signature_column)
     policy_nt, policy_ttl, policy_triples = _policy_text([terms.signatures[i] for i in used], licenses)
-    # Each edge's entity by its row among the imported entities (null: a curated entity's edge), edges sorted by it.
+    # Each edge's entity by its place among the imported entities (-1: a curated entity's edge), edges ordered by it.
     edges = joined.edges
-    at = pc.fill_null(pc.index_in(edges["entity"], entities["entity"]), -1).to_numpy().astype(np.int64) if edges.num_rows else np.zeros(0, np.int64)
+    place = np.full(joined.entities.num_rows, -1, dtype=np.int64)
+    place[imported] = np.arange(len(imported))
+    row = pc.fill_null(pc.index_in(edges["entity"], joined.entities["entity"]), -1).to_numpy().astype(np.int64) if edges.num_rows else np.zeros(0, np.int64)
+    at = np.where(row >= 0, place[row], -1)
     order = np.argsort(at, kind="stable")
     ordered = at[order]
     first = int(np.searchsorted(ordered, 0))
-    bounds = np.arange(0, entities.num_rows + WRITE_ROWS, WRITE_ROWS)
-    starts = first + np.searchsorted(ordered[first:], bounds)
-    records = joined.tables.records.append_column("owner", joined.owner).filter(pc.is_valid(joined.owner))
-    return _Plan(entities, pc.take(digests, signature_column), edges.take(pa.array(order[first:])), starts,
-                 edges.take(pa.array(np.sort(order[:first]))), records, policy_nt, policy_ttl, policy_triples)
+    starts = first + np.searchsorted(ordered[first:], np.arange(0, len(imported) + WRITE_ROWS, WRITE_ROWS))
+    placed = np.flatnonzero(pc.is_valid(joined.owner).to_numpy(zero_copy_only=False))
+    return _Plan(imported, pc.take(digests, pa.array(signature_column, pa.int64())), order, starts,
+                 edges.take(pa.array(np.sort(order[:first]))), placed, policy_nt, policy_ttl, policy_triples)
 
 
 def write_table_exports(handles: dict, joined: Joined, terms: Terms, licenses, quads: bool = True) -> int:  # noqa: ANN001
@@ -1180,9 +1214,8 @@ def _write_tables(handles: dict, plan: _Plan, joined: Joined, licenses, quads: b
     if ttl is not None:
         ttl.write(plan.policy_ttl)
     count = plan.policy_triples
-    for k, start in enumerate(range(0, plan.entities.num_rows, WRITE_ROWS)):
-        batch_edges = plan.edges.slice(plan.starts[k], plan.starts[k + 1] - plan.starts[k])
-        count += _write_entities(nt_handles, ttl, plan.entities.slice(start, WRITE_ROWS), plan.policies.slice(start, WRITE_ROWS), batch_edges, vocabulary, licenses)
+    for k in range(len(plan.starts) - 1):
+        count += _write_entities(nt_handles, ttl, *plan.entities(joined, k), vocabulary, licenses)
     # Curated entities' edges from the dump, in fields their entries leave empty (kg.merge.accept_edges).
     if plan.curated_edges.num_rows:
         lines, texts = _edge_terms(plan.curated_edges.sort_by("entity"), vocabulary, nt=bool(nt_handles), ttl=ttl is not None)
@@ -1193,8 +1226,8 @@ def _write_tables(handles: dict, plan: _Plan, joined: Joined, licenses, quads: b
         if ttl is not None:
             ttl.write(_bytes_of(_column(["<", ID_BASE, texts["entity"], "> ", texts["text"], " .\n\n"])))
     files = [__import__("kg.stream", fromlist=["literal"]).literal(f"{f}:")[:-1] for f in joined.tables.files]
-    for start in range(0, plan.records.num_rows, WRITE_ROWS):
-        count += _write_records(nt_handles, ttl, plan.records.slice(start, WRITE_ROWS), files, joined.tables.retrieved, vocabulary)
+    for k in range(-(-len(plan.placed) // WRITE_ROWS)):
+        count += _write_records(nt_handles, ttl, plan.records(joined, k), files, joined.tables.retrieved, vocabulary)
     if nq is not None:
         count += _write_claims(nq, joined, vocabulary, licenses)
     return count

@@ -78,6 +78,17 @@ def test_api_json_lines_give_the_object_paths_entities_edges_and_licences(tmp_pa
     assert ("model/huggingface-someone-llama-2-7b-sql", "finetune", "model/llama-2-7b") in {(r["entity"], r["relation"], r["target"]) for r in joined.edges.to_pylist()}
 
 
+def test_ids_whose_slugs_clash_are_numbered_as_the_object_path_numbers_them(tmp_path, catalog):
+    """x_y/z and x/y-z give the slug huggingface-x-y-z (their names differ: no name join), so the second is numbered
+    -2; x-y/Z is joined by name to x_y/z; x-y/z-2's own slug is the -2 an earlier record took, so it becomes -2-2,
+    as kg.merge numbers them in record order (the columnar path once gave the second -3)."""
+    clashing = [{"id": "x_y/z", "sha": "1" * 40}, {"id": "x/y-z", "sha": "2" * 40, "tags": ["base_model:x_y/z"]},
+                {"id": "x-y/Z", "sha": "3" * 40, "tags": ["base_model:x/y-z"]}, {"id": "x-y/z-2", "sha": "4" * 40, "tags": ["base_model:x-y/Z"]}]
+    joined, merged = both_paths(catalog, write_jsonl(tmp_path / "hub.jsonl", clashing))
+    assert_same_as_object_path(joined, merged)
+    assert joined.owner.to_pylist() == ["model/huggingface-x-y-z", "model/huggingface-x-y-z-2", "model/huggingface-x-y-z", "model/huggingface-x-y-z-2-2"]
+
+
 def test_hub_stats_parquet_gives_the_object_paths_entities_edges_and_licences(tmp_path, catalog):
     models = json.loads((HUB_FIXTURES / "models.json").read_text(encoding="utf-8"))
     write_hub_stats(models, tmp_path / "models.parquet")
