@@ -977,10 +977,12 @@ def compute_terms_table(joined: Joined, graph, licenses, rules=None) -> Terms:  
     def fold(edge_rows: np.ndarray, parent_sigs: np.ndarray) -> None:
         """Add each edge's passed terms to its child's signature, a round per edge of a child."""
         distinct, back = _distinct(rule_of[edge_rows], parent_sigs, excused[edge_rows])
-        contributions = np.array([passed(r, s, e) for r, s, e in distinct], dtype=np.int64)[back] if len(edge_rows) else np.zeros(0, dtype=np.int64)
+        passed_sigs = np.array([passed(r, s, e) for r, s, e in distinct], dtype=np.int64)
+        contributions = passed_sigs[back] if len(edge_rows) else np.zeros(0, dtype=np.int64)
+        empty = np.array([not registry.signatures[c].entries for c in passed_sigs], dtype=bool)[back] if len(edge_rows) else np.zeros(0, dtype=bool)
         children = child_np[edge_rows]
         order = np.argsort(children, kind="stable")
-        children, contributions, rows_sorted = children[order], contributions[order], edge_rows[order]
+        children, contributions, rows_sorted, empty = children[order], contributions[order], edge_rows[order], empty[order]
         rank = np.arange(len(children)) - np.searchsorted(children, children, side="left")
         for k in range(int(rank.max()) + 1 if len(rank) else 0):
             take = rank == k
@@ -988,7 +990,6 @@ def compute_terms_table(joined: Joined, graph, licenses, rules=None) -> Terms:  
             unique, back = np.unique(pairs, return_inverse=True)
             merged = np.array([registry.union(int(a >> 32), int(a & 0xFFFFFFFF)) for a in unique], dtype=np.int64)
             signature[children[take]] = merged[back.reshape(-1)]
-        empty = np.array([not registry.signatures[c].entries for c in contributions], dtype=bool) if len(contributions) else np.zeros(0, dtype=bool)
         firsts = children[~empty]
         where = rows_sorted[~empty]
         unset = via[firsts] < 0
@@ -1009,7 +1010,9 @@ def compute_terms_table(joined: Joined, graph, licenses, rules=None) -> Terms:  
         levels += 1
         done[ready] = True
         lo, hi = np.searchsorted(parent_sorted, ready, side="left"), np.searchsorted(parent_sorted, ready, side="right")
-        rows = by_parent[np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)])] if len(ready) and (hi - lo).sum() else np.zeros(0, dtype=np.int64)
+        counts = hi - lo
+        # The runs lo[i]:hi[i] of every ready parent, concatenated without a Python loop.
+        rows = by_parent[np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())] if counts.sum() else np.zeros(0, dtype=np.int64)
         if not len(rows):
             break
         fold(rows, signature[parent_np[rows]])
@@ -1125,14 +1128,30 @@ def _bytes_of(lines: pa.Array) -> memoryview:
     return memoryview(lines.buffers()[2])[offsets[0]: offsets[-1]]
 
 
-def _licence_terms(values: pa.Array, licenses) -> pa.Array:  # noqa: ANN001
-    """A licence as an object term: our licence's IRI when the table knows it, else the text as a literal (escaped)."""
+def _licence_terms(values: pa.Array, licenses, turtle: bool = False) -> pa.Array:  # noqa: ANN001
+    """A licence as an object term: our licence's IRI when the table knows it (`license:<id>` in Turtle where
+    that is a plain name), else the text as a literal (escaped)."""
     from kg.rdf import license_iri
-    from kg.stream import iri, literal
+    from kg.stream import _compact, iri, literal
 
     encoded = pc.dictionary_encode(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
-    terms = [iri(str(license_iri(v))) if v in licenses else literal(v) for v in encoded.dictionary.to_pylist()]
+    terms = [(_compact if turtle else str)(iri(str(license_iri(v)))) if v in licenses else literal(v) for v in encoded.dictionary.to_pylist()]
     return pc.take(pa.array(terms, pa.string()), encoded.indices)
+
+
+# A local name Turtle writes plainly after a prefix (kg.stream._LOCAL, in RE2, which has no lookahead).
+TURTLE_LOCAL_RE2 = r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-])*$"
+
+
+def _turtle_ids(ids: pa.Array) -> pa.Array:
+    """Entity ids as Turtle terms: `model:huggingface-x` (the prefixes of kg.ttl's header) where the id's local part
+    is a plain name, as every Hub slug is; else the whole IRI. A quarter of kg.ttl's bytes at Hub scale."""
+    from kg.vocab import KINDS
+
+    parts = pc.split_pattern(ids, "/", max_splits=1)
+    kind, local = pc.list_element(parts, 0), pc.list_element(parts, 1)
+    plain = pc.fill_null(pc.and_(pc.is_in(kind, pa.array(sorted(KINDS), pa.string())), pc.match_substring_regex(local, TURTLE_LOCAL_RE2)), False)
+    return pc.if_else(plain, pc.binary_join_element_wise(kind, local, ":"), _column(["<", ID_BASE, ids, ">"]))
 
 
 @dataclass
@@ -1224,7 +1243,7 @@ def _write_tables(handles: dict, plan: _Plan, joined: Joined, licenses, quads: b
             for handle in nt_handles:
                 handle.write(_bytes_of(column))
         if ttl is not None:
-            ttl.write(_bytes_of(_column(["<", ID_BASE, texts["entity"], "> ", texts["text"], " .\n\n"])))
+            ttl.write(_bytes_of(_column([_turtle_ids(texts["entity"]), " ", texts["text"], " .\n\n"])))
     files = [__import__("kg.stream", fromlist=["literal"]).literal(f"{f}:")[:-1] for f in joined.tables.files]
     for k in range(-(-len(plan.placed) // WRITE_ROWS)):
         count += _write_records(nt_handles, ttl, plan.records(joined, k), files, joined.tables.retrieved, vocabulary)
@@ -1233,8 +1252,10 @@ def _write_tables(handles: dict, plan: _Plan, joined: Joined, licenses, quads: b
     return count
 
 
-def _emit(nt_handles: list, ttl, subject: pa.Array, pairs: list[tuple[str, pa.Array | None]], vocabulary: _Vocabulary, extra_ttl: pa.Array | None = None) -> int:  # noqa: ANN001
-    """Write one column of triples per (predicate key, object column) for each subject; in Turtle, one block a subject."""
+def _emit(nt_handles: list, ttl, subject: pa.Array, pairs: list[tuple[str, pa.Array | None]], vocabulary: _Vocabulary,
+          turtle: dict[str, pa.Array] | None = None) -> int:  # noqa: ANN001
+    """Write one column of triples per (predicate key, object column) for each subject; in Turtle, one block a subject,
+    with the shorter Turtle forms `turtle` gives for some keys (and for "subject")."""
     count = 0
     for key, objects in pairs if nt_handles else ():
         if objects is not None:
@@ -1244,11 +1265,10 @@ def _emit(nt_handles: list, ttl, subject: pa.Array, pairs: list[tuple[str, pa.Ar
             for handle in nt_handles:
                 handle.write(data)
     if ttl is not None:
-        columns = [_column([vocabulary.ttl[key], " ", objects]) for key, objects in pairs if objects is not None]
-        if extra_ttl is not None:
-            columns.append(extra_ttl)
+        turtle = turtle or {}
+        columns = [_column([vocabulary.ttl[key], " ", turtle.get(key, objects)]) for key, objects in pairs if objects is not None]
         body = pc.binary_join_element_wise(*columns, " ;\n    ", null_handling="skip")
-        ttl.write(_bytes_of(_column([subject, " ", body, " .\n\n"])))
+        ttl.write(_bytes_of(_column([turtle.get("subject", subject), " ", body, " .\n\n"])))
     return count
 
 
@@ -1291,10 +1311,11 @@ def _write_entities(nt_handles: list, ttl, batch: pa.Table, policies: pa.Array, 
         at = pc.index_in(batch["entity"], edge_ttl["entity"]) if edge_ttl.num_rows else pa.nulls(batch.num_rows, pa.int32())
         edges_text = pc.take(edge_ttl["text"], at) if edge_ttl.num_rows else pa.nulls(batch.num_rows, pa.string())
         extra = pc.binary_join_element_wise(types_ttl, edges_text, " ;\n    ", null_handling="skip")
-        ttl_pairs = pairs
-        columns = [extra] + [_column([vocabulary.ttl[key], " ", objects]) for key, objects in ttl_pairs]
+        turtle = {"license": _licence_terms(batch["license"], licenses, turtle=True), "uploaded": _column(['"', batch["uploaded"], '"^^', vocabulary.ttl["date"]]),
+                  "parameters": pc.cast(batch["parameters"], pa.string())}  # Turtle's own form of an integer, as kg.stream writes it
+        columns = [extra] + [_column([vocabulary.ttl[key], " ", turtle.get(key, objects)]) for key, objects in pairs]
         body = pc.binary_join_element_wise(*columns, " ;\n    ", null_handling="skip")
-        ttl.write(_bytes_of(_column([subject, " ", body, " .\n\n"])))
+        ttl.write(_bytes_of(_column([_turtle_ids(batch["entity"]), " ", body, " .\n\n"])))
     return count + _emit(nt_handles, None, subject, pairs, vocabulary)
 
 
@@ -1304,8 +1325,9 @@ def _edge_terms(edges: pa.Table, vocabulary: _Vocabulary, nt: bool = True, ttl: 
         return [], pa.table({"entity": pa.array([], pa.string()), "text": pa.array([], pa.string())})
     kind = pc.list_element(pc.split_pattern(edges["entity"], "/", max_splits=1), 0)
     key = pc.binary_join_element_wise(edges["relation"], kind, " ")
-    subject = _column(["<", ID_BASE, edges["entity"], ">"])
-    target = _column(["<", ID_BASE, edges["target"], ">"])
+    subject = _column(["<", ID_BASE, edges["entity"], ">"]) if nt else None
+    target = _column(["<", ID_BASE, edges["target"], ">"]) if nt else None
+    target_ttl = _turtle_ids(edges["target"]) if ttl else None
     lines, texts = [], []
     encoded = pc.dictionary_encode(key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key)
     from kg.stream import _compact
@@ -1316,8 +1338,8 @@ def _edge_terms(edges: pa.Table, vocabulary: _Vocabulary, nt: bool = True, ttl: 
         properties = vocabulary.closed.get((relation, kind_name), [])
         for prop in properties if nt else ():
             lines.append(_column([pc.if_else(rows, subject, pa.scalar(None, pa.string())), " ", prop, " ", target, " .\n"]))
-        texts.append(None if not ttl else pc.if_else(rows, _column([" ;\n    ".join(f"{_compact(p)} " for p in properties[:1]), target,
-                                               *[x for p in properties[1:] for x in (f" ;\n    {_compact(p)} ", target)]]), pa.scalar(None, pa.string())))
+        texts.append(None if not ttl else pc.if_else(rows, _column([" ;\n    ".join(f"{_compact(p)} " for p in properties[:1]), target_ttl,
+                                               *[x for p in properties[1:] for x in (f" ;\n    {_compact(p)} ", target_ttl)]]), pa.scalar(None, pa.string())))
     if not ttl:
         return lines, pa.table({"entity": pa.array([], pa.string()), "text": pa.array([], pa.string())})
     text = pc.coalesce(*texts) if texts else pa.nulls(edges.num_rows, pa.string())
@@ -1344,7 +1366,9 @@ def _write_records(nt_handles: list, ttl, records: pa.Table, files: list[str], r
              ("retrieved", retrieved_text),
              ("commit", _column(['"', records["version"], '"']))]  # a sha or an API time: nothing to escape (checked when read)
     pairs = [(key, pa.array([value] * records.num_rows, pa.string()) if isinstance(value, str) else value) for key, value in pairs]
-    return _emit(nt_handles, ttl, subject, pairs, vocabulary)
+    turtle = {"type": pa.array([vocabulary.ttl["record"]] * records.num_rows, pa.string()), "describes": _turtle_ids(records["owner"]),
+              "retrieved": pc.take(pa.array([f'"{r}"^^{vocabulary.ttl["date"]}' for r in retrieved], pa.string()), records["file"])} if ttl is not None else None
+    return _emit(nt_handles, ttl, subject, pairs, vocabulary, turtle)
 
 
 def _write_claims(nq, joined: Joined, vocabulary: _Vocabulary, licenses) -> int:  # noqa: ANN001
