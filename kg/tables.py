@@ -1145,7 +1145,7 @@ TURTLE_LOCAL_RE2 = r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-])*$"
 
 def _turtle_ids(ids: pa.Array) -> pa.Array:
     """Entity ids as Turtle terms: `model:huggingface-x` (the prefixes of kg.ttl's header) where the id's local part
-    is a plain name, as every Hub slug is; else the whole IRI. A quarter of kg.ttl's bytes at Hub scale."""
+    is a plain name, as every Hub slug is; else the whole IRI (with the other prefixed names, kg.ttl is a fifth smaller)."""
     from kg.vocab import KINDS
 
     parts = pc.split_pattern(ids, "/", max_splits=1)
