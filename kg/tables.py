@@ -1081,6 +1081,7 @@ def _origins(ids: pa.Array, via: pa.Array, signature: np.ndarray, registry: _Reg
 
 
 WRITE_ROWS = 25_000  # entities (and their records) written per batch: two threads hold a batch's columns each
+TRIM_EVERY = 8  # batches between two returns of freed memory while writing (kg.tables.give_back)
 HUB = "https://huggingface.co/"
 
 
@@ -1253,8 +1254,8 @@ def _write_tables(handles: dict, plan: _Plan, joined: Joined, licenses, quads: b
     count = plan.policy_triples
     for k in range(len(plan.starts) - 1):
         count += _write_entities(nt_handles, ttl, *plan.entities(joined, k), vocabulary, licenses)
-        if nt_handles:
-            give_back()  # one thread trims for both: the batches' freed columns otherwise stay in the heap
+        if nt_handles and k % TRIM_EVERY == TRIM_EVERY - 1:
+            give_back()  # one thread trims for both; each batch would cost more in page faults than it saves
     # Curated entities' edges from the dump, in fields their entries leave empty (kg.merge.accept_edges).
     if plan.curated_edges.num_rows:
         lines, texts = _edge_terms(plan.curated_edges.sort_by("entity"), vocabulary, nt=bool(nt_handles), ttl=ttl is not None)
