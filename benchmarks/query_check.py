@@ -10,19 +10,10 @@ store, to compare.
 from __future__ import annotations
 
 import statistics
-import time
 
 import kg
+from hostile_input import median_seconds
 from kg.query import QUERIES_DIR, refuse_remote, run_query, to_store
-
-
-def median_seconds(action, runs: int = 5) -> float:  # noqa: ANN001
-    times = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
 
 
 def main() -> None:
