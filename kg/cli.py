@@ -43,8 +43,7 @@ from kg.merge import DEFAULT_ORDER, format_conflicts, format_decisions, format_r
 from kg.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, FORMATS, format_result, load_store, read_query, run_query, to_store
 from kg.serve import DEFAULT_WORKER_MEMORY, DEFAULT_WORKERS, REQUEST_SECONDS, check_bind, serve
 from kg.store import find_entity, open_store, read_lineage
-from kg.stream import DEFAULT_FILES, FILES as STREAMED, output_name
-from kg.tables import EDGES_FILE, ENTITIES_FILE, has_tables, read_lineage_graph
+from kg.stream import DEFAULT_FILES, FILES as STREAMED, TABLE_FILES, has_tables, output_name
 from kg.terms import compute_all, compute_terms, format_terms
 from kg.terms import format_conflicts as format_terms_conflicts
 
@@ -381,7 +380,7 @@ def _build(args: argparse.Namespace) -> int:
     graph = result.graph
     if result.tables is not None:  # a Hub build: the lineage is in its tables, the page shows the catalog
         joined = result.tables.joined
-        print(f"wrote {args.out / ENTITIES_FILE}, {EDGES_FILE}: {graph.number_of_nodes() + joined.counts()['new']} nodes, {graph.number_of_edges() + joined.edges.num_rows} edges")
+        print(f"wrote {args.out / TABLE_FILES[0]}, {TABLE_FILES[1]}: {graph.number_of_nodes() + joined.counts()['new']} nodes, {graph.number_of_edges() + joined.edges.num_rows} edges")
     else:
         print(f"wrote {args.out / 'graph.json'}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
     written = [output_name(name, args.compress) for name in sorted(done.formats, key=("kg.ttl", "kg.nt", "kg.nq", "kg.jsonld").index)]
@@ -430,6 +429,8 @@ def _lineage(args: argparse.Namespace) -> int:
             entity = find_entity(store, args.entity)
             graph = read_lineage(store, entity)
     elif args.graph is not None and has_tables(args.graph):  # a Hub build: its tables, around the entity
+        from kg.tables import read_lineage_graph
+
         graph, entity = read_lineage_graph(args.graph, _built(args, checked=False).graph, args.entity)
     else:
         graph = load_graph(_built_file(args.graph, ("graph.json",))) if args.graph is not None else _built(args, checked=False).graph
@@ -471,6 +472,8 @@ def _terms(args: argparse.Namespace) -> int:
         raise RequestError("give an entity, or --conflicts for the whole catalog", "e.g. kg terms Vicuna-13B")
     entity = None  # found below by name, unless a Hub build's tables find it
     if args.graph is not None and has_tables(args.graph) and args.entity is not None:  # a Hub build: its tables, around the entity
+        from kg.tables import read_lineage_graph
+
         result = _built(args, checked=False)
         catalog = result.catalog
         graph, entity = read_lineage_graph(args.graph, result.graph, args.entity)

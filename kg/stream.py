@@ -40,6 +40,7 @@ NamedBlock = tuple[str, str, list[tuple[str, str]]]  # a graph's name, then a bl
 BATCH = 2000  # blocks gathered before each write
 FILES = ("kg.nt", "kg.ttl", "kg.nq", "kg.jsonld")
 DEFAULT_FILES = ("kg.nt", "kg.ttl", "kg.jsonld")  # kg.nq (the records' claims in named graphs) when asked for
+TABLE_FILES = ("entities.parquet", "edges.parquet")  # a Hub build's lineage, in kg.tables' form
 GZIP_LEVEL = 1  # a third of level 6's time for files about 10% larger: the export is the build's slowest stage
 RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
@@ -108,6 +109,11 @@ def graph_blocks(rdf: Graph) -> Iterator[Block]:
         by_subject.setdefault(term(s), []).append((term(p), term(o)))
     for subject in sorted(by_subject):
         yield subject, sorted(set(by_subject[subject]), key=lambda pair: (pair[0] != RDF_TYPE, pair))
+
+
+def has_tables(folder: Path) -> bool:
+    """Whether `folder` holds a Hub build's lineage tables (TABLE_FILES), which kg.tables reads."""
+    return all((Path(folder) / name).is_file() for name in TABLE_FILES)
 
 
 def output_name(name: str, compress: bool = False) -> str:

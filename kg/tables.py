@@ -44,6 +44,7 @@ import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 from kg.errors import Problem
+from kg.stream import TABLE_FILES
 from kg.sources import PLACEHOLDERS, Record, map_license, retrieved_on
 from kg.sources import huggingface as hf
 
@@ -1450,9 +1451,7 @@ def _policy_text(signatures: list[Signature], licenses) -> tuple[bytes, bytes, i
 # --- the build's files ----------------------------------------------------------------------
 
 
-ENTITIES_FILE = "entities.parquet"
-EDGES_FILE = "edges.parquet"
-TABLE_FILES = (ENTITIES_FILE, EDGES_FILE)
+ENTITIES_FILE, EDGES_FILE = TABLE_FILES
 
 
 def write_build(folder: Path, rdf, joined: Joined, terms: Terms, formats: tuple[str, ...], licenses, compress: bool = False) -> int:  # noqa: ANN001
@@ -1543,10 +1542,6 @@ def format_table_report(joined: Joined, limit: int | None = 20) -> str:
     lines.append(f"\nunresolved ({len(counted)} distinct names; the {shown} most frequent):")
     lines += [f"  {kv['counts']:>4}  {kv['values']}" for kv in counted[:shown]]
     return "\n".join(lines) + "\n"
-
-
-def has_tables(folder: Path) -> bool:
-    return all((Path(folder) / name).is_file() for name in TABLE_FILES)
 
 
 def read_lineage_graph(folder: Path, graph, text: str):  # noqa: ANN001, ANN201

@@ -52,7 +52,6 @@ def test_load_reports_every_problem_with_file_and_line(tiny: Path) -> None:
 
 
 def test_load_reports_failed_sparql_checks_at_the_entity(tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kg import explore
     from kg.query import Violation
 
     monkeypatch.setattr("kg.build.run_checks", lambda rdf, skip: [Violation("model-without-developer", "model/llama-7b", "no developer")])

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from rdflib import Literal
 
-from kg.catalog import load_catalog
 from kg.cli import main
 from kg.build import build
 from kg.vocab import LKG

@@ -15,9 +15,9 @@ from rdflib import Dataset, Graph, Literal, URIRef
 from kg.catalog import load_catalog
 from kg.cli import main
 from kg.graph import build_graph, downstream
-from kg.query import QUERIES_DIR, QueryError, run_query, to_store
+from kg.query import CHECKS_DIR, QUERIES_DIR, QueryError, refuse_remote, run_checks, run_query, to_store
 from kg.rdf import to_rdf
-from kg.vocab import ID
+from kg.vocab import ID, ONTOLOGY_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = sorted(QUERIES_DIR.glob("*.rq"))
@@ -415,3 +415,18 @@ def test_the_service_check_holds_from_many_threads_at_once() -> None:
     # with a TypeError of its own, in a fresh process whose parser had not yet been used.
     done = subprocess.run([sys.executable, "-c", CHECK_FROM_THREADS], capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout) == (0, "[]\n"), done.stderr
+
+
+
+@pytest.mark.parametrize("path", sorted(CHECKS_DIR.glob("*-violation.rq")), ids=lambda p: p.stem)
+def test_each_shipped_check_answers_in_the_sandbox_as_it_does_without(path: Path) -> None:
+    # kg.query.run_checks runs the package's own checks in the build's process, with no SERVICE check and no
+    # timeout: each must be one refuse_remote lets through, and give what run_query gives, on a graph that breaks them all.
+    broken = Graph().parse(ROOT / "tests" / "fixtures" / "rdf" / "violations.ttl")
+    text = path.read_text(encoding="utf-8")
+    refuse_remote(text, str(path))
+    store = to_store(broken)
+    store.load(path=str(ONTOLOGY_FILE), format=ox.RdfFormat.TURTLE)
+    sandboxed = sorted((row[0].value.removeprefix(str(ID)), row[1].value) for row in run_query(store, text, str(path), timeout=10).rows)
+    check = path.name.removesuffix("-violation.rq")
+    assert sandboxed == [(v.entity, v.problem) for v in run_checks(broken) if v.check == check] != []

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from rdflib.namespace import DCTERMS, RDF
+from rdflib.namespace import RDF
 
 from kg.catalog import load_catalog
 from kg.cli import main
