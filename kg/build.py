@@ -21,7 +21,8 @@ takes what the one before it made, and each form of the graph is made once:
 `kg build` of Hub dumps alone (API JSON Lines, hub-stats Parquet: millions of records) takes the
 columnar path instead of read/merge/link (`build(..., columnar=True)`): kg.tables reads them into
 Arrow tables, joins them with the catalog, computes every entity's terms in one pass and writes the
-exports and entities.parquet / edges.parquet from the tables (`Build.tables`); the graph stays the catalog's.
+exports and entities.parquet / edges.parquet from the tables (`Build.tables`); the graph stays the catalog's
+(its terms are computed with the dump's edges into it, `HubBuild.lineage`).
 
 Stages report through the "kg" logger (a line per stage, a progress bar
 while the exports are written on a terminal); the CLI decides what is shown.
@@ -145,9 +146,10 @@ def build(data: str | Path | None = None, sources: Iterable[tuple[str, str | Pat
         for cycle in cycles:
             log.warning("warning: imported records form a derivation cycle: %s", ", ".join(cycle))
     with stage("computing the effective terms"):
-        terms = compute_all(graph, catalog.licenses)
+        lineage = graph if tables is None else tables.lineage  # a Hub dump's edges into the catalog change its entities' terms
+        terms = compute_all(lineage, catalog.licenses)
         if rdf is not None:
-            add_effective_terms(rdf, graph, catalog.licenses, (t for entity, t in terms.items() if entity in catalog.entities))
+            add_effective_terms(rdf, lineage, catalog.licenses, (t for entity, t in terms.items() if entity in catalog.entities))
     return Build(catalog, graph, rdf, terms, merged, cycles, tables)
 
 

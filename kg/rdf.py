@@ -29,7 +29,7 @@ from kg.entities import License
 from kg.errors import OutputError
 from kg.stream import graph_blocks, write_blocks
 from kg.stream import iri as nt_iri, literal as nt_literal, term as nt_term  # terms in N-Triples form, for streamed blocks
-from kg.terms import EffectiveTerms, Term, compute_all
+from kg.terms import EffectiveTerms, Term, compute_all, compute_terms
 from kg.vocab import CLASSES, DERIVATIONS, ID, LICENSE, LINKS, LKG, ONTOLOGY_FILE, PREFIXES, REFERENCES, SCHEMA, SPDX, fits
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -342,8 +342,8 @@ def _add_effective_terms(rdf: Graph, graph: nx.MultiDiGraph, licenses: Mapping[s
     for stated in graph.nodes[terms.entity].get("output_terms", ()):
         rdf.add((policy, ODRL2.inheritFrom, license_iri(stated["license"])))
     for parent in sorted({t.arrival.next.node for t in terms.terms if t.arrival.next is not None} | set(terms.gap_parents)):
-        rdf.add((policy, ODRL2.inheritFrom, URIRef(f"{entity_iri(parent)}#terms")))
-    nodes = {term: _add_path(rdf, policy, term) for term in terms.terms}
+        rdf.add((policy, ODRL2.inheritFrom, _policy_iri(graph, licenses, parent)))
+    nodes = {term: _add_path(rdf, policy, term, graph) for term in terms.terms}
     use = _add_rule(rdf, policy, URIRef(f"{policy}-permission-use"), ODRL2.permission, ODRL2.use, subject)
     if terms.commercial_use is not None:
         rule = ODRL2.permission if terms.commercial_use else ODRL2.prohibition
@@ -385,7 +385,7 @@ def _add_effective_terms(rdf: Graph, graph: nx.MultiDiGraph, licenses: Mapping[s
         for licence in conflict.licences:
             rdf.add((node, LKG.conflictLicence, license_iri(licence)))
         for term in conflict.paths:
-            rdf.add((node, LKG.explainedBy, nodes[term] if term in nodes else _add_path(rdf, policy, term)))
+            rdf.add((node, LKG.explainedBy, nodes[term] if term in nodes else _add_path(rdf, policy, term, graph)))
 
 
 # Imported entities, a million perhaps, share their policy nodes: one per distinct set of terms.
@@ -451,24 +451,38 @@ def _path_iri(arrival) -> URIRef:  # noqa: ANN001
     return URIRef(f"{entity_iri(arrival.node)}#terms-path-{arrival.digest}")
 
 
-def _add_path(rdf: Graph, policy: URIRef, term: Term) -> URIRef:
+def _policy_iri(graph: nx.MultiDiGraph, licenses: Mapping[str, License], entity: str) -> URIRef:
+    """The policy an entity's terms are exported as: a catalog entity's own (`<entity>#terms`), an imported
+    one's shared policy (`terms/<digest>` of what its terms say, as kg.merge and kg.tables write it)."""
+    if not graph.nodes[entity].get("imported"):
+        return URIRef(f"{entity_iri(entity)}#terms")
+    signature = terms_signature(compute_terms(graph, licenses, entity), graph.nodes[entity].get("license"))
+    return URIRef(f"{POLICY_BASE}{policy_digest(signature)}")
+
+
+def _add_path(rdf: Graph, policy: URIRef, term: Term, graph: nx.MultiDiGraph) -> URIRef:
     """One step of a path that brings a term, as an lkg:TermPath named by its content,
     linked to the parent's path it continues; the policy lists it unless it is the
-    declared side of a conflict."""
-    arrival = term.arrival
-    node = _path_iri(arrival)
+    declared side of a conflict. The steps through imported entities follow (a curated
+    entity a Hub dump gives a parent): their shared policies list no paths."""
+    node = _path_iri(term.arrival)
     if term.term != "declared":
         rdf.add((policy, LKG.termPath, node))
-    rdf.add((node, RDF.type, LKG.TermPath))
-    rdf.add((node, LKG.termName, Literal(term.term)))
-    rdf.add((node, LKG.termKind, Literal(term.kind)))
-    rdf.add((node, LKG.termLicence, license_iri(term.licence)))
-    rdf.add((node, LKG.origin, entity_iri(arrival.origin)))
-    rdf.add((node, LKG.pathStep, entity_iri(arrival.node)))
-    rdf.add((node, LKG.pathLength, Literal(arrival.length - 1, datatype=XSD.integer)))
-    rdf.add((node, DCTERMS.source, _iri(arrival.source, f"{arrival.node} terms path step")))
-    if arrival.next is not None:
-        rdf.add((node, LKG.pathNext, _path_iri(arrival.next)))
+    step = term.arrival
+    while step is not None:
+        iri = _path_iri(step)
+        name, kind, licence = (term.term, term.kind, term.licence) if step is term.arrival else (step.term, step.kind, step.licence)
+        rdf.add((iri, RDF.type, LKG.TermPath))
+        rdf.add((iri, LKG.termName, Literal(name)))
+        rdf.add((iri, LKG.termKind, Literal(kind)))
+        rdf.add((iri, LKG.termLicence, license_iri(licence)))
+        rdf.add((iri, LKG.origin, entity_iri(step.origin)))
+        rdf.add((iri, LKG.pathStep, entity_iri(step.node)))
+        rdf.add((iri, LKG.pathLength, Literal(step.length - 1, datatype=XSD.integer)))
+        rdf.add((iri, DCTERMS.source, _iri(step.source, f"{step.node} terms path step")))
+        if step.next is not None:
+            rdf.add((iri, LKG.pathNext, _path_iri(step.next)))
+        step = step.next if step.next is not None and graph.nodes[step.next.node].get("imported") else None
     return node
 
 

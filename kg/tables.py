@@ -916,10 +916,28 @@ class _Registry:
         return found
 
 
+def curated_lineage(joined: Joined, graph):  # noqa: ANN001, ANN201
+    """The catalog's lineage `graph` as the object path's graph has it around curated entities: each edge the
+    dump gives a curated entity (in a field its entry leaves empty), and the imported entities behind those
+    edges, with their own edges (few entities, and small). `graph` itself, not a copy, when the dump gives none.
+    kg.terms reads it to answer the curated entities (their terms, in the RDF and in the tables)."""
+    entities, edges = joined.entities, joined.edges
+    curated_children = pc.unique(pc.filter(edges["entity"], pc.invert(pc.is_in(edges["entity"], pc.filter(entities["entity"], entities["imported"]))))) if edges.num_rows else pa.array([], pa.string())
+    if not len(curated_children):
+        return graph
+    all_ids = entities["entity"].combine_chunks()
+    child_at, parent_at = (_positions(edges[name], all_ids) for name in ("entity", "target"))
+    behind = pa.concat_arrays([_reachable(child_at, parent_at, all_ids, c) for c in curated_children.to_pylist()])
+    graph = graph.copy()
+    add_imported(graph, entities, edges.filter(pc.is_in(edges["entity"], behind)), pc.unique(behind))
+    return graph
+
+
 def compute_terms_table(joined: Joined, graph, licenses, rules=None) -> Terms:  # noqa: ANN001
     """Every entity's effective terms in one pass: levels in topological order, each level's signatures from its
     parents' by memoised set operations (kg.terms' rules: what each edge passes, nearest holders first).
-    Curated entities keep the terms kg.terms computes for the catalog (the hidden cases do not change)."""
+    Curated entities keep kg.terms' own answer on `graph`, the catalog's lineage with what the dump adds to it
+    (`curated_lineage`): the hidden cases do not change."""
     from kg.terms import SUBJECTS, _reach, _rule_passes, _terms_of, load_rules
 
     rules = rules or load_rules()
@@ -928,17 +946,8 @@ def compute_terms_table(joined: Joined, graph, licenses, rules=None) -> Terms:  
     n = entities.num_rows
     ids = entities["entity"].combine_chunks()
     imported = entities["imported"].to_numpy(zero_copy_only=False)
-    # Curated entities: kg.terms' own answer, reduced to its signature. A curated entity the dump gives an edge
-    # (in a field its entry leaves empty) is answered on the catalog with those edges and the imported ancestors
-    # behind them, as the object path's graph has them: few entities, and small.
     edges = joined.edges
-    curated_children = pc.unique(pc.filter(edges["entity"], pc.invert(pc.is_in(edges["entity"], pc.filter(entities["entity"], entities["imported"]))))) if edges.num_rows else pa.array([], pa.string())
-    if len(curated_children):
-        all_ids = entities["entity"].combine_chunks()
-        child_at, parent_at = (_positions(edges[name], all_ids) for name in ("entity", "target"))
-        behind = pa.concat_arrays([_reachable(child_at, parent_at, all_ids, c) for c in curated_children.to_pylist()])
-        graph = graph.copy()
-        add_imported(graph, entities, edges.filter(pc.is_in(edges["entity"], behind)), pc.unique(behind))
+    # Curated entities: kg.terms' own answer, reduced to its signature.
     cache: dict = {}
     curated_sig: dict[str, int] = {}
     for node, data in list(graph.nodes(data=True)):
@@ -1621,9 +1630,11 @@ def _reachable(frm: np.ndarray, to: np.ndarray, ids: pa.Array, start: str) -> pa
 
 @dataclass
 class HubBuild:
-    """What the columnar path made for kg.build.Build.tables."""
+    """What the columnar path made for kg.build.Build.tables: the joined tables, every entity's terms, and
+    the catalog's lineage with the dump's edges into it (`curated_lineage`), which the catalog's terms are computed on."""
     joined: Joined
     terms: Terms
+    lineage: object  # networkx.MultiDiGraph
 
 
 def build_hub(catalog, graph, paths: list[Path], stage) -> HubBuild:  # noqa: ANN001
@@ -1647,6 +1658,7 @@ def build_hub(catalog, graph, paths: list[Path], stage) -> HubBuild:  # noqa: AN
     with stage(f"joining {tables.records.num_rows:,} records with the catalog"):
         joined = join_catalog(tables, catalog)
     with stage("computing every imported entity's effective terms"):
-        terms = compute_terms_table(joined, graph, catalog.licenses)
+        lineage = curated_lineage(joined, graph)
+        terms = compute_terms_table(joined, lineage, catalog.licenses)
     give_back()
-    return HubBuild(joined, terms)
+    return HubBuild(joined, terms, lineage)

@@ -201,6 +201,22 @@ def test_a_broken_graph_does_not_conform_to_the_shapes() -> None:
     ]
 
 
+def test_a_model_needs_a_developer_or_a_source_record_that_describes_it() -> None:
+    # The Hub names who uploaded a model, not who made it: an imported model may have no developer, a curated one may not.
+    data = Graph().parse(format="turtle", data=f"""
+        @prefix lkg: <{LKG}> .
+        <{ID}model/curated> a lkg:Model .
+        <{ID}model/imported> a lkg:Model .
+        <{ID}record/huggingface/someone/imported> lkg:describes <{ID}model/imported> .
+        <{ID}model/developed> a lkg:Model ; lkg:developedBy <{ID}organization/acme> .""")
+    _, report, _ = pyshacl.validate(data, shacl_graph=Graph().parse(ONTOLOGY_DIR / "shapes.ttl"), inference="none")
+    sh = "http://www.w3.org/ns/shacl#"
+    shape = URIRef("https://w3id.org/llm-lineage/shapes#ModelDeveloperShape")
+    failing = {(str(report.value(r, URIRef(sh + "focusNode"))), str(report.value(r, URIRef(sh + "resultMessage"))))
+               for r in report.subjects(URIRef(sh + "sourceShape"), shape)}
+    assert failing == {(f"{ID}model/curated", "a model needs at least one developer, or a source record that describes it")}
+
+
 def test_a_broken_effective_policy_does_not_conform_to_the_shapes() -> None:
     data = Graph().parse(RDF_FIXTURES / "odrl-broken.ttl")
     conforms, report, _ = pyshacl.validate(data, shacl_graph=Graph().parse(ONTOLOGY_DIR / "shapes.ttl"), inference="none")
