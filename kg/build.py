@@ -30,11 +30,13 @@ while the exports are written on a terminal); the CLI decides what is shown.
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, nullcontext
@@ -261,7 +263,9 @@ def running_aside(function: Callable[..., T], *args: object, **kwargs: object) -
     """Run `function(*args, **kwargs)` in a forked copy of this process while the `with` body goes on; the
     function it yields waits for the result and returns it. Should the copy end without a result (it raised,
     or could not start), the call runs `function` here instead, so an error is raised as it would be without
-    the copy. Leaving the body stops the copy if it still runs. Linux forks: the copy shares what exists, copied on write."""
+    the copy. Leaving the body stops the copy if it still runs. Linux forks: the copy shares what exists, copied on
+    write. A process with other Python threads (a notebook's kernel) is not forked, since a lock one of them holds
+    would stay locked in the copy: the call runs `function` then."""
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
 
@@ -272,11 +276,16 @@ def running_aside(function: Callable[..., T], *args: object, **kwargs: object) -
         except BaseException:  # noqa: BLE001 (the caller runs the function again and raises this itself)
             os._exit(1)
 
-    try:
-        worker = context.Process(target=run, daemon=True)
-        worker.start()
-    except OSError:  # no fork to be had (memory, process limits): the call does the work here
-        worker = None
+    worker = None
+    if threading.active_count() == 1:
+        gc.freeze()  # the copy's collector leaves what exists alone, so its pages are not copied as they are scanned
+        try:
+            worker = context.Process(target=run, daemon=True)
+            worker.start()
+        except OSError:  # no fork to be had (memory, process limits): the call does the work here
+            worker = None
+        finally:
+            gc.unfreeze()
     sender.close()
 
     def result() -> T:

@@ -80,3 +80,42 @@ def test_the_command_line_module_holds_no_build_logic() -> None:
     text = (ROOT / "kg" / "cli.py").read_text(encoding="utf-8")
     for stage in ("build_graph", "to_rdf", "serialize", "add_to_graph", "imported_blocks", "write_exports", "stage_folder", "stage_store", "swap_together"):
         assert stage not in text, stage
+
+
+def test_running_aside_gives_the_forked_copys_answer() -> None:
+    import os
+
+    from kg.build import running_aside
+
+    with running_aside(os.getpid) as answer:
+        assert answer() != os.getpid()  # it ran in another process
+        assert answer() == answer()  # the same answer each call, the copy asked once
+
+
+def test_running_aside_raises_the_functions_own_error_here() -> None:
+    from kg.build import running_aside
+    from kg.errors import CatalogError, Problem
+
+    def refuse() -> None:
+        raise CatalogError([Problem("data/models/x.yaml", 3, "id", "broken")])
+
+    with running_aside(refuse) as answer, pytest.raises(CatalogError) as caught:
+        answer()
+    assert str(caught.value) == "1 error(s) in the catalog:\n  data/models/x.yaml:3: id: broken"
+
+
+def test_running_aside_forks_no_process_that_has_other_threads() -> None:
+    import os
+    import threading
+
+    from kg.build import running_aside
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        with running_aside(os.getpid) as answer:
+            assert answer() == os.getpid()
+    finally:
+        stop.set()
+        other.join()
