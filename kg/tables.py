@@ -1275,6 +1275,8 @@ def _write_tables(handles: dict, plan: _Plan, joined: Joined, licenses, quads: b
                 handle.write(_bytes_of(column))
         if ttl is not None:
             ttl.write(_bytes_of(_column([_turtle_ids(texts["entity"]), " ", texts["text"], " .\n\n"])))
+        if not nt_handles:
+            count += _edge_triples(plan.curated_edges, vocabulary)
     files = [__import__("kg.stream", fromlist=["literal"]).literal(f"{f}:")[:-1] for f in joined.tables.files]
     for k in range(-(-len(plan.placed) // WRITE_ROWS)):
         count += _write_records(nt_handles, ttl, plan.records(joined, k), files, joined.tables.retrieved, vocabulary)
@@ -1287,7 +1289,7 @@ def _emit(nt_handles: list, ttl, subject: pa.Array, pairs: list[tuple[str, pa.Ar
           turtle: dict[str, pa.Array] | None = None) -> int:  # noqa: ANN001
     """Write one column of triples per (predicate key, object column) for each subject; in Turtle, one block a subject,
     with the shorter Turtle forms `turtle` gives for some keys (and for "subject")."""
-    count = 0
+    count = 0 if nt_handles else sum(len(objects) - objects.null_count for _, objects in pairs if objects is not None)  # a line a value
     for key, objects in pairs if nt_handles else ():
         if objects is not None:
             lines = _column([subject, " ", vocabulary.nt[key], " ", objects, " .\n"])
@@ -1320,6 +1322,9 @@ def _write_entities(nt_handles: list, ttl, batch: pa.Table, policies: pa.Array, 
              ("parameters", _column(['"', pc.cast(batch["parameters"], pa.string()), '"^^', vocabulary.nt["integer"]])),
              ("policy", _column(["<", ID_BASE, "terms/", policies, ">"]))]
     # Types: each class of the kind, a column each (a model's and a dataset's lists differ in length).
+    if not nt_handles:  # Turtle alone: the triples counted as the lines would be
+        count += sum(pc.sum(pc.equal(kind, kind_name)).as_py() * len(classes) for kind_name, (classes, _) in vocabulary.types.items())
+        count += _edge_triples(edges, vocabulary)
     for kind_name, (classes, _) in vocabulary.types.items() if nt_handles else ():
         rows = pc.equal(kind, kind_name)
         for cls in classes:
@@ -1348,6 +1353,15 @@ def _write_entities(nt_handles: list, ttl, batch: pa.Table, policies: pa.Array, 
         body = pc.binary_join_element_wise(*columns, " ;\n    ", null_handling="skip")
         ttl.write(_bytes_of(_column([_turtle_ids(batch["entity"]), " ", body, " .\n\n"])))
     return count + _emit(nt_handles, None, subject, pairs, vocabulary)
+
+
+def _edge_triples(edges: pa.Table, vocabulary: _Vocabulary) -> int:
+    """How many triples `_edge_terms` writes for the edges: each edge once per property of its relation."""
+    if not edges.num_rows:
+        return 0
+    key = pc.binary_join_element_wise(edges["relation"], pc.list_element(pc.split_pattern(edges["entity"], "/", max_splits=1), 0), " ")
+    counted = pc.value_counts(key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key)
+    return sum(row["counts"] * len(vocabulary.closed.get(tuple(row["values"].split(" ")), [])) for row in counted.to_pylist())
 
 
 def _edge_terms(edges: pa.Table, vocabulary: _Vocabulary, nt: bool = True, ttl: bool = True) -> tuple[list[pa.Array], pa.Table]:

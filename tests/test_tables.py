@@ -5,6 +5,7 @@ reported by file and row; RDF that pyoxigraph and rdflib parse; golden N-Quads c
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -252,6 +253,20 @@ def test_a_hub_build_conforms_to_the_shapes(tmp_path, monkeypatch, capsys):
               ?step a lkg:TermPath ; lkg:pathStep <https://w3id.org/llm-lineage/id/dataset/huggingface-tiny-lab-web-text> }""").askAnswer
     conforms, _, text = pyshacl.validate(data, shacl_graph=Graph().parse(ONTOLOGY_DIR / "shapes.ttl"), inference="none")
     assert conforms, text
+
+
+def test_a_hub_build_counts_its_triples_whichever_files_it_writes(tmp_path, monkeypatch, capsys):
+    # Turtle alone was counted as the catalog's triples and the shared policies' only.
+    from kg.cli import main
+
+    path = write_jsonl(tmp_path / "hub.jsonl", hub_records())
+    monkeypatch.setattr("kg.tables.TABLES_FROM_BYTES", 0)
+    counts = {}
+    for formats in ("nt", "ttl", "nt,ttl"):
+        assert main(["build", "-q", "--out", str(tmp_path / formats), "--source", f"huggingface={path}", "--formats", formats]) == 0
+        counts[formats] = re.search(r": ([0-9]+) triples", capsys.readouterr().out).group(1)
+    lines = len((tmp_path / "nt" / "kg.nt").read_text(encoding="utf-8").splitlines())
+    assert counts == {"nt": str(lines), "ttl": str(lines), "nt,ttl": str(lines)}
 
 
 @pytest.mark.parametrize("batch", [100_000, 2, 1])
