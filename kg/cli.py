@@ -385,8 +385,8 @@ def _build(args: argparse.Namespace) -> int:
         print(f"wrote {args.out / 'graph.json'}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
     written = [output_name(name, args.compress) for name in sorted(done.formats, key=("kg.ttl", "kg.nt", "kg.nq", "kg.jsonld").index)]
     print(f"wrote {args.out / written[0]}{''.join(', ' + name for name in written[1:])}: {done.triples} triples")
-    print(f"wrote {args.out / 'lineage.html'}" + (f": {done.page_nodes} nodes (the catalog and the biggest imported families)" if result.merged is not None
-                                                   else f": {done.page_nodes} nodes (the catalog)" if result.tables is not None else ""))
+    print(f"wrote {args.out / 'lineage.html'}" + (f": {done.page_nodes} nodes (the catalog and the biggest imported families)"
+                                                   if result.merged is not None or result.tables is not None else ""))
     if args.store is not None:
         print(f"wrote {args.store}: an Oxigraph store for `kg serve --store {args.store}`")
     if result.tables is not None:

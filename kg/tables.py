@@ -554,6 +554,13 @@ class Joined:
     references: pa.Table
     ambiguous: list[tuple[int, tuple[str, ...]]]
 
+    @cached_property
+    def edge_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each edge's entity and target by their row in `entities` (-1: none), found once for the passes that walk
+        the lineage (the terms, the page's families; at a million models each lookup is 0.4 s)."""
+        ids = self.entities["entity"].combine_chunks()
+        return _positions(self.edges["entity"], ids), _positions(self.edges["target"], ids)
+
     def counts(self) -> dict[str, int]:
         """The merge report's counts (kg.merge.Merged.counts), from the tables."""
         imported = pc.sum(pc.cast(self.entities["imported"], pa.int64())).as_py() or 0
@@ -926,7 +933,7 @@ def curated_lineage(joined: Joined, graph):  # noqa: ANN001, ANN201
     if not len(curated_children):
         return graph
     all_ids = entities["entity"].combine_chunks()
-    child_at, parent_at = (_positions(edges[name], all_ids) for name in ("entity", "target"))
+    child_at, parent_at = joined.edge_rows
     behind = pa.concat_arrays([_reachable(child_at, parent_at, all_ids, c) for c in curated_children.to_pylist()])
     graph = graph.copy()
     add_imported(graph, entities, edges.filter(pc.is_in(edges["entity"], behind)), pc.unique(behind))
@@ -965,8 +972,7 @@ def compute_terms_table(joined: Joined, graph, licenses, rules=None) -> Terms:  
     for i in np.flatnonzero(~imported):
         signature[i] = curated_sig.get(ids[i].as_py(), registry.add(Signature(frozenset(), None, False, False)))
     # The edges out of imported entities, parents numbered (an imported parent by its row, a curated one by its signature).
-    child = pc.index_in(edges["entity"], ids)
-    parent = pc.index_in(edges["target"], ids)
+    child_np, parent_np = joined.edge_rows
     rule_list = list(rules.rules)
     # The rule of each edge, looked up once per distinct (field, relation).
     pair = pc.binary_join_element_wise(edges["field"], edges["relation"], " ")
@@ -974,8 +980,6 @@ def compute_terms_table(joined: Joined, graph, licenses, rules=None) -> Terms:  
     found_rules = [rules.rule_for(*key.split(" ", 1)) for key in encoded.dictionary.to_pylist()]
     per_pair = np.array([next((k for k, r in enumerate(rule_list) if r is rule), -1) for rule in found_rules], dtype=np.int64)
     rule_of = per_pair[encoded.indices.to_numpy(zero_copy_only=False)] if edges.num_rows else np.zeros(0, dtype=np.int64)
-    child_np = pc.fill_null(child, -1).to_numpy(zero_copy_only=False)
-    parent_np = pc.fill_null(parent, -1).to_numpy(zero_copy_only=False)
     curated_ids = pa.array(list(curated_sig), pa.string())
     at = pc.index_in(edges["target"], curated_ids)
     curated_target = np.append(np.array(list(curated_sig.values()), dtype=np.int64), -1)[pc.fill_null(at, len(curated_sig)).to_numpy(zero_copy_only=False)]
@@ -1625,18 +1629,82 @@ def _reachable(frm: np.ndarray, to: np.ndarray, ids: pa.Array, start: str) -> pa
     if at < 0:
         return pa.array([start], pa.string())
     order = np.argsort(frm, kind="stable")
-    frm_sorted, to_sorted = frm[order], to[order]
-    seen = np.zeros(len(ids), dtype=bool)
+    return pc.filter(ids, pa.array(_spread(frm[order], to[order], len(ids), at)))
+
+
+def _spread(frm_sorted: np.ndarray, to_sorted: np.ndarray, n: int, at: int) -> np.ndarray:
+    """Which of n rows are reached from row `at` along frm -> to, `at` included; the pairs sorted by frm."""
+    seen = np.zeros(n, dtype=bool)
     seen[at] = True
     frontier = np.array([at])
     while len(frontier):
         lo, hi = np.searchsorted(frm_sorted, frontier, "left"), np.searchsorted(frm_sorted, frontier, "right")
-        nxt = to_sorted[np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)])] if (hi - lo).sum() else np.zeros(0, dtype=np.int64)
+        counts = hi - lo
+        # The runs lo[i]:hi[i] of every frontier row, concatenated without a Python loop.
+        nxt = to_sorted[np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())]
         nxt = nxt[nxt >= 0]
         nxt = np.unique(nxt[~seen[nxt]])
         seen[nxt] = True
         frontier = nxt
-    return pc.filter(ids, pa.array(seen))
+    return seen
+
+
+def overview_page(lineage, joined: Joined, licenses, families: int = 8, members: int = 4, per_curated: int = 2):  # noqa: ANN001, ANN201
+    """What the page of a Hub build draws, chosen as kg.graph.overview_nodes chooses it on the object path's
+    graph, and their effective terms: every curated entity (the graph `lineage`, `curated_lineage`'s),
+    up to `per_curated` imported direct derivatives of each (those with the most derivatives first), and
+    the `families` imported roots with the most descendants, each with up to `members` of its direct
+    derivatives. Descendants are counted, by a breadth-first walk each, for the 3 x `families` roots with
+    the most direct derivatives: a walk at three million models takes a fraction of a second, a walk from
+    every root would not end. The terms of the imported entities shown are kg.terms' on their whole ancestry.
+    Returns (the page's graph, the terms of its imported entities)."""
+    from kg.graph import LINEAGE_FIELDS
+    from kg.terms import compute_all
+
+    entities, edges = joined.entities, joined.edges
+    ids = entities["entity"].combine_chunks()
+    n = len(ids)
+    imported = entities["imported"].to_numpy(zero_copy_only=False) if n else np.zeros(0, bool)
+    lineage_edges = pc.is_in(edges["field"], pa.array(LINEAGE_FIELDS, pa.string())).to_numpy(zero_copy_only=False) if edges.num_rows else np.zeros(0, bool)
+    child, parent = (rows[lineage_edges] for rows in joined.edge_rows)
+    child, parent = child[(child >= 0) & (parent >= 0)], parent[(child >= 0) & (parent >= 0)]
+    derivatives = np.bincount(parent, minlength=n) if n else np.zeros(0, np.int64)  # direct, as in_degree counts them
+    chosen: set[int] = set()
+
+    def most_derived(rows: np.ndarray, count: int) -> list[int]:
+        names = pc.take(ids, pa.array(rows, pa.int64())).to_pylist()
+        return [row for _, _, row in sorted(zip((-derivatives[rows]).tolist(), names, rows.tolist()))[:count]]
+
+    by_parent = np.argsort(parent, kind="stable")
+    parent_sorted, child_by_parent = parent[by_parent], child[by_parent]
+
+    def children_of(row: int) -> np.ndarray:
+        return np.unique(child_by_parent[np.searchsorted(parent_sorted, row, "left"): np.searchsorted(parent_sorted, row, "right")])
+
+    for row in np.flatnonzero(~imported):
+        kids = children_of(row)
+        chosen.update(most_derived(kids[imported[kids]], per_curated))
+    has_parent = np.zeros(n, bool)
+    has_parent[child] = True
+    roots = np.flatnonzero(imported & ~has_parent & (derivatives > 0))
+    candidates = roots[np.lexsort((np.arange(len(roots)), -derivatives[roots]))][: 3 * families]
+    size = {int(r): int(_spread(parent_sorted, child_by_parent, n, int(r)).sum()) - 1 for r in candidates}
+    for root in sorted(size, key=lambda r: (-size[r], ids[int(r)].as_py()))[:families]:
+        chosen.update([root, *most_derived(children_of(root), members)])
+    shown = pc.take(ids, pa.array(sorted(chosen), pa.int64())) if chosen else pa.array([], pa.string())
+    page = lineage.subgraph([node for node, data in lineage.nodes(data=True) if not data.get("imported")]).copy()
+    drawn = pa.concat_arrays([pa.array(list(page), pa.string()), shown])
+    add_imported(page, entities, edges.filter(pc.and_(pc.is_in(edges["entity"], drawn), pc.is_in(edges["target"], drawn))), shown)
+    # Their terms on their whole ancestry: each shown entity and what it derives from.
+    by_child = np.argsort(child, kind="stable")
+    child_sorted, parent_by_child = child[by_child], parent[by_child]
+    behind = np.zeros(n, bool)
+    for row in chosen:
+        behind |= _spread(child_sorted, parent_by_child, n, row)
+    ancestry = lineage.copy()
+    near = pc.filter(ids, pa.array(behind & imported))
+    add_imported(ancestry, entities, edges.filter(pc.is_in(edges["entity"], near)), near)
+    return page, compute_all(ancestry, licenses, nodes=[ids[row].as_py() for row in sorted(chosen) if imported[row]])
 
 
 # --- the stage kg.build runs ------------------------------------------------------------------
@@ -1644,11 +1712,14 @@ def _reachable(frm: np.ndarray, to: np.ndarray, ids: pa.Array, start: str) -> pa
 
 @dataclass
 class HubBuild:
-    """What the columnar path made for kg.build.Build.tables: the joined tables, every entity's terms, and
-    the catalog's lineage with the dump's edges into it (`curated_lineage`), which the catalog's terms are computed on."""
+    """What the columnar path made for kg.build.Build.tables: the joined tables, every entity's terms, the
+    catalog's lineage with the dump's edges into it (`curated_lineage`), which the catalog's terms are computed
+    on, and what the page draws (`overview_page`): its graph and the terms of the imported entities on it."""
     joined: Joined
     terms: Terms
     lineage: object  # networkx.MultiDiGraph
+    page: object  # networkx.MultiDiGraph
+    page_terms: dict
 
 
 def build_hub(catalog, graph, paths: list[Path], stage) -> HubBuild:  # noqa: ANN001
@@ -1675,4 +1746,6 @@ def build_hub(catalog, graph, paths: list[Path], stage) -> HubBuild:  # noqa: AN
         lineage = curated_lineage(joined, graph)
         terms = compute_terms_table(joined, lineage, catalog.licenses)
     give_back()
-    return HubBuild(joined, terms, lineage)
+    with stage("choosing the imported families the page shows"):
+        page, page_terms = overview_page(lineage, joined, catalog.licenses)
+    return HubBuild(joined, terms, lineage, page, page_terms)

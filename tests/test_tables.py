@@ -269,6 +269,26 @@ def test_a_hub_build_counts_its_triples_whichever_files_it_writes(tmp_path, monk
     assert counts == {"nt": str(lines), "ttl": str(lines), "nt,ttl": str(lines)}
 
 
+def test_a_hub_builds_page_shows_what_the_object_paths_page_shows(tmp_path, monkeypatch):
+    """The catalog, the imported derivatives of curated entities and the biggest imported families, with the
+    same edges and the same effective terms, whichever path read the dump."""
+    from kg.build import build
+    from kg.graph import overview_nodes
+
+    path = write_jsonl(tmp_path / "hub.jsonl", hub_records())
+    objects = build(sources=[("huggingface", path)])
+    monkeypatch.setattr("kg.tables.TABLES_FROM_BYTES", 0)
+    tables = build(sources=[("huggingface", path)], columnar=True)
+    page = tables.tables.page
+    shown = overview_nodes(objects.graph)
+    assert set(page) == shown and any(objects.graph.nodes[n].get("imported") for n in shown)
+    assert set(page.edges(keys=True)) == set(objects.graph.subgraph(shown).edges(keys=True))
+    for node, result in tables.tables.page_terms.items():
+        expected = objects.terms[node]
+        assert {(t.term, t.kind, t.licence) for t in result.terms} == {(t.term, t.kind, t.licence) for t in expected.terms}, node
+        assert result.commercial_use == expected.commercial_use, node
+
+
 @pytest.mark.parametrize("batch", [100_000, 2, 1])
 def test_both_paths_write_the_same_rdf_for_the_same_records(tmp_path, monkeypatch, capsys, batch):
     """The shared provenance form of issue 24: a Hub dump built by the object path and by the columnar path gives
