@@ -559,7 +559,8 @@ class Joined:
         """Each edge's entity and target by their row in `entities` (-1: none), found once for the passes that walk
         the lineage (the terms, the page's families; at a million models each lookup is 0.4 s)."""
         ids = self.entities["entity"].combine_chunks()
-        return _positions(self.edges["entity"], ids), _positions(self.edges["target"], ids)
+        width = np.int32 if len(ids) < 2**31 else np.int64  # kept to the end of the build: 36 MB at three million models
+        return _positions(self.edges["entity"], ids).astype(width), _positions(self.edges["target"], ids).astype(width)
 
     def counts(self) -> dict[str, int]:
         """The merge report's counts (kg.merge.Merged.counts), from the tables."""
