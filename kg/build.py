@@ -267,7 +267,7 @@ def _swap_in(out: Path, outputs: dict[str, bytes], stream, store: Path | None, l
 @contextmanager
 def running_aside(function: Callable[..., T], *args: object, **kwargs: object) -> Iterator[Callable[[], T]]:
     """Run `function(*args, **kwargs)` in a forked copy of this process while the `with` body goes on; the
-    function it yields waits for the result and returns it. Should the copy end without a result (it raised,
+    function it yields waits for the result and returns it (the same one each call). Should the copy end without a result (it raised,
     or could not start), the call runs `function` here instead, so an error is raised as it would be without
     the copy. Leaving the body stops the copy if it still runs. Linux forks: the copy shares what exists, copied on
     write. A process with other Python threads (a notebook's kernel) is not forked, since a lock one of them holds
@@ -293,14 +293,18 @@ def running_aside(function: Callable[..., T], *args: object, **kwargs: object) -
         finally:
             gc.unfreeze()
     sender.close()
+    answer: list[T] = []
 
     def result() -> T:
-        try:
-            if worker is not None:
-                return receiver.recv()
-        except EOFError:
-            pass
-        return function(*args, **kwargs)
+        if not answer:
+            try:
+                if worker is not None:
+                    answer.append(receiver.recv())
+            except EOFError:
+                pass
+            if not answer:
+                answer.append(function(*args, **kwargs))
+        return answer[0]
 
     try:
         yield result

@@ -395,7 +395,7 @@ def run_checks(rdf: Graph, skip: tuple[str, ...] = ()) -> list[Violation]:
 
     The checks are the package's own queries, not a user's: they run here, in this process, without the
     sandbox of `run_query` (a fork and a parse for SERVICE each, 0.5 s of a 3.7 s build of the bundled catalog).
-    tests/test_query.py holds them to what the sandbox would ask: no SERVICE, and an answer in milliseconds."""
+    tests/test_query.py holds each to the sandbox's terms: no SERVICE, and the rows `run_query` gives."""
     store = to_store(rdf)
     store.load(path=str(ONTOLOGY_FILE), format=ox.RdfFormat.TURTLE)
     violations = []
