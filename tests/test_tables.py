@@ -283,6 +283,8 @@ def test_a_hub_builds_page_shows_what_the_object_paths_page_shows(tmp_path, monk
     shown = overview_nodes(objects.graph)
     assert set(page) == shown and any(objects.graph.nodes[n].get("imported") for n in shown)
     assert set(page.edges(keys=True)) == set(objects.graph.subgraph(shown).edges(keys=True))
+    imported = {n for n in shown if objects.graph.nodes[n].get("imported") and objects.graph.nodes[n]["kind"] in ("model", "dataset")}
+    assert set(tables.tables.page_terms) == imported
     for node, result in tables.tables.page_terms.items():
         expected = objects.terms[node]
         assert {(t.term, t.kind, t.licence) for t in result.terms} == {(t.term, t.kind, t.licence) for t in expected.terms}, node
