@@ -378,7 +378,7 @@ def _build(args: argparse.Namespace) -> int:
     result = _built(args, columnar=True)
     done = publish(result, args.out, args.formats, args.store, args.compress)
     graph = result.graph
-    if result.tables is not None:  # a Hub build: the lineage is in its tables, the page shows the catalog
+    if result.tables is not None:  # a Hub build: the lineage is in its tables
         joined = result.tables.joined
         print(f"wrote {args.out / TABLE_FILES[0]}, {TABLE_FILES[1]}: {graph.number_of_nodes() + joined.counts()['new']} nodes, {graph.number_of_edges() + joined.edges.num_rows} edges")
     else:
