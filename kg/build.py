@@ -101,9 +101,7 @@ class Build:
 
     def page_nodes(self) -> Iterable[str]:
         """The nodes lineage.html draws: all of a catalog; with sources, the catalog and the biggest imported families
-        (of Hub dumps read into tables, those of `tables.page`)."""
-        if self.tables is not None:
-            return self.tables.page
+        (of Hub dumps read into tables, `tables.page` is the page's graph)."""
         return self.graph if self.merged is None else overview_nodes(self.graph)
 
 

@@ -935,9 +935,12 @@ def curated_lineage(joined: Joined, graph):  # noqa: ANN001, ANN201
         return graph
     all_ids = entities["entity"].combine_chunks()
     child_at, parent_at = joined.edge_rows
-    behind = pa.concat_arrays([_reachable(child_at, parent_at, all_ids, c) for c in curated_children.to_pylist()])
+    order = np.argsort(child_at, kind="stable")
+    starts = _positions(curated_children, all_ids)
+    reached = _spread(child_at[order], parent_at[order], len(all_ids), starts[starts >= 0])  # one walk from them all
+    behind = pc.unique(pa.concat_arrays([pc.filter(all_ids, pa.array(reached)), curated_children]))
     graph = graph.copy()
-    add_imported(graph, entities, edges.filter(pc.is_in(edges["entity"], behind)), pc.unique(behind))
+    add_imported(graph, entities, edges.filter(pc.is_in(edges["entity"], behind)), behind)
     return graph
 
 
@@ -1228,7 +1231,7 @@ def _plan(joined: Joined, terms: Terms, licenses) -> _Plan:  # noqa: ANN001
     edges = joined.edges
     place = np.full(joined.entities.num_rows, -1, dtype=np.int64)
     place[imported] = np.arange(len(imported))
-    row = pc.fill_null(pc.index_in(edges["entity"], joined.entities["entity"]), -1).to_numpy().astype(np.int64) if edges.num_rows else np.zeros(0, np.int64)
+    row = joined.edge_rows[0]
     at = np.where(row >= 0, place[row], -1)
     order = np.argsort(at, kind="stable")
     ordered = at[order]
@@ -1360,26 +1363,30 @@ def _write_entities(nt_handles: list, ttl, batch: pa.Table, policies: pa.Array, 
     return count + _emit(nt_handles, None, subject, pairs, vocabulary)
 
 
+def _edge_keys(edges: pa.Table) -> pa.DictionaryArray:
+    """Each edge's "<relation> <kind of its entity>", the key of vocabulary.closed's properties, dictionary-encoded."""
+    key = pc.binary_join_element_wise(edges["relation"], pc.list_element(pc.split_pattern(edges["entity"], "/", max_splits=1), 0), " ")
+    return pc.dictionary_encode(key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key)
+
+
 def _edge_triples(edges: pa.Table, vocabulary: _Vocabulary) -> int:
     """How many triples `_edge_terms` writes for the edges: each edge once per property of its relation."""
     if not edges.num_rows:
         return 0
-    key = pc.binary_join_element_wise(edges["relation"], pc.list_element(pc.split_pattern(edges["entity"], "/", max_splits=1), 0), " ")
-    counted = pc.value_counts(key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key)
-    return sum(row["counts"] * len(vocabulary.closed.get(tuple(row["values"].split(" ")), [])) for row in counted.to_pylist())
+    encoded = _edge_keys(edges)
+    per_key = np.bincount(encoded.indices.to_numpy(zero_copy_only=False), minlength=len(encoded.dictionary))
+    return sum(int(count) * len(vocabulary.closed.get(tuple(value.split(" ")), [])) for count, value in zip(per_key, encoded.dictionary.to_pylist()))
 
 
 def _edge_terms(edges: pa.Table, vocabulary: _Vocabulary, nt: bool = True, ttl: bool = True) -> tuple[list[pa.Array], pa.Table]:
     """The N-Triples lines of the edges (a column per property of each relation), and per entity the Turtle text of its edges."""
     if not edges.num_rows:
         return [], pa.table({"entity": pa.array([], pa.string()), "text": pa.array([], pa.string())})
-    kind = pc.list_element(pc.split_pattern(edges["entity"], "/", max_splits=1), 0)
-    key = pc.binary_join_element_wise(edges["relation"], kind, " ")
     subject = _column(["<", ID_BASE, edges["entity"], ">"]) if nt else None
     target = _column(["<", ID_BASE, edges["target"], ">"]) if nt else None
     target_ttl = _turtle_ids(edges["target"]) if ttl else None
     lines, texts = [], []
-    encoded = pc.dictionary_encode(key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key)
+    encoded = _edge_keys(edges)
     from kg.stream import _compact
 
     for code, value in enumerate(encoded.dictionary.to_pylist()):
@@ -1633,11 +1640,11 @@ def _reachable(frm: np.ndarray, to: np.ndarray, ids: pa.Array, start: str) -> pa
     return pc.filter(ids, pa.array(_spread(frm[order], to[order], len(ids), at)))
 
 
-def _spread(frm_sorted: np.ndarray, to_sorted: np.ndarray, n: int, at: int) -> np.ndarray:
-    """Which of n rows are reached from row `at` along frm -> to, `at` included; the pairs sorted by frm."""
+def _spread(frm_sorted: np.ndarray, to_sorted: np.ndarray, n: int, at: int | np.ndarray) -> np.ndarray:
+    """Which of n rows are reached from row(s) `at` along frm -> to, `at` included; the pairs sorted by frm."""
     seen = np.zeros(n, dtype=bool)
-    seen[at] = True
-    frontier = np.array([at])
+    frontier = np.unique(np.asarray(at, dtype=np.int64).reshape(-1))
+    seen[frontier] = True
     while len(frontier):
         lo, hi = np.searchsorted(frm_sorted, frontier, "left"), np.searchsorted(frm_sorted, frontier, "right")
         counts = hi - lo
@@ -1699,9 +1706,7 @@ def overview_page(lineage, joined: Joined, licenses, families: int = 8, members:
     # Their terms on their whole ancestry: each shown entity and what it derives from.
     by_child = np.argsort(child, kind="stable")
     child_sorted, parent_by_child = child[by_child], parent[by_child]
-    behind = np.zeros(n, bool)
-    for row in chosen:
-        behind |= _spread(child_sorted, parent_by_child, n, row)
+    behind = _spread(child_sorted, parent_by_child, n, np.array(sorted(chosen), dtype=np.int64))
     ancestry = lineage.copy()
     near = pc.filter(ids, pa.array(behind & imported))
     add_imported(ancestry, entities, edges.filter(pc.is_in(edges["entity"], near)), near)
