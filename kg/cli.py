@@ -68,7 +68,6 @@ EXAMPLES = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    release_interrupts()
     published.clear()  # what this command puts in place (main runs many times in one test process)
     for stream in (sys.stdout, sys.stderr):
         # Names are often Chinese: never crash on a terminal that cannot show them.
@@ -84,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     # A command builds objects that nearly all live until it ends (a Hub build: millions); at the default
     # thresholds the cyclic collector scans them again and again, about 13 % of a 100,000-model build.
     gc.set_threshold(100_000, 50, 1000)
+    release_interrupts()  # here, where the handlers below take a Ctrl-C: until now (the parser too) kg's loading handler does
     try:
         return args.run(args)
     except CatalogError as exc:
