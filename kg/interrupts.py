@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import signal
 
-from kg import _INTERRUPTED, _stop_while_loading
+from kg import _stop_while_loading
 
 __all__ = ["hold_interrupts", "release_interrupts"]
 

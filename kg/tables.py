@@ -94,6 +94,7 @@ class HubTables:
 # Dumps from this size on take the columnar path in `kg build`; smaller ones keep the object path, whose
 # export (graph.json, the claims' form) the rest of the project still reads until both write the same RDF.
 TABLES_FROM_BYTES = 32 * 2**20
+LINEAGE_ROWS = 1 << 20  # rows in each row group of entities.parquet and edges.parquet (pyarrow's default)
 
 
 def is_table_dump(path: Path) -> bool:
@@ -128,9 +129,12 @@ def read_hub_tables(paths: list[Path]) -> HubTables:
 
 
 def codes_of(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Equal values, equal small integers: the group keys of numpy's grouping."""
+    """Equal values, equal small integers: the group keys of numpy's grouping (nulls are one group of their own)."""
     values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    return pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False).astype(np.int64) if len(values) else np.zeros(0, dtype=np.int64)
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
+    encoded = pc.dictionary_encode(values)
+    return pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy().astype(np.int64)
 
 
 def codes_of_rows(*columns: pa.Array | pa.ChunkedArray | np.ndarray) -> np.ndarray:
@@ -545,7 +549,7 @@ EDGES = pa.schema([("entity", pa.string()), ("relation", pa.string()), ("field",
 class Joined:
     """The records placed: `owner` gives each record's entity (null: ambiguous or replaced), `entities` the new
     entities (and the curated ones records matched, imported False), `edges` the accepted lineage,
-    `references` every mention with its target (null: unresolved)."""
+    `references` every mention with its target (null: unresolved; its entity is its record's owner)."""
     tables: HubTables
     owner: pa.Array
     matched: dict[int, tuple[str, str]]  # record row -> (curated entity, the rule that matched it)
@@ -584,6 +588,12 @@ def slugs_of(kind: pa.Array, ids: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise(kind, pc.binary_join_element_wise("huggingface-", text, ""), "/")
 
 
+def _last_part(ids: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """A Hub id's name: what follows its last '/' (the whole id if it has none), without a list of parts (a third of
+    the time, and no list array of every id's two parts at the join's peak)."""
+    return pc.replace_substring_regex(ids, "^.*/", "")
+
+
 def squash(texts: pa.Array) -> pa.Array:
     """A Hub id's letters and digits, lower case: equal for any two ids `normalise` makes equal (a cheap
     superset of its matches, checked exactly with `normalise` afterwards)."""
@@ -596,17 +606,38 @@ def join_catalog(tables: HubTables, catalog) -> Joined:  # noqa: ANN001 (kg.cata
     """Place every record as kg.merge.merge does, by joins: its Hub id (case aside) against the catalog's
     Hub ids and aliases, then names with owners kept apart; the others become new entities with
     kg.merge's ids. Then each mention is resolved, and the accepted lineage made; `tables.mentions` is emptied
-    once the references hold them (at three million models it is 0.7 GB)."""
-    from kg.merge import _curated_index, _Index, _new_id, owners_differ  # noqa: F401
+    once the references hold them (at three million models it is 0.7 GB). Each step is a function of its
+    own, and freed memory is given back between them: a step's temporaries are freed when it returns."""
+    from kg.merge import _curated_index
     from kg.sources import normalise
+    from kg.vocab import KINDS
 
     records = tables.records
+    curated = _curated_index(catalog)
+    owner_array, entity_code, matched, rules, ambiguous = _place(records, catalog, curated, normalise)
+    give_back()
+    entities = _entities(records, owner_array, catalog)
+    give_back()
+    references, code_of = _resolve_mentions(tables, owner_array, entity_code, curated, catalog, normalise)
+    give_back()
+    kind = records["kind"].combine_chunks()
+    record_kind = np.zeros(records.num_rows, dtype=np.int8)  # as _kind_codes numbers them
+    for number, name in enumerate(KINDS, 1):
+        record_kind[pc.equal(kind, name).to_numpy(zero_copy_only=False)] = number
+    curated_record = np.zeros(records.num_rows, dtype=bool)
+    curated_record[list(matched)] = True
+    edges = _accept_edges(references, owner_array, code_of, record_kind, curated_record, catalog)
+    return Joined(tables, owner_array, {i: (matched[i], rules[i]) for i in matched}, entities, edges, references, ambiguous)
+
+
+def _place(records: pa.Table, catalog, curated, normalise) -> tuple[pa.Array, np.ndarray, dict[int, str], dict[int, str], list]:  # noqa: ANN001
+    """Each record's entity: its id (null: ambiguous or replaced), its number (equal numbers, equal entities; -1 for
+    none), the records matched to curated entities (row -> entity, row -> rule) and the ambiguous ones."""
     kept = pc.greater_equal(records["position"], 0).to_numpy(zero_copy_only=False)
     order = np.argsort(np.where(kept, records["position"].to_numpy(), len(kept)), kind="stable")[: int(kept.sum())]
     ids = records["id"].combine_chunks()
     kind = records["kind"].combine_chunks()
-    names = pc.list_element(pc.split_pattern(pc.binary_join_element_wise("", ids, "/"), "/", max_splits=1, reverse=True), 1)
-    curated = _curated_index(catalog)
+    names = _last_part(ids)
     owner = [None] * records.num_rows
     rules: dict[int, str] = {}
     ambiguous = []
@@ -642,10 +673,10 @@ def join_catalog(tables: HubTables, catalog) -> Joined:  # noqa: ANN001 (kg.cata
     joined_rows = np.array(sorted(joined_to), dtype=np.int64)
     joining = np.isin(leaders, joined_rows)
     final = slug
+    source = np.arange(len(leaders))  # each leader's entity, as the leader whose id it takes
     if clash.any() or joining.any():
         final = _numbered(slug, clash, joining, set(catalog.entities))
         at = {int(leader): k for k, leader in enumerate(leaders)}
-        source = np.arange(len(leaders))
         for leader, target in joined_to.items():
             source[at[leader]] = at[target]
         final = pc.take(final, pa.array(source))
@@ -659,13 +690,14 @@ def join_catalog(tables: HubTables, catalog) -> Joined:  # noqa: ANN001 (kg.cata
         mask = np.zeros(records.num_rows, dtype=bool)
         mask[sorted(matched)] = True
         owner_array = pc.replace_with_mask(owner_array, pa.array(mask), pa.array([matched[i] for i in sorted(matched)], pa.string()))
-    entities = _entities(records, owner_array, catalog)
-    references = _resolve_mentions(tables, owner_array, entities, curated, catalog, normalise)
-    tables.mentions = MENTIONS.empty_table()  # every mention is in the references now: its memory goes back
-    give_back()
-    edges = _accept_edges(references, entities, catalog)
-    give_back()
-    return Joined(tables, owner_array, {i: (matched[i], rules[i]) for i in matched}, entities, edges, references, ambiguous)
+    # Each record's entity as a number as well: the mentions' entities are compared and grouped by it, not by
+    # their ids (hashing millions of ids was the join's peak).
+    entity_code = np.full(records.num_rows, -1, dtype=np.int64)
+    entity_code[rows] = source[pick[rows]]
+    if matched:
+        numbers = {e: len(leaders) + k for k, e in enumerate(sorted(set(matched.values())))}
+        entity_code[sorted(matched)] = [numbers[matched[i]] for i in sorted(matched)]
+    return owner_array, entity_code, matched, rules, ambiguous
 
 
 def _numbered(slug: pa.Array, clashing: np.ndarray, joining: np.ndarray, catalog_ids: set[str]) -> pa.Array:
@@ -745,37 +777,44 @@ def _entities(records: pa.Table, owner: pa.Array, catalog) -> pa.Table:  # noqa:
         return pc.if_else(pc.and_(pa.array(at >= 0), imported), taken, pa.scalar(None, kind_))
 
     hub = pc.take(records["id"].combine_chunks(), pa.array(leader_rows))
-    name = pc.list_element(pc.split_pattern(pc.binary_join_element_wise("", hub, "/"), "/", max_splits=1, reverse=True), 1)
+    name = _last_part(hub)
     return pa.table({"entity": entity_ids, "kind": pc.take(records["kind"].combine_chunks(), pa.array(leader_rows)), "name": name, "hub_id": hub,
                      "imported": imported, "license": pick("license", pa.string()), "uploaded": pick("uploaded", pa.string()),
                      "parameters": pick("parameters", pa.int64()), "record": pa.array(leader_rows, pa.int64())}, schema=ENTITIES)
 
 
-REFERENCES = pa.schema([("entity", pa.string()), ("field", pa.string()), ("relation", pa.string()), ("text", pa.string()),
-                        ("kind", pa.string()), ("target", pa.string()), ("record", pa.int64()), ("pointer", pa.string())])
+# A reference's entity is its record's owner (`Joined.owner`), not a column of its own: 0.23 GB at three million models.
+REFERENCES = pa.schema([("field", pa.string()), ("relation", pa.string()), ("text", pa.string()), ("target", pa.string()),
+                        ("record", pa.int64()), ("pointer", pa.string())])
 
 
-def _resolve_mentions(tables: HubTables, owner: pa.Array, entities: pa.Table, curated, catalog, normalise) -> pa.Table:  # noqa: ANN001
+def _resolve_mentions(tables: HubTables, owner: pa.Array, entity_code: np.ndarray, curated, catalog, normalise) -> tuple[pa.Table, np.ndarray]:  # noqa: ANN001
     """Each mention's target as kg.merge._resolve finds it: the catalog (Hub id, then name), then the new
-    entities (Hub id, then name); several candidates leave it unresolved, as does the entity itself."""
+    entities (Hub id, then name); several candidates leave it unresolved, as does the entity itself.
+    The references of the placed records' mentions, and the entity of each by its number (`entity_code`):
+    their ids are taken only for the few compared in Python and for the edges made (0.23 GB at three million)."""
     mentions = tables.mentions
     records = tables.records
-    entity = pc.take(owner, mentions["record"])
-    mentions = mentions.append_column("entity", entity).filter(pc.is_valid(entity))
+    code = entity_code[mentions["record"].to_numpy()]
+    if (code < 0).any():  # a filter copies every column; most builds place every record
+        mentions, code = mentions.filter(pa.array(code >= 0)), code[code >= 0]
     n = mentions.num_rows
+    record = mentions["record"].combine_chunks()
+    record_np = record.to_numpy()
     text = mentions["text"].combine_chunks()
     kind = mentions["kind"].combine_chunks()
-    entity = mentions["entity"].combine_chunks()
-    mentions = mentions.select(["field", "relation", "record", "pointer"])  # the chunked copies of the three go back
-    last = pc.list_element(pc.split_pattern(pc.binary_join_element_wise("", text, "/"), "/", max_splits=1, reverse=True), 1)
+    mentions = mentions.select(["field", "relation", "pointer"])
+    tables.mentions = MENTIONS.empty_table()  # every mention is in the references now: the chunked copies go back
+    last = _last_part(text)
     overrides: dict[int, str | None] = {}  # the targets found in Python (the catalog's, and by name)
     done = np.zeros(n, dtype=bool)
     # 1. the catalog, for the few that may be its entities
     explicit = pa.array(sorted(k.removeprefix("huggingface:") for k in curated.explicit if k.startswith("huggingface:")), pa.string())
     curated_names = pa.array(sorted({k.split(" ", 1)[1].replace("-", "").replace(".", "") for k in curated.names}), pa.string())
-    maybe = pc.or_(pc.is_in(pc.utf8_lower(text), explicit), pc.is_in(squash(last), curated_names)).to_numpy(zero_copy_only=False)
+    folded = pc.utf8_lower(text)
+    maybe = pc.or_(pc.is_in(folded, explicit), pc.is_in(squash(last), curated_names)).to_numpy(zero_copy_only=False)
     for i in np.flatnonzero(maybe):
-        t, k, e = text[i].as_py(), kind[i].as_py(), entity[i].as_py()
+        t, k, e = text[i].as_py(), kind[i].as_py(), owner[int(record_np[i])].as_py()
         found, _, _ = curated.find(k, [t.split("/")[-1]], [f"huggingface:{t}"])
         found = found - {e}
         if found:
@@ -783,19 +822,25 @@ def _resolve_mentions(tables: HubTables, owner: pa.Array, entities: pa.Table, cu
             overrides[i] = next(iter(found)) if len(found) == 1 else None
     # 2. the new entities by Hub id: a join on kind and the folded id
     new_records = pc.and_(pc.is_valid(owner), pc.invert(pc.is_in(owner, pa.array(sorted(catalog.entities), pa.string()))))
-    held = records.select(["kind", "id"]).append_column("owner", owner).filter(new_records)  # the columns used: a filter copies
+    held = records.select(["kind", "id"]).append_column("owner", owner)
+    held_rows = np.arange(records.num_rows)
+    if not pc.all(new_records).as_py():
+        held_rows = np.flatnonzero(new_records.to_numpy(zero_copy_only=False))
+        held = held.filter(new_records)  # the columns used: a filter copies
     keys = pc.binary_join_element_wise(held["kind"], pc.utf8_lower(held["id"]), " ")
-    wanted = pc.binary_join_element_wise(kind, pc.utf8_lower(text), " ")
-    at = pc.index_in(wanted, keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys)
-    hit = pc.is_valid(at).to_numpy(zero_copy_only=False) & ~done
-    found = pc.take(held["owner"].combine_chunks(), pc.fill_null(at, 0))
-    by_id = pc.if_else(pc.and_(pa.array(hit), pc.not_equal(found, entity)), found, pa.scalar(None, pa.string()))  # naming itself: no edge
+    wanted = pc.binary_join_element_wise(kind, folded, " ")
+    del folded
+    at = pc.fill_null(pc.index_in(wanted, keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys), -1).to_numpy(zero_copy_only=False)
+    del wanted, keys
+    hit = (at >= 0) & ~done
+    itself = entity_code[held_rows[np.maximum(at, 0)]] == code  # naming itself: no edge
+    by_id = _named(held["owner"], np.where(hit & ~itself, at, -1))
     done |= hit
     # 3. the new entities by name, for the few left whose squashed name is one of theirs
     rest = np.flatnonzero(~done)
     if len(rest):
         rest_keys = pc.binary_join_element_wise(pc.take(kind, pa.array(rest)), squash(pc.take(last, pa.array(rest))), " ")
-        held_last = pc.list_element(pc.split_pattern(pc.binary_join_element_wise("", held["id"], "/"), "/", max_splits=1, reverse=True), 1)
+        held_last = _last_part(held["id"])
         name_keys = pc.binary_join_element_wise(held["kind"], squash(held_last), " ")
         id_keys = pc.binary_join_element_wise(held["kind"], squash(held["id"]), " ")
         near = pc.or_(pc.is_in(name_keys, rest_keys), pc.is_in(id_keys, rest_keys)).to_numpy(zero_copy_only=False)
@@ -806,7 +851,7 @@ def _resolve_mentions(tables: HubTables, owner: pa.Array, entities: pa.Table, cu
         squashed = {key.split(" ", 1)[0] + " " + key.split(" ", 1)[1].replace("-", "").replace(".", "") for key in names}
         close = rest[pc.is_in(rest_keys, pa.array(sorted(squashed), pa.string())).to_numpy(zero_copy_only=False)] if names else rest[:0]
         for i in close:
-            found_names = names.get(f"{kind[i].as_py()} {normalise(last[i].as_py())}", set()) - {entity[i].as_py()}
+            found_names = names.get(f"{kind[i].as_py()} {normalise(last[i].as_py())}", set()) - {owner[int(record_np[i])].as_py()}
             overrides[i] = next(iter(found_names)) if len(found_names) == 1 else None
     mask = np.zeros(n, dtype=bool)
     values = []
@@ -814,8 +859,8 @@ def _resolve_mentions(tables: HubTables, owner: pa.Array, entities: pa.Table, cu
         mask[i] = True
         values.append(overrides[i])
     target_array = pc.replace_with_mask(by_id, pa.array(mask), pa.array(values, pa.string())) if values else by_id
-    return pa.table({"entity": entity, "field": mentions["field"], "relation": mentions["relation"], "text": text, "kind": kind,
-                     "target": target_array, "record": mentions["record"], "pointer": mentions["pointer"]}, schema=REFERENCES)
+    return pa.table({"field": mentions["field"], "relation": mentions["relation"], "text": text, "target": target_array,
+                     "record": record, "pointer": mentions["pointer"]}, schema=REFERENCES), code
 
 
 def _kind_codes(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -824,35 +869,48 @@ def _kind_codes(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
     codes = np.zeros(len(ids), dtype=np.int8)
     for number, kind in enumerate(KINDS, 1):
-        codes[pc.starts_with(ids, kind + "/").to_numpy(zero_copy_only=False)] = number
+        codes[pc.fill_null(pc.starts_with(ids, kind + "/"), False).to_numpy(zero_copy_only=False)] = number
     return codes
 
 
-def _accept_edges(references: pa.Table, entities: pa.Table, catalog) -> pa.Table:  # noqa: ANN001
+def _accept_edges(references: pa.Table, owner: pa.Array, code: np.ndarray, record_kind: np.ndarray, curated_record: np.ndarray, catalog) -> pa.Table:  # noqa: ANN001
     """kg.merge.accept_edges on the reference table: a model derives from models and a dataset from datasets,
-    a derivation of unstated kind is `based-on` (`derived` for data), a curated entity keeps its reviewed field."""
+    a derivation of unstated kind is `based-on` (`derived` for data), a curated entity keeps its reviewed field.
+    Each reference's entity is known by its record: its number (`code`), kind (`record_kind`, numbered as
+    _kind_codes numbers them) and whether a curated entry (`curated_record`); its id is its record's `owner`."""
     from kg.graph import RELATION_LABELS
     from kg.merge import UNSTATED_RELATIONS
     from kg.vocab import KINDS
 
-    valid = pc.and_(pc.is_valid(references["target"]), pc.not_equal(references["target"], references["entity"]))
-    refs = references.select(["entity", "field", "relation", "target", "record"]).filter(valid)  # what an edge keeps: a filter copies
-    kind, target_kind = _kind_codes(refs["entity"]), _kind_codes(refs["target"])
-    derived = pc.equal(refs["field"], "derived_from").to_numpy(zero_copy_only=False)
+    # Worked on the reference table's own columns and taken once at the end: at three million models each
+    # filtered copy of the references was 0.6 GB more at the join's peak.
+    field, target = references["field"], references["target"]
+    record = references["record"].to_numpy()
+    ok = pc.is_valid(target).to_numpy(zero_copy_only=False)  # resolved (_resolve_mentions resolves none to its own entity)
+    kind, target_kind = record_kind[record], _kind_codes(target)
+    derived = pc.equal(field, "derived_from").to_numpy(zero_copy_only=False)
     same = (kind == target_kind) & np.isin(kind, [KINDS.index(k) + 1 for k in UNSTATED_RELATIONS])
-    unstated = pc.if_else(pa.array(kind == KINDS.index("model") + 1), "based-on", "derived")
-    relation = pc.if_else(pa.array(derived), pc.coalesce(refs["relation"], unstated), refs["field"])
-    ok = (~derived | same) & pc.is_in(relation, pa.array(list(RELATION_LABELS))).to_numpy(zero_copy_only=False)
+    # Each edge's relation by its number in `labels` (the texts are made for the edges kept only): the stated
+    # relation of a derivation, else `based-on` or `derived` by the entity's kind, and the field for the others.
+    stated, fields = (pc.dictionary_encode(references[c].combine_chunks()) for c in ("relation", "field"))
+    texts = [*stated.dictionary.to_pylist(), *fields.dictionary.to_pylist(), "based-on", "derived"]
+    labels = sorted(set(texts))
+    number = np.array([labels.index(t) for t in texts], dtype=np.int64)
+    unstated = np.where(kind == KINDS.index("model") + 1, len(texts) - 2, len(texts) - 1)
+    said = pc.fill_null(stated.indices, -1).to_numpy().astype(np.int64)
+    relation = number[np.where(derived, np.where(said >= 0, said, unstated), fields.indices.to_numpy().astype(np.int64) + len(stated.dictionary))]
+    ok &= (~derived | same) & np.isin(np.array(labels, dtype=object), list(RELATION_LABELS))[relation]
     # A curated entity whose entry has the field keeps its own edges.
-    reviewed = {f"{entity_id} {name}" for entity_id, entity in catalog.entities.items() for name, _, _ in entity.edges}
-    curated = np.flatnonzero(pc.is_in(refs["entity"], pa.array(sorted(catalog.entities), pa.string())).to_numpy(zero_copy_only=False))
+    reviewed = {f"{entity_id} {name}" for entity_id, entity_ in catalog.entities.items() for name, _, _ in entity_.edges}
+    curated = np.flatnonzero(curated_record[record] & ok)
     if len(curated):
-        at = pa.array(curated)
-        ok[curated] &= [f"{e} {f}" not in reviewed for e, f in zip(pc.take(refs["entity"], at).to_pylist(), pc.take(refs["field"], at).to_pylist())]
-    ok = pa.array(ok)
-    edges = pa.table({"entity": refs["entity"], "relation": relation, "field": refs["field"], "target": refs["target"], "record": refs["record"]}).filter(ok)
-    _, first = np.unique(codes_of_rows(edges["entity"], edges["target"], edges["relation"]), return_index=True)
-    return edges.take(pa.array(np.sort(first))).cast(EDGES)
+        ok[curated] = [f"{e} {f}" not in reviewed for e, f in zip(pc.take(owner, pa.array(record[curated])).to_pylist(), pc.take(field, pa.array(curated)).to_pylist())]
+    rows = np.flatnonzero(ok)
+    _, first = np.unique(codes_of_rows(code, target, relation)[rows], return_index=True)
+    kept = rows[np.sort(first)]
+    keep = pa.array(kept)
+    return pa.table({"entity": pc.take(owner, pa.array(record[kept])), "relation": pc.take(pa.array(labels, pa.string()), pa.array(relation[kept])),
+                     "field": pc.take(field, keep), "target": pc.take(target, keep), "record": pa.array(record[kept])}, schema=EDGES)
 
 
 # --- effective terms: one pass over the edges in topological order ----------------------------
@@ -889,14 +947,31 @@ class Signature:
 
 @dataclass
 class Terms:
-    """Per entity of `entities` (same order): its signature's index in `signatures`, the parent through which
-    its inherited terms came (`via`, null for none) and its nearest origin of terms (`origin`)."""
+    """Per entity of `entities` (same order): its signature's index in `signatures`, the edge through whose
+    target its inherited terms came (`via_edge`, a row of the edges; -1 for none) and its nearest origin of
+    terms (`origin_row`, a row of the entities; -1 for none). Rows, not ids: at three million models the two
+    columns of ids were 0.3 GB held from the terms to the end of the build; `via` and `origin` name them."""
     signatures: list[Signature]
     signature: np.ndarray
-    via: pa.Array
-    origin: pa.Array
+    via_edge: np.ndarray
+    origin_row: np.ndarray
     levels: int
     cycles: int
+    ids: pa.Array  # the entities' ids
+    targets: pa.ChunkedArray  # the edges' targets
+
+    def via(self, rows: slice = slice(None)) -> pa.Array:
+        """The entity each entity of `rows` inherits its terms through (null: none)."""
+        return _named(self.targets, self.via_edge[rows])
+
+    def origin(self, rows: slice = slice(None)) -> pa.Array:
+        """The nearest entity whose own licence gives each entity of `rows` terms (null: none)."""
+        return _named(self.ids, self.origin_row[rows])
+
+
+def _named(names: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
+    named = pc.take(names, pa.array(rows, mask=rows < 0)) if len(names) else pa.nulls(len(rows), pa.string())
+    return named.combine_chunks() if isinstance(named, pa.ChunkedArray) else named
 
 
 class _Registry:
@@ -978,12 +1053,12 @@ def compute_terms_table(joined: Joined, graph, licenses, rules=None) -> Terms:  
     # The edges out of imported entities, parents numbered (an imported parent by its row, a curated one by its signature).
     child_np, parent_np = joined.edge_rows
     rule_list = list(rules.rules)
-    # The rule of each edge, looked up once per distinct (field, relation).
-    pair = pc.binary_join_element_wise(edges["field"], edges["relation"], " ")
-    encoded = pc.dictionary_encode(pair.combine_chunks() if isinstance(pair, pa.ChunkedArray) else pair)
-    found_rules = [rules.rule_for(*key.split(" ", 1)) for key in encoded.dictionary.to_pylist()]
+    # The rule of each edge, looked up once per distinct (field, relation): each column encoded alone, not their texts joined.
+    fields, relations = (pc.dictionary_encode(edges[c].combine_chunks()) for c in ("field", "relation"))
+    width = len(relations.dictionary)
+    found_rules = [rules.rule_for(f, r) for f in fields.dictionary.to_pylist() for r in relations.dictionary.to_pylist()]
     per_pair = np.array([next((k for k, r in enumerate(rule_list) if r is rule), -1) for rule in found_rules], dtype=np.int64)
-    rule_of = per_pair[encoded.indices.to_numpy(zero_copy_only=False)] if edges.num_rows else np.zeros(0, dtype=np.int64)
+    rule_of = per_pair[fields.indices.to_numpy().astype(np.int64) * width + relations.indices.to_numpy()] if edges.num_rows else np.zeros(0, dtype=np.int64)
     curated_ids = pa.array(list(curated_sig), pa.string())
     at = pc.index_in(edges["target"], curated_ids)
     curated_target = np.append(np.array(list(curated_sig.values()), dtype=np.int64), -1)[pc.fill_null(at, len(curated_sig)).to_numpy(zero_copy_only=False)]
@@ -1056,8 +1131,9 @@ def compute_terms_table(joined: Joined, graph, licenses, rules=None) -> Terms:  
         touched = np.unique(child_np[rows])
         ready = touched[(pending[touched] == 0) & ~done[touched]]
     cycles = int((imported & ~done).sum())
-    via_entity = pc.if_else(pa.array(via >= 0), pc.take(edges["target"].combine_chunks(), pa.array(np.maximum(via, 0))) if edges.num_rows else pa.nulls(n, pa.string()), pa.scalar(None, pa.string())) if n else pa.array([], pa.string())
-    return Terms(registry.signatures, signature, via_entity, _origins(ids, via_entity, signature, registry), levels, cycles)
+    width = np.int32 if max(n, edges.num_rows) < 2**31 else np.int64
+    parent = np.where(via >= 0, parent_np[np.maximum(via, 0)] if len(parent_np) else -1, -1)
+    return Terms(registry.signatures, signature, via.astype(width), _origins(parent, signature, registry).astype(width), levels, cycles, ids, edges["target"])
 
 
 @dataclass(frozen=True)
@@ -1076,11 +1152,11 @@ def _distinct(rule: np.ndarray, sig: np.ndarray, excused: np.ndarray) -> tuple[l
     return [(int((k >> 1) & 0x7FFF), int(k >> 16), bool(k & 1)) for k in unique], back.reshape(-1)
 
 
-def _origins(ids: pa.Array, via: pa.Array, signature: np.ndarray, registry: _Registry) -> pa.Array:
-    """Each entity's nearest origin of terms: itself when its own licence states some, else its `via` parent's
-    origin, found by pointer doubling (a few vectorised steps however deep the lineage)."""
+def _origins(parent: np.ndarray, signature: np.ndarray, registry: _Registry) -> np.ndarray:
+    """Each entity's nearest origin of terms (its row; -1 for none): itself when its own licence states some, else
+    its `via` parent's (`parent`: that parent's row, -1 for none), found by pointer doubling (a few vectorised
+    steps however deep the lineage)."""
     own = np.array([any(d and k in ("own", "output") for _, k, _, d in s.entries) for s in registry.signatures], dtype=bool)[signature]
-    parent = pc.fill_null(pc.index_in(via, ids), -1).to_numpy(zero_copy_only=False).astype(np.int64)
     n = len(signature)
     here = np.arange(n)
     pointer = np.where(own, here, parent)
@@ -1092,7 +1168,7 @@ def _origins(ids: pa.Array, via: pa.Array, signature: np.ndarray, registry: _Reg
             break
         pointer = ahead
     found = (pointer >= 0) & own[np.maximum(pointer, 0)]
-    return pc.if_else(pa.array(found), pc.take(ids, pa.array(np.maximum(pointer, 0))), pa.scalar(None, pa.string())) if n else pa.array([], pa.string())
+    return np.where(found, pointer, -1)
 
 
 # --- writing: N-Triples, Turtle and N-Quads from Arrow string columns ------------------------
@@ -1453,8 +1529,9 @@ def _write_claims(nq, joined: Joined, vocabulary: _Vocabulary, licenses) -> int:
     refs = joined.references
     at = pc.index_in(refs["record"], records["index"])
     ref_graph = pc.take(graph, at)
-    ref_subject = _column(["<", ID_BASE, refs["entity"], ">"])
-    kind = pc.list_element(pc.split_pattern(refs["entity"], "/", max_splits=1), 0)
+    entity = pc.take(joined.owner, refs["record"])
+    ref_subject = _column(["<", ID_BASE, entity, ">"])
+    kind = pc.list_element(pc.split_pattern(entity, "/", max_splits=1), 0)
     relation = pc.if_else(pc.equal(refs["field"], "derived_from"), pc.coalesce(refs["relation"], pc.if_else(pc.equal(kind, "model"), "based-on", "derived")), refs["field"])
     key = pc.binary_join_element_wise(relation, kind, " ")
     encoded = pc.dictionary_encode(key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key)
@@ -1535,6 +1612,7 @@ def write_build(folder: Path, rdf, joined: Joined, terms: Terms, formats: tuple[
         for name in extra:
             os.remove(paths[name])
     del shutil
+    give_back()  # the writers' batches
     write_lineage_tables(folder, joined, terms)
     return count
 
@@ -1542,16 +1620,42 @@ def write_build(folder: Path, rdf, joined: Joined, terms: Terms, formats: tuple[
 def write_lineage_tables(folder: Path, joined: Joined, terms: Terms) -> None:
     """entities.parquet and edges.parquet: the lineage of a large build in the form `kg lineage --graph`
     and `kg terms --graph` read (docs/how-to/hub-scale.md), instead of a graph.json of millions of nodes."""
-    entities = joined.entities
     digests = pa.array([s.digest for s in terms.signatures], pa.string())
-    table = entities.append_column("terms", pc.take(digests, pa.array(terms.signature, pa.int64()))).append_column("via", terms.via).append_column("origin", terms.origin)
-    url = _column([HUB, pc.if_else(pc.equal(entities["kind"], "model"), "", "datasets/"), entities["hub_id"]])
-    table = table.append_column("url", url).drop_columns(["record"])
-    pq.write_table(table, Path(folder) / ENTITIES_FILE, compression="zstd")
-    records = joined.tables.records
-    edges = joined.edges
-    evidence = pc.take(_column([HUB, pc.if_else(pc.equal(records["kind"], "model"), "", "datasets/"), records["id"]]), edges["record"])
-    pq.write_table(edges.drop_columns(["record"]).append_column("evidence", evidence), Path(folder) / EDGES_FILE, compression="zstd")
+    entities = joined.entities.append_column("terms", pa.array(terms.signature, pa.int64()))
+    records, edges = joined.tables.records, joined.edges
+    # Row groups of LINEAGE_ROWS made and written one by one (the size of pyarrow's own row groups): the columns
+    # made for the files (each entity's digest and URL, each edge's record URL) are held a row group at a time.
+    def entity_parts() -> Iterator[pa.Table]:
+        for start, part in _row_groups(entities):
+            rows = slice(start, start + part.num_rows)
+            url = _column([HUB, pc.if_else(pc.equal(part["kind"], "model"), "", "datasets/"), part["hub_id"]])
+            part = part.set_column(part.schema.get_field_index("terms"), "terms", pc.take(digests, part["terms"]))
+            yield part.append_column("via", terms.via(rows)).append_column("origin", terms.origin(rows)).append_column("url", url).drop_columns(["record"])
+
+    def edge_parts() -> Iterator[pa.Table]:
+        for _, part in _row_groups(edges):
+            cited = records.select(["kind", "id"]).take(part["record"])
+            evidence = _column([HUB, pc.if_else(pc.equal(cited["kind"], "model"), "", "datasets/"), cited["id"]])
+            yield part.drop_columns(["record"]).append_column("evidence", evidence)
+
+    _write_parquet(Path(folder) / ENTITIES_FILE, entity_parts())
+    _write_parquet(Path(folder) / EDGES_FILE, edge_parts())
+
+
+def _row_groups(table: pa.Table) -> Iterator[tuple[int, pa.Table]]:
+    for start in range(0, max(table.num_rows, 1), LINEAGE_ROWS):
+        yield start, table.slice(start, LINEAGE_ROWS)
+
+
+def _write_parquet(path: Path, parts: Iterator[pa.Table]) -> None:
+    writer = None
+    try:
+        for part in parts:
+            writer = writer or pq.ParquetWriter(path, part.schema, compression="zstd")
+            writer.write_table(part)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 # --- the report, and the lineage read back ----------------------------------------------------
@@ -1748,9 +1852,11 @@ def build_hub(catalog, graph, paths: list[Path], stage) -> HubBuild:  # noqa: AN
         log.warning("... and %d more warning(s) in the sources", len(tables.problems) - 20)
     with stage(f"joining {tables.records.num_rows:,} records with the catalog"):
         joined = join_catalog(tables, catalog)
+        give_back()  # once its temporaries are freed, when it has returned: 0.5 GB at three million models
     with stage("computing every imported entity's effective terms"):
         lineage = curated_lineage(joined, graph)
         terms = compute_terms_table(joined, lineage, catalog.licenses)
+        give_back()
     with stage("choosing the imported families the page shows"):
         page, page_terms = overview_page(lineage, joined, catalog.licenses)
     give_back()  # after the page's walks too: their temporaries were held through the writing (0.15 GB at 1M)

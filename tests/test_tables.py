@@ -111,10 +111,10 @@ def test_every_imported_entitys_terms_are_kg_terms_answer(tmp_path, catalog):
         assert {(t, k, lic) for t, k, lic, _ in signature.entries} == {(t.term, t.kind, t.licence) for t in expected.terms}, entity
         assert signature.commercial_use(catalog.licenses) == expected.commercial_use, entity
     nc = entities.index("model/huggingface-someone-nc-tune")
-    assert terms.origin[nc].as_py() == "model/huggingface-someone-nc-tune"
+    assert terms.origin()[nc].as_py() == "model/huggingface-someone-nc-tune"
     gguf = entities.index("model/huggingface-someone-llama-2-7b-sql-gguf")
-    assert terms.via[gguf].as_py() == "model/huggingface-someone-llama-2-7b-sql"
-    assert terms.origin[gguf].as_py() == "model/huggingface-someone-llama-2-7b-sql"
+    assert terms.via()[gguf].as_py() == "model/huggingface-someone-llama-2-7b-sql"
+    assert terms.origin()[gguf].as_py() == "model/huggingface-someone-llama-2-7b-sql"
 
 
 def test_bad_rows_are_reported_by_file_and_row_and_the_others_read(tmp_path):
