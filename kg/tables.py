@@ -610,7 +610,6 @@ def join_catalog(tables: HubTables, catalog) -> Joined:  # noqa: ANN001 (kg.cata
     own, and freed memory is given back between them: a step's temporaries are freed when it returns."""
     from kg.merge import _curated_index
     from kg.sources import normalise
-    from kg.vocab import KINDS
 
     records = tables.records
     curated = _curated_index(catalog)
@@ -620,10 +619,7 @@ def join_catalog(tables: HubTables, catalog) -> Joined:  # noqa: ANN001 (kg.cata
     give_back()
     references, code_of = _resolve_mentions(tables, owner_array, entity_code, curated, catalog, normalise)
     give_back()
-    kind = records["kind"].combine_chunks()
-    record_kind = np.zeros(records.num_rows, dtype=np.int8)  # as _kind_codes numbers them
-    for number, name in enumerate(KINDS, 1):
-        record_kind[pc.equal(kind, name).to_numpy(zero_copy_only=False)] = number
+    record_kind = _kind_codes(records["kind"], whole=True)
     curated_record = np.zeros(records.num_rows, dtype=bool)
     curated_record[list(matched)] = True
     edges = _accept_edges(references, owner_array, code_of, record_kind, curated_record, catalog)
@@ -863,27 +859,29 @@ def _resolve_mentions(tables: HubTables, owner: pa.Array, entity_code: np.ndarra
                      "record": record, "pointer": mentions["pointer"]}, schema=REFERENCES), code
 
 
-def _kind_codes(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Each entity id's kind as a small integer (1 + its place in kg.vocab.KINDS; 0 for none), without splitting the texts."""
+def _kind_codes(ids: pa.Array | pa.ChunkedArray, whole: bool = False) -> np.ndarray:
+    """Each entity id's kind as a small integer (1 + its place in kg.vocab.KINDS; 0 for none), without splitting the
+    texts; with `whole`, each value is a kind's name itself (a record's kind)."""
     from kg.vocab import KINDS
 
     codes = np.zeros(len(ids), dtype=np.int8)
     for number, kind in enumerate(KINDS, 1):
-        codes[pc.fill_null(pc.starts_with(ids, kind + "/"), False).to_numpy(zero_copy_only=False)] = number
+        found = pc.equal(ids, kind) if whole else pc.starts_with(ids, kind + "/")
+        codes[pc.fill_null(found, False).to_numpy(zero_copy_only=False)] = number
     return codes
 
 
 def _accept_edges(references: pa.Table, owner: pa.Array, code: np.ndarray, record_kind: np.ndarray, curated_record: np.ndarray, catalog) -> pa.Table:  # noqa: ANN001
     """kg.merge.accept_edges on the reference table: a model derives from models and a dataset from datasets,
     a derivation of unstated kind is `based-on` (`derived` for data), a curated entity keeps its reviewed field.
-    Each reference's entity is known by its record: its number (`code`), kind (`record_kind`, numbered as
-    _kind_codes numbers them) and whether a curated entry (`curated_record`); its id is its record's `owner`."""
+    Each reference's entity is known by its record: its number (`code`), kind (`record_kind`, by _kind_codes)
+    and whether a curated entry (`curated_record`); its id is its record's `owner`."""
     from kg.graph import RELATION_LABELS
     from kg.merge import UNSTATED_RELATIONS
     from kg.vocab import KINDS
 
-    # Worked on the reference table's own columns and taken once at the end: at three million models each
-    # filtered copy of the references was 0.6 GB more at the join's peak.
+    # Worked on the reference table's own columns and taken once at the end: the filtered copies of the references
+    # this made before were 0.37 GB of the join's peak at one million models.
     field, target = references["field"], references["target"]
     record = references["record"].to_numpy()
     ok = pc.is_valid(target).to_numpy(zero_copy_only=False)  # resolved (_resolve_mentions resolves none to its own entity)
@@ -1131,9 +1129,9 @@ def compute_terms_table(joined: Joined, graph, licenses, rules=None) -> Terms:  
         touched = np.unique(child_np[rows])
         ready = touched[(pending[touched] == 0) & ~done[touched]]
     cycles = int((imported & ~done).sum())
-    width = np.int32 if max(n, edges.num_rows) < 2**31 else np.int64
+    row_type = np.int32 if max(n, edges.num_rows) < 2**31 else np.int64
     parent = np.where(via >= 0, parent_np[np.maximum(via, 0)] if len(parent_np) else -1, -1)
-    return Terms(registry.signatures, signature, via.astype(width), _origins(parent, signature, registry).astype(width), levels, cycles, ids, edges["target"])
+    return Terms(registry.signatures, signature, via.astype(row_type), _origins(parent, signature, registry).astype(row_type), levels, cycles, ids, edges["target"])
 
 
 @dataclass(frozen=True)
@@ -1643,6 +1641,7 @@ def write_lineage_tables(folder: Path, joined: Joined, terms: Terms) -> None:
 
 
 def _row_groups(table: pa.Table) -> Iterator[tuple[int, pa.Table]]:
+    """(first row, slice) of LINEAGE_ROWS rows each; an empty table gives one empty slice, so its file is still written."""
     for start in range(0, max(table.num_rows, 1), LINEAGE_ROWS):
         yield start, table.slice(start, LINEAGE_ROWS)
 
