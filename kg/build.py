@@ -183,15 +183,19 @@ def _choose_sources(catalog: Catalog, sources, order) -> tuple[list[tuple[str, P
 
 def publish(result: Build, out: Path, formats: Iterable[str] = DEFAULT_FILES, store: Path | None = None, compress: bool = False) -> Published:
     """Write the exports, graph.json, the page and the sources report into `out` (and the store, loaded
-    from kg.nq when it is written, else kg.nt, into `store`), all swapped in together: a failure, Ctrl-C or a kill leaves all old or all new."""
+    from kg.nq when it is written, else kg.nt, into `store`), all swapped in together: a failure, Ctrl-C or a kill leaves all old or all new.
+    A Hub build loaded into a store lets go of its tables once its files are written (`result.tables.let_go()`;
+    its counts stay): it cannot be published again."""
     formats = check_outputs(formats, store)
+    if result.tables is not None and result.tables.joined is None:
+        raise RequestError("this Hub build's tables were let go when a store was loaded from it", "build it again to publish it again")
     if result.tables is not None:  # a Hub build: the catalog and the biggest imported families, chosen from the tables
         page, terms = result.tables.page, {**result.terms, **result.tables.page_terms}
     else:  # a graph of its own: walking a view's filters costs a tenth of the layout
         page, terms = result.graph.subgraph(result.page_nodes()).copy(), result.terms
     # The page is laid out on the other core while this one makes the exports (on the bundled catalog, 0.9 s beside 0.5 s).
     with running_aside(render_html, page, licenses=result.catalog.licenses, terms={n: t for n, t in terms.items() if n in page}) as page_html:
-        outputs, stream, counted = _exports(result, formats, compress)
+        outputs, stream, counted = _exports(result, formats, compress, let_go=store is not None)
         # Everything held in memory is made before anything is written: a failure leaves every old file.
         with stage("writing the lineage page" + (" and graph.json" if result.tables is None else "")):
             graph_json = {} if result.tables is not None else {"graph.json": graph_to_json(result.graph)}  # a Hub build's lineage: its tables
@@ -211,9 +215,10 @@ def check_outputs(formats: Iterable[str], store: Path | None) -> tuple[str, ...]
     return formats
 
 
-def _exports(result: Build, formats: tuple[str, ...], compress: bool = False) -> tuple[dict[str, bytes], object, list[int]]:
+def _exports(result: Build, formats: tuple[str, ...], compress: bool = False, let_go: bool = False) -> tuple[dict[str, bytes], object, list[int]]:
     """The RDF files: a catalog alone is serialized whole (readable sorted Turtle); imported records,
-    millions perhaps, are streamed to the files one subject at a time, never held in rdflib."""
+    millions perhaps, are streamed to the files one subject at a time, never held in rdflib. With `let_go`
+    (a store is loaded next), a Hub build's tables are let go once written (kg.tables.HubBuild.let_go)."""
     counted = [len(result.rdf)]
     if result.tables is not None:
         from kg.tables import format_table_report, write_build
@@ -221,6 +226,8 @@ def _exports(result: Build, formats: tuple[str, ...], compress: bool = False) ->
         def stream_tables(folder: Path) -> tuple[str, ...]:
             with stage(f"writing {', '.join(formats)}"):
                 counted[0] = write_build(folder, result.rdf, result.tables.joined, result.tables.terms, formats, result.catalog.licenses, compress)
+            if let_go:
+                result.tables.let_go()
             return (*formats, *TABLE_FILES)
 
         return {"sources-report.txt": format_table_report(result.tables.joined, limit=None).encode()}, stream_tables, counted

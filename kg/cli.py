@@ -379,8 +379,8 @@ def _build(args: argparse.Namespace) -> int:
     done = publish(result, args.out, args.formats, args.store, args.compress)
     graph = result.graph
     if result.tables is not None:  # a Hub build: the lineage is in its tables
-        joined = result.tables.joined
-        print(f"wrote {args.out / TABLE_FILES[0]}, {TABLE_FILES[1]}: {graph.number_of_nodes() + joined.counts()['new']} nodes, {graph.number_of_edges() + joined.edges.num_rows} edges")
+        tables = result.tables
+        print(f"wrote {args.out / TABLE_FILES[0]}, {TABLE_FILES[1]}: {graph.number_of_nodes() + tables.counts['new']} nodes, {graph.number_of_edges() + tables.edges} edges")
     else:
         print(f"wrote {args.out / 'graph.json'}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
     written = [output_name(name, args.compress) for name in sorted(done.formats, key=("kg.ttl", "kg.nt", "kg.nq", "kg.jsonld").index)]
@@ -390,7 +390,7 @@ def _build(args: argparse.Namespace) -> int:
     if args.store is not None:
         print(f"wrote {args.store}: an Oxigraph store for `kg serve --store {args.store}`")
     if result.tables is not None:
-        print("sources: " + ", ".join(f"{key} {value}" for key, value in result.tables.joined.counts().items()))
+        print("sources: " + ", ".join(f"{key} {value}" for key, value in result.tables.counts.items()))
         print(f"wrote {args.out / 'sources-report.txt'}: what matched, what is ambiguous, conflicting and unresolved")
     if result.merged is not None:
         print("sources: " + ", ".join(f"{key} {value}" for key, value in result.merged.counts().items()))

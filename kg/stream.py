@@ -42,6 +42,7 @@ FILES = ("kg.nt", "kg.ttl", "kg.nq", "kg.jsonld")
 DEFAULT_FILES = ("kg.nt", "kg.ttl", "kg.jsonld")  # kg.nq (the records' claims in named graphs) when asked for
 TABLE_FILES = ("entities.parquet", "edges.parquet")  # a Hub build's lineage, in kg.tables' form
 GZIP_LEVEL = 1  # a third of level 6's time for files about 10% larger: the export is the build's slowest stage
+SYNC_BYTES = 64 << 20  # bytes of an export written between two syncs (SyncedFile)
 RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 XSD_BOOLEAN = "<http://www.w3.org/2001/XMLSchema#boolean>"
@@ -148,10 +149,36 @@ def write_exports(folder: Path, blocks: Iterable[Block], files: Iterable[str] = 
     return count
 
 
+class SyncedFile(io.FileIO):
+    """A new file (`open(path, "xb")`, unbuffered) that is synced to disk every SYNC_BYTES as it grows, each part's
+    pages then handed back to the kernel (POSIX_FADV_DONTNEED): gigabytes of export do not crowd the page cache
+    out of other files, and the next part is written into pages just freed. On the 2-core VM of
+    benchmarks/RESULTS.md, writing 4 GB this way took 2.8-3.7 s against 9.5-18.4 s into the page cache alone."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "xb")
+        self.synced = 0  # bytes on disk and out of the page cache
+
+    def write(self, data) -> int:  # noqa: ANN001 (bytes-like)
+        written = super().write(data)
+        end = self.tell()
+        if end - self.synced >= SYNC_BYTES:
+            os.fdatasync(self.fileno())
+            if hasattr(os, "posix_fadvise"):  # Linux; elsewhere the part stays cached
+                os.posix_fadvise(self.fileno(), self.synced, end - self.synced, os.POSIX_FADV_DONTNEED)
+            self.synced = end
+        return written
+
+
+def open_output(path: Path) -> io.BufferedWriter:
+    """A new binary file for a large export: a SyncedFile behind a 1 MB buffer."""
+    return io.BufferedWriter(SyncedFile(path), 1 << 20)
+
+
 def _open_text(path: Path, stack: ExitStack) -> TextIO:
     """A new text file (gzipped when its name ends in .gz), finished and synced to disk when `stack`
     closes: on disk before the folder is swapped in, like every other output."""
-    raw = stack.enter_context(open(path, "xb"))
+    raw = stack.enter_context(open_output(path))
     packed = gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0) if path.suffix == ".gz" else None
     text = io.TextIOWrapper(packed or raw, encoding="utf-8", newline="\n")
 

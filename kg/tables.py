@@ -1570,16 +1570,18 @@ def write_build(folder: Path, rdf, joined: Joined, terms: Terms, formats: tuple[
     kg.jsonld is pyoxigraph's JSON-LD of the N-Triples (it needs kg.nt or kg.nq written). Returns the triples of the default graph."""
     import gzip
     import os
-    import shutil
+    from contextlib import nullcontext
 
-    from kg.stream import graph_blocks, write_blocks
+    from kg.stream import GZIP_LEVEL, graph_blocks, open_output, write_blocks
 
     folder = Path(folder)
     textual = [name for name in formats if name != "kg.jsonld"]
     extra = () if "kg.nt" in textual or "kg.jsonld" not in formats else ("kg.nt",)  # JSON-LD is made from the N-Triples
     names = [*textual, *extra]
     paths = {name: folder / (name + (".gz" if compress and name not in extra else "")) for name in names}
-    handles = {name: (gzip.open(path, "xb", compresslevel=1) if path.suffix == ".gz" else open(path, "xb")) for name, path in paths.items()}
+    files = {name: open_output(path) for name, path in paths.items()}
+    handles = {name: (gzip.GzipFile(filename="", mode="wb", fileobj=files[name], compresslevel=GZIP_LEVEL, mtime=0) if path.suffix == ".gz" else files[name])
+               for name, path in paths.items()}
     try:
         texts = {name: io.StringIO() for name in handles}
         catalog_blocks = list(graph_blocks(rdf))
@@ -1591,12 +1593,14 @@ def write_build(folder: Path, rdf, joined: Joined, terms: Terms, formats: tuple[
         count = sum(len(p) for _, p in catalog_blocks)
         quads = write_table_exports(handles, joined, terms, licenses, quads="kg.nq" in handles)
         count += quads
-        for handle in handles.values():
-            handle.flush()
-            if hasattr(handle, "fileno"):
-                os.fsync(handle.fileno())
+        for name, handle in handles.items():
+            if handle is not files[name]:
+                handle.close()  # a gzip stream's trailer; the file itself stays open
+        for file in files.values():
+            file.flush()
+            os.fsync(file.fileno())
     finally:
-        for handle in handles.values():
+        for handle in (*handles.values(), *files.values()):
             handle.close()
     if "kg.jsonld" in formats:
         import pyoxigraph as ox
@@ -1605,11 +1609,13 @@ def write_build(folder: Path, rdf, joined: Joined, terms: Terms, formats: tuple[
         fmt = ox.RdfFormat.N_TRIPLES if source.name.startswith("kg.nt") else ox.RdfFormat.N_QUADS
         with (gzip.open(source, "rb") if source.suffix == ".gz" else open(source, "rb")) as data:
             target = folder / ("kg.jsonld" + (".gz" if compress else ""))
-            with (gzip.open(target, "xb", compresslevel=1) if compress else open(target, "xb")) as out:
-                ox.serialize(ox.parse(data, format=fmt, lenient=True), output=out, format=ox.RdfFormat.STREAMING_JSON_LD)
+            with open_output(target) as file:
+                with gzip.GzipFile(filename="", mode="wb", fileobj=file, compresslevel=GZIP_LEVEL, mtime=0) if compress else nullcontext(file) as out:
+                    ox.serialize(ox.parse(data, format=fmt, lenient=True), output=out, format=ox.RdfFormat.STREAMING_JSON_LD)
+                file.flush()
+                os.fsync(file.fileno())
         for name in extra:
             os.remove(paths[name])
-    del shutil
     give_back()  # the writers' batches
     write_lineage_tables(folder, joined, terms)
     return count
@@ -1824,11 +1830,19 @@ class HubBuild:
     """What the columnar path made for kg.build.Build.tables: the joined tables, every entity's terms, the
     catalog's lineage with the dump's edges into it (`curated_lineage`), which the catalog's terms are computed
     on, and what the page draws (`overview_page`): its graph and the terms of the imported entities on it."""
-    joined: Joined
-    terms: Terms
+    joined: Joined | None  # None once let go (`let_go`)
+    terms: Terms | None
     lineage: object  # networkx.MultiDiGraph
     page: object  # networkx.MultiDiGraph
     page_terms: dict
+    counts: dict[str, int]  # the merge report's counts (Joined.counts), kept when the tables are let go
+    edges: int  # the accepted lineage edges, likewise
+
+    def let_go(self) -> None:
+        """Drop the joined tables and the terms, and hand their memory back, once the build's files are written:
+        a store's load comes next, and at three million models they are 3 GB it would hold beside its own."""
+        self.joined = self.terms = None
+        give_back()
 
 
 def build_hub(catalog, graph, paths: list[Path], stage) -> HubBuild:  # noqa: ANN001
@@ -1859,4 +1873,4 @@ def build_hub(catalog, graph, paths: list[Path], stage) -> HubBuild:  # noqa: AN
     with stage("choosing the imported families the page shows"):
         page, page_terms = overview_page(lineage, joined, catalog.licenses)
     give_back()  # after the page's walks too: their temporaries were held through the writing (0.15 GB at 1M)
-    return HubBuild(joined, terms, lineage, page, page_terms)
+    return HubBuild(joined, terms, lineage, page, page_terms, joined.counts(), joined.edges.num_rows)

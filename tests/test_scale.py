@@ -104,6 +104,24 @@ def test_streamed_files_parse_in_pyoxigraph_to_exactly_the_triples_given(tmp_pat
         assert _parsed(tmp_path / name) == expected, name
 
 
+def test_a_synced_file_syncs_each_part_and_hands_its_pages_back_as_it_grows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import kg.stream
+
+    monkeypatch.setattr(kg.stream, "SYNC_BYTES", 10)
+    calls: list = []
+    monkeypatch.setattr(os, "fdatasync", lambda fd: calls.append("sync"))
+    monkeypatch.setattr(os, "posix_fadvise", lambda fd, start, length, advice: calls.append((start, length, advice)), raising=False)
+    with kg.stream.SyncedFile(tmp_path / "kg.nt") as out:
+        for part in (b"a" * 6, b"b" * 6, b"c" * 25, b"d" * 3):
+            assert out.write(part) == len(part)
+    assert (tmp_path / "kg.nt").read_bytes() == b"a" * 6 + b"b" * 6 + b"c" * 25 + b"d" * 3
+    assert calls == ["sync", (0, 12, os.POSIX_FADV_DONTNEED), "sync", (12, 25, os.POSIX_FADV_DONTNEED)]
+    with pytest.raises(FileExistsError):
+        kg.stream.SyncedFile(tmp_path / "kg.nt")
+
+
 def test_streamed_files_of_the_bundled_catalog_are_isomorphic_to_rdflibs_graph(tmp_path: Path) -> None:
     rdf = build(None, ()).rdf
     write_exports(tmp_path, graph_blocks(rdf))

@@ -228,6 +228,27 @@ def test_kg_build_takes_the_tables_path_and_kg_terms_reads_its_tables(tmp_path, 
     assert "llama-2-7b-sql" in lineage.stdout
 
 
+def test_a_hub_build_loaded_into_a_store_lets_go_of_its_tables_once_written(tmp_path, monkeypatch):
+    """The store's load comes after the files are written; the tables (3 GB at three million models) are not held through it."""
+    from kg.build import build, publish
+    from kg.errors import RequestError
+    from kg.store import open_store
+
+    path = write_jsonl(tmp_path / "hub.jsonl", hub_records())
+    monkeypatch.setattr("kg.tables.TABLES_FROM_BYTES", 0)
+    result = build(sources=[("huggingface", path)], columnar=True)
+    counts, edges = result.tables.joined.counts(), result.tables.joined.edges.num_rows
+    publish(result, tmp_path / "out", ("kg.nt",), store=tmp_path / "store")
+    assert (result.tables.joined, result.tables.terms) == (None, None)
+    assert (result.tables.counts, result.tables.edges) == (counts, edges) and counts["new"] == 13
+    with open_store(tmp_path / "store") as store:
+        assert store.query("""ASK { <https://w3id.org/llm-lineage/id/model/huggingface-someone-llama-2-7b-sql-gguf>
+                                    <https://w3id.org/llm-lineage/ontology#descendsFrom> <https://w3id.org/llm-lineage/id/model/llama-2-7b> }""")
+    with pytest.raises(RequestError) as error:
+        publish(result, tmp_path / "again", ("kg.nt",))
+    assert (error.value.message, error.value.hint) == ("this Hub build's tables were let go when a store was loaded from it", "build it again to publish it again")
+
+
 def test_a_small_dump_keeps_the_object_path(tmp_path):
     from kg.tables import is_table_dump
 
