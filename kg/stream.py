@@ -153,7 +153,8 @@ class SyncedFile(io.FileIO):
     """A new file (`open(path, "xb")`, unbuffered) that is synced to disk every SYNC_BYTES as it grows, each part's
     pages then handed back to the kernel (POSIX_FADV_DONTNEED): gigabytes of export do not crowd the page cache
     out of other files, and the next part is written into pages just freed. On the 2-core VM of
-    benchmarks/RESULTS.md, writing 4 GB this way took 2.8-3.7 s against 9.5-18.4 s into the page cache alone."""
+    benchmarks/RESULTS.md, 4 GB took 3.5 s this way against 18.2 s into the page cache alone
+    (benchmarks/write_pages.py)."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, "xb")
