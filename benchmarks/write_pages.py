@@ -48,6 +48,8 @@ def run(how: str, size: int, folder: Path) -> float:
 
 
 def main(argv: list[str]) -> None:
+    if "--help" in argv or "-h" in argv:
+        sys.exit(__doc__)
     gigabytes = float(argv[0]) if argv else 4.0
     runs = int(argv[1]) if len(argv) > 1 else 3
     size = int(gigabytes * (1 << 30))
