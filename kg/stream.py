@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from functools import lru_cache
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from rdflib import Graph, Literal, URIRef
 
@@ -176,20 +176,29 @@ def open_output(path: Path) -> io.BufferedWriter:
     return io.BufferedWriter(SyncedFile(path), 1 << 20)
 
 
-def _open_text(path: Path, stack: ExitStack) -> TextIO:
-    """A new text file (gzipped when its name ends in .gz), finished and synced to disk when `stack`
+def open_export(path: Path, stack: ExitStack) -> BinaryIO:
+    """A new binary file (gzipped when its name ends in .gz), finished and synced to disk when `stack`
     closes: on disk before the folder is swapped in, like every other output."""
     raw = stack.enter_context(open_output(path))
     packed = gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0) if path.suffix == ".gz" else None
-    text = io.TextIOWrapper(packed or raw, encoding="utf-8", newline="\n")
 
     def finish() -> None:
-        text.flush()
-        text.detach()  # closing the wrapper would close the file before it is synced
         if packed is not None:
             packed.close()  # the gzip trailer; the file itself stays open
         raw.flush()
         os.fsync(raw.fileno())
+
+    stack.callback(finish)
+    return packed or raw
+
+
+def _open_text(path: Path, stack: ExitStack) -> TextIO:
+    """open_export's file as text."""
+    text = io.TextIOWrapper(open_export(path, stack), encoding="utf-8", newline="\n")
+
+    def finish() -> None:
+        text.flush()
+        text.detach()  # closing the wrapper would close the file before it is synced
 
     stack.callback(finish)
     return text

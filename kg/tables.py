@@ -1568,21 +1568,18 @@ def write_build(folder: Path, rdf, joined: Joined, terms: Terms, formats: tuple[
     """Write the RDF files of `formats` (kg.nt, kg.ttl, kg.nq, kg.jsonld) and the lineage tables into `folder`:
     the catalog's own triples first (sorted, as kg.stream writes them), then the Hub's from the tables.
     kg.jsonld is pyoxigraph's JSON-LD of the N-Triples (it needs kg.nt or kg.nq written). Returns the triples of the default graph."""
-    import gzip
     import os
-    from contextlib import nullcontext
+    from contextlib import ExitStack
 
-    from kg.stream import GZIP_LEVEL, graph_blocks, open_output, write_blocks
+    from kg.stream import graph_blocks, open_export, write_blocks
 
     folder = Path(folder)
     textual = [name for name in formats if name != "kg.jsonld"]
     extra = () if "kg.nt" in textual or "kg.jsonld" not in formats else ("kg.nt",)  # JSON-LD is made from the N-Triples
     names = [*textual, *extra]
     paths = {name: folder / (name + (".gz" if compress and name not in extra else "")) for name in names}
-    files = {name: open_output(path) for name, path in paths.items()}
-    handles = {name: (gzip.GzipFile(filename="", mode="wb", fileobj=files[name], compresslevel=GZIP_LEVEL, mtime=0) if path.suffix == ".gz" else files[name])
-               for name, path in paths.items()}
-    try:
+    with ExitStack() as stack:
+        handles = {name: open_export(path, stack) for name, path in paths.items()}
         texts = {name: io.StringIO() for name in handles}
         catalog_blocks = list(graph_blocks(rdf))
         write_blocks(catalog_blocks, {("kg.nt" if name == "kg.nq" else name): text for name, text in texts.items() if name != "kg.nq"})
@@ -1593,27 +1590,16 @@ def write_build(folder: Path, rdf, joined: Joined, terms: Terms, formats: tuple[
         count = sum(len(p) for _, p in catalog_blocks)
         quads = write_table_exports(handles, joined, terms, licenses, quads="kg.nq" in handles)
         count += quads
-        for name, handle in handles.items():
-            if handle is not files[name]:
-                handle.close()  # a gzip stream's trailer; the file itself stays open
-        for file in files.values():
-            file.flush()
-            os.fsync(file.fileno())
-    finally:
-        for handle in (*handles.values(), *files.values()):
-            handle.close()
     if "kg.jsonld" in formats:
         import pyoxigraph as ox
 
+        from kg.store import rdf_input
+
         source = paths.get("kg.nt") or paths["kg.nq"]
         fmt = ox.RdfFormat.N_TRIPLES if source.name.startswith("kg.nt") else ox.RdfFormat.N_QUADS
-        with (gzip.open(source, "rb") if source.suffix == ".gz" else open(source, "rb")) as data:
-            target = folder / ("kg.jsonld" + (".gz" if compress else ""))
-            with open_output(target) as file:
-                with gzip.GzipFile(filename="", mode="wb", fileobj=file, compresslevel=GZIP_LEVEL, mtime=0) if compress else nullcontext(file) as out:
-                    ox.serialize(ox.parse(data, format=fmt, lenient=True), output=out, format=ox.RdfFormat.STREAMING_JSON_LD)
-                file.flush()
-                os.fsync(file.fileno())
+        with rdf_input(source) as data, ExitStack() as stack:
+            out = open_export(folder / ("kg.jsonld" + (".gz" if compress else "")), stack)
+            ox.serialize(ox.parse(data, format=fmt, lenient=True), output=out, format=ox.RdfFormat.STREAMING_JSON_LD)
         for name in extra:
             os.remove(paths[name])
     give_back()  # the writers' batches
