@@ -14,6 +14,7 @@ change to the catalog gives a small diff.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import re
@@ -408,17 +409,33 @@ def policy_digest(signature: tuple) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
+@functools.cache
+def _policy_terms() -> dict:
+    """The constant N-Triples terms of every shared policy, made once: a Hub build writes tens of thousands of policies."""
+    rules = {rule: (nt_term(rule), nt_term(RULE_CLASSES[rule]), _local(rule)) for rule in RULE_CLASSES}
+    actions = {action: (nt_term(action), _local(action)) for _, action in [*TERM_RULES.values(), (None, ODRL2.use), (None, ODRL2.commercialize)]}
+    return {"a": nt_term(RDF.type), "Set": nt_term(ODRL2.Set), "Policy": nt_term(ODRL2.Policy), "uid": nt_term(ODRL2.uid),
+            "inheritFrom": nt_term(ODRL2.inheritFrom), "termName": nt_term(LKG.termName), "Rule": nt_term(ODRL2.Rule),
+            "action": nt_term(ODRL2.action), "rules": rules, "actions": actions}
+
+
+@functools.lru_cache(maxsize=4096)
+def _licence_term(license_id: str) -> str:
+    return nt_term(license_iri(license_id))
+
+
 def shared_policy_blocks(signature: tuple, licenses: Mapping[str, License]) -> list[tuple[str, list[tuple[str, str]]]]:
     """The blocks (kg.stream) of one shared ODRL policy: the licences its terms come from, each term by
     name, commercial use permitted or prohibited when known, and a rule for each term ODRL can say.
     Paths are not written for imported entities: `kg terms` reconstructs them on demand."""
     entries, governing, _, _ = signature
+    terms = _policy_terms()
     policy = f"{POLICY_BASE}{policy_digest(signature)}"
-    a = nt_term(RDF.type)
-    pairs = [(a, nt_term(ODRL2.Set)), (a, nt_term(ODRL2.Policy)), (nt_term(ODRL2.uid), nt_iri(policy))]
-    pairs += [(nt_term(ODRL2.inheritFrom), nt_term(license_iri(lic))) for lic in sorted({e[2] for e in entries} | ({governing} if governing else set())) if lic in licenses]
+    a = terms["a"]
+    pairs = [(a, terms["Set"]), (a, terms["Policy"]), (terms["uid"], nt_iri(policy))]
+    pairs += [(terms["inheritFrom"], _licence_term(lic)) for lic in sorted({e[2] for e in entries} | ({governing} if governing else set())) if lic in licenses]
     names = {e[0] for e in entries}
-    pairs += [(nt_term(LKG.termName), nt_literal(name)) for name in sorted(names)]
+    pairs += [(terms["termName"], nt_literal(name)) for name in sorted(names)]
     commercial = False if "no-commercial-use" in names else (True if governing in licenses and licenses[governing].commercial_use is True else None)
     rules = [(ODRL2.permission, ODRL2.use)]  # as every curated policy: use is permitted, under the rules beside it
     rules += [] if commercial is None else [(ODRL2.permission if commercial else ODRL2.prohibition, ODRL2.commercialize)]
@@ -426,10 +443,12 @@ def shared_policy_blocks(signature: tuple, licenses: Mapping[str, License]) -> l
     blocks: dict[str, list[tuple[str, str]]] = {}
     use = nt_iri(f"{policy}-permission-use")
     for rule, action in rules:
-        node = nt_iri(f"{policy}-{_local(rule)}-{_local(action)}")
+        rule_term, rule_class, rule_name = terms["rules"][rule]
+        action_term, action_name = terms["actions"][action]
+        node = nt_iri(f"{policy}-{rule_name}-{action_name}")
         holder = blocks[use] if rule == ODRL2.duty else pairs  # a duty is a condition of the permission to use, as in curated policies
-        holder.append((nt_term(rule), node))
-        blocks[node] = [(a, nt_term(RULE_CLASSES[rule])), (a, nt_term(ODRL2.Rule)), (nt_term(ODRL2.action), nt_term(action))]
+        holder.append((rule_term, node))
+        blocks[node] = [(a, rule_class), (a, terms["Rule"]), (terms["action"], action_term)]
     return [*blocks.items(), (nt_iri(policy), pairs)]
 
 

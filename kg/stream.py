@@ -24,6 +24,7 @@ import io
 import json
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from functools import lru_cache
@@ -154,21 +155,52 @@ class SyncedFile(io.FileIO):
     pages then handed back to the kernel (POSIX_FADV_DONTNEED): gigabytes of export do not crowd the page cache
     out of other files, and the next part is written into pages just freed. On the 2-core VM of
     benchmarks/RESULTS.md, 4 GB took 3.5 s this way against 18.2 s into the page cache alone
-    (benchmarks/write_pages.py)."""
+    (benchmarks/write_pages.py). A part is synced by a thread of its own while the next is written (one sync
+    at a time, in order); closing waits for the last, and a sync's error is raised by the next write or the close."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, "xb")
-        self.synced = 0  # bytes on disk and out of the page cache
+        self.synced = 0  # bytes handed to the syncing thread
+        self._syncing: threading.Thread | None = None
+        self._failed: OSError | None = None
 
     def write(self, data) -> int:  # noqa: ANN001 (bytes-like)
+        self._raise()
         written = super().write(data)
         end = self.tell()
         if end - self.synced >= SYNC_BYTES:
-            os.fdatasync(self.fileno())
-            if hasattr(os, "posix_fadvise"):  # Linux; elsewhere the part stays cached
-                os.posix_fadvise(self.fileno(), self.synced, end - self.synced, os.POSIX_FADV_DONTNEED)
+            self._wait()  # the part before, so one is synced at a time
+            self._syncing = threading.Thread(target=self._sync, args=(self.synced, end), name="kg-sync", daemon=True)
+            self._syncing.start()
             self.synced = end
         return written
+
+    def _sync(self, start: int, end: int) -> None:
+        try:
+            os.fdatasync(self.fileno())
+            if hasattr(os, "posix_fadvise"):  # Linux; elsewhere the part stays cached
+                os.posix_fadvise(self.fileno(), start, end - start, os.POSIX_FADV_DONTNEED)
+        except OSError as exc:
+            self._failed = exc
+
+    def _wait(self) -> None:
+        """Wait for the part being synced, if any, and raise its error."""
+        if self._syncing is not None:
+            self._syncing.join()
+            self._syncing = None
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._failed is not None:
+            failed, self._failed = self._failed, None
+            raise failed
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._wait()
+            finally:
+                super().close()
 
 
 def open_output(path: Path) -> io.BufferedWriter:

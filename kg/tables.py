@@ -32,10 +32,11 @@ tags (docs/how-to/hub-scale.md).
 from __future__ import annotations
 
 import io
+from collections import deque
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -112,20 +113,48 @@ def is_table_dump(path: Path) -> bool:
 
 
 def read_hub_tables(paths: list[Path]) -> HubTables:
-    """Read Hub dumps into tables; problems (errors and warnings, each with file and row) are in `.problems`."""
+    """Read Hub dumps into tables; problems (errors and warnings, each with file and row) are in `.problems`.
+    The files are read in order by this thread; each batch is parsed and checked by one of READ_THREADS
+    (Arrow's JSON parser and compute kernels let go of the GIL), and the batches are kept in file order."""
+    from concurrent.futures import ThreadPoolExecutor
+
     problems: list[Problem] = []
     parts: list[tuple[pa.Table, pa.Table, pa.Table]] = []
     offset = 0
-    for number, path in enumerate(paths):
-        batches = _parquet_batches(path, problems) if path.suffix == ".parquet" else _json_batches(path, problems)
-        for raw, fallback in batches:
-            records, mentions, licences = _from_raw(raw, number, str(path), problems) if raw is not None else _from_records(fallback, number)
-            parts.append((records, _shift(mentions, offset), _shift(licences, offset)))
-            offset += records.num_rows
+    with ThreadPoolExecutor(READ_THREADS) as pool:
+        for number, path in enumerate(paths):
+            jobs = _parquet_batches(path, problems) if path.suffix == ".parquet" else _json_batches(path, problems)
+            for (records, mentions, licences), found in _in_order(pool, jobs, number, str(path)):
+                problems += found
+                parts.append((records, _shift(mentions, offset), _shift(licences, offset)))
+                offset += records.num_rows
     tables = [pa.concat_tables([p[i] for p in parts]) if parts else schema.empty_table() for i, schema in enumerate((RECORDS, MENTIONS, LICENCES))]
-    records = _keep_last(tables[0])
+    # One chunk a column: a batch of rows taken from a table of many chunks costs a pass over all of them
+    # (Arrow's take on chunked arrays), which made writing the records quadratic.
+    records = _keep_last(tables[0].combine_chunks())
     give_back()
     return HubTables([str(p) for p in paths], [retrieved_on(p) for p in paths], records, tables[1], tables[2], problems)
+
+
+READ_THREADS = 2  # batches parsed and checked at once (the 2 cores of benchmarks/RESULTS.md: 1.9 times one thread)
+
+
+def _in_order(pool, jobs: Iterator[Callable[[list[Problem]], tuple]], file: int, shown: str) -> Iterator[tuple[tuple, list[Problem]]]:  # noqa: ANN001
+    """Each job's tables and problems, in the jobs' order, with at most two batches a thread read ahead."""
+    pending: deque = deque()
+    for job in jobs:
+        pending.append(pool.submit(_read_batch, job, file, shown))
+        if len(pending) > 2 * READ_THREADS:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _read_batch(job: Callable[[list[Problem]], tuple], file: int, shown: str) -> tuple[tuple[pa.Table, pa.Table, pa.Table], list[Problem]]:
+    """A batch's records, mentions and licences, and the problems found in it."""
+    problems: list[Problem] = []
+    raw, fallback = job(problems)
+    return (_from_raw(raw, file, shown, problems) if raw is not None else _from_records(fallback, file)), problems
 
 
 def codes_of(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -174,8 +203,9 @@ def _keep_last(records: pa.Table) -> pa.Table:
     return records.append_column("position", pa.array(position))
 
 
-def _json_batches(path: Path, problems: list[Problem]) -> Iterator[tuple[pa.Table | None, list | None]]:
-    """(raw table, None) for each batch of lines Arrow reads as the Hub writes them; else (None, [(row, Record)])."""
+def _json_batches(path: Path, problems: list[Problem]) -> Iterator[Callable[[list[Problem]], tuple]]:
+    """A job for each batch of lines, read here: called with a list for its problems, it gives (raw table, None)
+    when Arrow reads the lines as the Hub writes them, else (None, [(row, Record)]) from the object reader."""
     shown = str(path)
     handle = hf.open_source(path, problems, whole=False)  # a FIFO or a device is refused, not waited on
     if handle is None:
@@ -187,23 +217,42 @@ def _json_batches(path: Path, problems: list[Problem]) -> Iterator[tuple[pa.Tabl
         first = data.read(64).lstrip()
         data.seek(0)
         if first.startswith(b"["):  # one JSON array (curl's answer): the object reader, which bounds its size
-            yield None, _object_rows(hf._array_items(path, problems), shown, retrieved_on(path), dataset, problems)
+            yield lambda found: (None, _object_rows(hf._array_items(path, found), shown, retrieved_on(path), dataset, found))
             return
         rest = b""
         while True:
             block = data.read(BATCH_BYTES)
             chunk = rest + block
             cut = chunk.rfind(b"\n") + 1 if block else len(chunk)
+            if not cut and block:  # a line longer than a batch, so than any record may be: left out, read to its end
+                length, rest = _skip_line(data, chunk)
+                problems.append(Problem(shown, line, "", f"record of {length:,} bytes is over the {hf.MAX_RECORD:,} characters a record may have; left out", level="warning"))
+                line += 1
+                continue
             chunk, rest = chunk[:cut], chunk[cut:]
             if not chunk:
                 break
             lines = chunk.count(b"\n") + (not chunk.endswith(b"\n"))
-            raw = _parse_lines(chunk, options)
-            if raw is not None and raw.num_rows == lines:
-                yield _with_rows(raw, line, dataset), None
-            else:
-                yield None, _object_rows(_chunk_items(chunk, line, shown, problems), shown, retrieved_on(path), dataset, problems)
+            yield partial(_json_batch, chunk, line, lines, path, dataset, options)
             line += lines
+
+
+def _skip_line(data: BinaryIO, start: bytes) -> tuple[int, bytes]:
+    """Read past the line `start` begins: its length in bytes, and what follows its end."""
+    length = len(start)
+    while True:
+        block = data.read(BATCH_BYTES)
+        end = block.find(b"\n")
+        if end >= 0 or not block:
+            return length + (end if end >= 0 else 0), block[end + 1:] if end >= 0 else b""
+        length += len(block)
+
+
+def _json_batch(chunk: bytes, line: int, lines: int, path: Path, dataset: bool, options: pj.ParseOptions, problems: list[Problem]) -> tuple:
+    raw = _parse_lines(chunk, options)
+    if raw is not None and raw.num_rows == lines:
+        return _with_rows(raw, line, dataset), None
+    return None, _object_rows(_chunk_items(chunk, line, str(path), problems), str(path), retrieved_on(path), dataset, problems)
 
 
 def _parse_lines(chunk: bytes, options: pj.ParseOptions) -> pa.Table | None:
@@ -246,10 +295,10 @@ def _object_rows(items, shown: str, retrieved: str, dataset: bool, problems: lis
     return rows
 
 
-def _parquet_batches(path: Path, problems: list[Problem]) -> Iterator[tuple[pa.Table | None, list | None]]:
-    """hub-stats' Parquet, batch by batch, as the raw table of the JSON path (its cardData is JSON text: the licence
-    fields are taken from it with a regular expression; a batch of another shape goes through the object reader)."""
-    from kg.sources.hub_parquet import _bound, open_parquet, read_rows
+def _parquet_batches(path: Path, problems: list[Problem]) -> Iterator[Callable[[list[Problem]], tuple]]:
+    """hub-stats' Parquet, batch by batch, as jobs giving the raw table of the JSON path (its cardData is JSON text:
+    the licence fields are taken from it with a regular expression; a file of another shape goes through the object reader)."""
+    from kg.sources.hub_parquet import open_parquet, read_rows
 
     shown = str(path)
     parquet = open_parquet(path, problems)
@@ -258,20 +307,26 @@ def _parquet_batches(path: Path, problems: list[Problem]) -> Iterator[tuple[pa.T
     names = set(parquet.schema_arrow.names)
     base_struct = "baseModels" in names and pa.types.is_struct(parquet.schema_arrow.field("baseModels").type)
     if "id" not in names or "card" in names or ("baseModels" in names and not base_struct):
-        yield None, _object_rows(read_rows(path, problems), shown, retrieved_on(path), False, problems)
+        yield lambda found: (None, _object_rows(read_rows(path, found), shown, retrieved_on(path), False, found))
         return
     dataset = path.name.startswith("datasets")
     wanted = [c for c in ("id", "sha", "createdAt", "lastModified", "library_name", "tags", "baseModels", "cardData", "safetensors") if c in names]
     row = 1
     try:
         for batch in parquet.iter_batches(batch_size=PARQUET_ROWS, columns=wanted):
-            batch, oversized = _bound(batch)
-            for offset in sorted(oversized):
-                problems.append(Problem(shown, row + offset, "cardData", f"over {hf.MAX_RECORD:,} characters; left out", level="warning"))
-            yield _with_rows(_raw_of_parquet(pa.Table.from_batches([batch]), dataset), row, False), None
+            yield partial(_parquet_batch, batch, row, shown, dataset)
             row += batch.num_rows
     except (pa.ArrowException, OSError) as exc:
         problems.append(Problem(shown, row, "", f"the Parquet file cannot be read past here: {exc}"))
+
+
+def _parquet_batch(batch: pa.RecordBatch, row: int, shown: str, dataset: bool, problems: list[Problem]) -> tuple:
+    from kg.sources.hub_parquet import _bound
+
+    batch, oversized = _bound(batch)
+    for offset in sorted(oversized):
+        problems.append(Problem(shown, row + offset, "cardData", f"over {hf.MAX_RECORD:,} characters; left out", level="warning"))
+    return _with_rows(_raw_of_parquet(pa.Table.from_batches([batch]), dataset), row, False), None
 
 
 def _raw_of_parquet(table: pa.Table, dataset: bool) -> pa.Table:
@@ -557,14 +612,16 @@ class Joined:
     edges: pa.Table
     references: pa.Table
     ambiguous: list[tuple[int, tuple[str, ...]]]
+    record_entity: np.ndarray  # each record's row in `entities` (-1: none)
 
     @cached_property
     def edge_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """Each edge's entity and target by their row in `entities` (-1: none), found once for the passes that walk
-        the lineage (the terms, the page's families; at a million models each lookup is 0.4 s)."""
+        the lineage (the terms, the page's families; at a million models a lookup by id is 0.4 s). An edge's
+        entity is its record's; its target is looked up by id."""
         ids = self.entities["entity"].combine_chunks()
         width = np.int32 if len(ids) < 2**31 else np.int64  # kept to the end of the build: 36 MB at three million models
-        return _positions(self.edges["entity"], ids).astype(width), _positions(self.edges["target"], ids).astype(width)
+        return self.record_entity[self.edges["record"].to_numpy()].astype(width), _positions(self.edges["target"], ids).astype(width)
 
     def counts(self) -> dict[str, int]:
         """The merge report's counts (kg.merge.Merged.counts), from the tables."""
@@ -613,34 +670,47 @@ def join_catalog(tables: HubTables, catalog) -> Joined:  # noqa: ANN001 (kg.cata
 
     records = tables.records
     curated = _curated_index(catalog)
-    owner_array, entity_code, matched, rules, ambiguous = _place(records, catalog, curated, normalise)
+    # Each record's name, and its name and id squashed: made once for the steps that compare them.
+    ids = records["id"].combine_chunks()
+    names = _last_part(ids)
+    keys = _Keys(names, squash(names), squash(ids))
+    del ids, names
+    owner_array, entity_code, matched, rules, ambiguous = _place(records, catalog, curated, normalise, keys)
     give_back()
-    entities = _entities(records, owner_array, catalog)
+    entities, record_entity = _entities(records, owner_array, entity_code, keys, catalog)
     give_back()
-    references, code_of = _resolve_mentions(tables, owner_array, entity_code, curated, catalog, normalise)
+    references, code_of = _resolve_mentions(tables, owner_array, entity_code, curated, catalog, normalise, keys)
+    del keys
     give_back()
     record_kind = _kind_codes(records["kind"], whole=True)
     curated_record = np.zeros(records.num_rows, dtype=bool)
     curated_record[list(matched)] = True
     edges = _accept_edges(references, owner_array, code_of, record_kind, curated_record, catalog)
-    return Joined(tables, owner_array, {i: (matched[i], rules[i]) for i in matched}, entities, edges, references, ambiguous)
+    return Joined(tables, owner_array, {i: (matched[i], rules[i]) for i in matched}, entities, edges, references, ambiguous, record_entity)
 
 
-def _place(records: pa.Table, catalog, curated, normalise) -> tuple[pa.Array, np.ndarray, dict[int, str], dict[int, str], list]:  # noqa: ANN001
+@dataclass
+class _Keys:
+    """Each record's name (its Hub id's last part), that name squashed and its whole id squashed (`squash`)."""
+    names: pa.Array
+    squashed_names: pa.Array
+    squashed_ids: pa.Array
+
+
+def _place(records: pa.Table, catalog, curated, normalise, keys: _Keys) -> tuple[pa.Array, np.ndarray, dict[int, str], dict[int, str], list]:  # noqa: ANN001
     """Each record's entity: its id (null: ambiguous or replaced), its number (equal numbers, equal entities; -1 for
     none), the records matched to curated entities (row -> entity, row -> rule) and the ambiguous ones."""
     kept = pc.greater_equal(records["position"], 0).to_numpy(zero_copy_only=False)
     order = np.argsort(np.where(kept, records["position"].to_numpy(), len(kept)), kind="stable")[: int(kept.sum())]
     ids = records["id"].combine_chunks()
     kind = records["kind"].combine_chunks()
-    names = _last_part(ids)
     owner = [None] * records.num_rows
     rules: dict[int, str] = {}
     ambiguous = []
     # Candidates for a curated entity: a Hub id the catalog lists, or a name (or the whole id) that may normalise to a curated name.
     explicit = pa.array(sorted(k.removeprefix("huggingface:") for k in curated.explicit if k.startswith("huggingface:")), pa.string())
     curated_names = pa.array(sorted({k.split(" ", 1)[1].replace("-", "").replace(".", "") for k in curated.names}), pa.string())
-    maybe = pc.or_(pc.is_in(pc.utf8_lower(ids), explicit), pc.or_(pc.is_in(squash(names), curated_names), pc.is_in(squash(ids), curated_names)))
+    maybe = pc.or_(pc.is_in(pc.utf8_lower(ids), explicit), pc.or_(pc.is_in(keys.squashed_names, curated_names), pc.is_in(keys.squashed_ids, curated_names)))
     for i in np.flatnonzero(maybe.to_numpy(zero_copy_only=False) & kept):
         repo, k = ids[i].as_py(), kind[i].as_py()
         owners = frozenset({normalise(repo.split("/")[0])} - {""}) if "/" in repo else frozenset()
@@ -660,7 +730,7 @@ def _place(records: pa.Table, catalog, curated, normalise) -> tuple[pa.Array, np
     groups, first = np.unique(group[rows], return_index=True)
     leaders = np.sort(rows[first]) if len(rows) else np.zeros(0, dtype=np.int64)
     leaders = leaders[np.argsort(records["position"].to_numpy()[leaders], kind="stable")]
-    joined_to = _name_joins(leaders, kind, names, ids, normalise)
+    joined_to = _name_joins(leaders, kind, ids, keys, normalise)
     slug = slugs_of(pc.take(kind, pa.array(leaders)), pc.take(ids, pa.array(leaders))) if len(leaders) else pa.array([], pa.string())
     # kg.merge._new_id numbers a slug taken already (by an earlier record or the catalog): rare, done in Python.
     slug_codes = codes_of(slug)
@@ -717,7 +787,7 @@ def _numbered(slug: pa.Array, clashing: np.ndarray, joining: np.ndarray, catalog
     return pc.replace_with_mask(slug, pa.array(mask), pa.array(values, pa.string())) if len(walked) else slug
 
 
-def _name_joins(leaders: np.ndarray, kind: pa.Array, names: pa.Array, ids: pa.Array, normalise) -> dict[int, int]:  # noqa: ANN001
+def _name_joins(leaders: np.ndarray, kind: pa.Array, ids: pa.Array, keys: _Keys, normalise) -> dict[int, int]:  # noqa: ANN001
     """Leaders (first records of a Hub id) that kg.merge joins to an earlier one by name: same kind, a name
     or the whole id normalised alike, owners not different. Found among the few whose squashed keys collide."""
     from kg.merge import _Index
@@ -725,9 +795,9 @@ def _name_joins(leaders: np.ndarray, kind: pa.Array, names: pa.Array, ids: pa.Ar
     if not len(leaders):
         return {}
     lk = pc.take(kind, pa.array(leaders))
-    keys = pa.concat_arrays([pc.binary_join_element_wise(lk, squash(pc.take(names, pa.array(leaders))), " "),
-                             pc.binary_join_element_wise(lk, squash(pc.take(ids, pa.array(leaders))), " ")])
-    codes = codes_of(keys)
+    texts = pa.concat_arrays([pc.binary_join_element_wise(lk, pc.take(keys.squashed_names, pa.array(leaders)), " "),
+                              pc.binary_join_element_wise(lk, pc.take(keys.squashed_ids, pa.array(leaders)), " ")])
+    codes = codes_of(texts)
     counts = np.bincount(codes)
     shared = counts[codes] > 1
     candidates = np.unique(np.concatenate([np.flatnonzero(shared[: len(leaders)]), np.flatnonzero(shared[len(leaders):])]))
@@ -749,17 +819,21 @@ def _name_joins(leaders: np.ndarray, kind: pa.Array, names: pa.Array, ids: pa.Ar
     return joined
 
 
-def _entities(records: pa.Table, owner: pa.Array, catalog) -> pa.Table:  # noqa: ANN001
+def _entities(records: pa.Table, owner: pa.Array, entity_code: np.ndarray, keys: _Keys, catalog) -> tuple[pa.Table, np.ndarray]:  # noqa: ANN001
     """One row per new entity (named for its first record; licence, upload day and parameters from its first record that
-    states each, as kg.merge accepts the first claim), and one per curated entity a record matched."""
+    states each, as kg.merge accepts the first claim), and one per curated entity a record matched; and each record's
+    row in that table (-1: none). `entity_code` numbers the records' entities (_place)."""
     position = records["position"].to_numpy()
-    rows = np.flatnonzero(pc.is_valid(owner).to_numpy(zero_copy_only=False))
+    rows = np.flatnonzero(entity_code >= 0)
     rows = rows[np.argsort(position[rows], kind="stable")]
-    owners = pc.take(owner, pa.array(rows))
-    codes = codes_of(owners)  # numbered in order of first appearance: the entities in record order
-    _, firsts = np.unique(codes, return_index=True)
+    # The entities numbered in order of first appearance: the entities in record order.
+    found, firsts = np.unique(entity_code[rows], return_index=True)
+    order = np.argsort(firsts)
+    number = np.full(int(found.max()) + 1 if len(found) else 0, -1, dtype=np.int64)
+    number[found[order]] = np.arange(len(found))
+    codes, firsts = number[entity_code[rows]], firsts[order]
     leader_rows = rows[firsts]
-    entity_ids = pc.take(owners, pa.array(firsts))
+    entity_ids = pc.take(owner, pa.array(leader_rows))
     curated = pa.array(sorted(catalog.entities), pa.string())
     imported = pc.invert(pc.is_in(entity_ids, curated))
 
@@ -773,10 +847,12 @@ def _entities(records: pa.Table, owner: pa.Array, catalog) -> pa.Table:  # noqa:
         return pc.if_else(pc.and_(pa.array(at >= 0), imported), taken, pa.scalar(None, kind_))
 
     hub = pc.take(records["id"].combine_chunks(), pa.array(leader_rows))
-    name = _last_part(hub)
+    name = pc.take(keys.names, pa.array(leader_rows))
+    record_entity = np.full(records.num_rows, -1, dtype=np.int64)
+    record_entity[rows] = codes
     return pa.table({"entity": entity_ids, "kind": pc.take(records["kind"].combine_chunks(), pa.array(leader_rows)), "name": name, "hub_id": hub,
                      "imported": imported, "license": pick("license", pa.string()), "uploaded": pick("uploaded", pa.string()),
-                     "parameters": pick("parameters", pa.int64()), "record": pa.array(leader_rows, pa.int64())}, schema=ENTITIES)
+                     "parameters": pick("parameters", pa.int64()), "record": pa.array(leader_rows, pa.int64())}, schema=ENTITIES), record_entity
 
 
 # A reference's entity is its record's owner (`Joined.owner`), not a column of its own: 0.23 GB at three million models.
@@ -784,7 +860,7 @@ REFERENCES = pa.schema([("field", pa.string()), ("relation", pa.string()), ("tex
                         ("record", pa.int64()), ("pointer", pa.string())])
 
 
-def _resolve_mentions(tables: HubTables, owner: pa.Array, entity_code: np.ndarray, curated, catalog, normalise) -> tuple[pa.Table, np.ndarray]:  # noqa: ANN001
+def _resolve_mentions(tables: HubTables, owner: pa.Array, entity_code: np.ndarray, curated, catalog, normalise, keys: _Keys) -> tuple[pa.Table, np.ndarray]:  # noqa: ANN001
     """Each mention's target as kg.merge._resolve finds it: the catalog (Hub id, then name), then the new
     entities (Hub id, then name); several candidates leave it unresolved, as does the entity itself.
     The references of the placed records' mentions, and the entity of each by its number (`entity_code`):
@@ -823,11 +899,11 @@ def _resolve_mentions(tables: HubTables, owner: pa.Array, entity_code: np.ndarra
     if not pc.all(new_records).as_py():
         held_rows = np.flatnonzero(new_records.to_numpy(zero_copy_only=False))
         held = held.filter(new_records)  # the columns used: a filter copies
-    keys = pc.binary_join_element_wise(held["kind"], pc.utf8_lower(held["id"]), " ")
+    held_keys = pc.binary_join_element_wise(held["kind"], pc.utf8_lower(held["id"]), " ")
     wanted = pc.binary_join_element_wise(kind, folded, " ")
     del folded
-    at = pc.fill_null(pc.index_in(wanted, keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys), -1).to_numpy(zero_copy_only=False)
-    del wanted, keys
+    at = pc.fill_null(pc.index_in(wanted, held_keys.combine_chunks() if isinstance(held_keys, pa.ChunkedArray) else held_keys), -1).to_numpy(zero_copy_only=False)
+    del wanted, held_keys
     hit = (at >= 0) & ~done
     itself = entity_code[held_rows[np.maximum(at, 0)]] == code  # naming itself: no edge
     by_id = _named(held["owner"], np.where(hit & ~itself, at, -1))
@@ -836,9 +912,8 @@ def _resolve_mentions(tables: HubTables, owner: pa.Array, entity_code: np.ndarra
     rest = np.flatnonzero(~done)
     if len(rest):
         rest_keys = pc.binary_join_element_wise(pc.take(kind, pa.array(rest)), squash(pc.take(last, pa.array(rest))), " ")
-        held_last = _last_part(held["id"])
-        name_keys = pc.binary_join_element_wise(held["kind"], squash(held_last), " ")
-        id_keys = pc.binary_join_element_wise(held["kind"], squash(held["id"]), " ")
+        name_keys = pc.binary_join_element_wise(held["kind"], pc.take(keys.squashed_names, pa.array(held_rows)), " ")
+        id_keys = pc.binary_join_element_wise(held["kind"], pc.take(keys.squashed_ids, pa.array(held_rows)), " ")
         near = pc.or_(pc.is_in(name_keys, rest_keys), pc.is_in(id_keys, rest_keys)).to_numpy(zero_copy_only=False)
         names: dict[str, set[str]] = {}
         for k, repo, e in zip(pc.filter(held["kind"], pa.array(near)).to_pylist(), pc.filter(held["id"], pa.array(near)).to_pylist(), pc.filter(held["owner"], pa.array(near)).to_pylist()):
@@ -1003,11 +1078,12 @@ def curated_lineage(joined: Joined, graph):  # noqa: ANN001, ANN201
     edges, with their own edges (few entities, and small). `graph` itself, not a copy, when the dump gives none.
     kg.terms reads it to answer the curated entities (their terms, in the RDF and in the tables)."""
     entities, edges = joined.entities, joined.edges
-    curated_children = pc.unique(pc.filter(edges["entity"], pc.invert(pc.is_in(edges["entity"], pc.filter(entities["entity"], entities["imported"]))))) if edges.num_rows else pa.array([], pa.string())
+    child_at, parent_at = joined.edge_rows
+    imported = entities["imported"].to_numpy(zero_copy_only=False)
+    curated_children = pc.unique(pc.filter(edges["entity"], pa.array(~imported[child_at]))) if edges.num_rows else pa.array([], pa.string())
     if not len(curated_children):
         return graph
     all_ids = entities["entity"].combine_chunks()
-    child_at, parent_at = joined.edge_rows
     order = np.argsort(child_at, kind="stable")
     starts = _positions(curated_children, all_ids)
     reached = _spread(child_at[order], parent_at[order], len(all_ids), starts[starts >= 0])  # one walk from them all
@@ -1294,13 +1370,20 @@ class _Plan:
         return joined.tables.records.take(rows).append_column("owner", pc.take(joined.owner, rows))
 
 
-def _plan(joined: Joined, terms: Terms, licenses) -> _Plan:  # noqa: ANN001
-    imported_mask = joined.entities["imported"].to_numpy(zero_copy_only=False) if joined.entities.num_rows else np.zeros(0, bool)
-    imported = np.flatnonzero(imported_mask)
+def _imported_rows(joined: Joined) -> np.ndarray:
+    return np.flatnonzero(joined.entities["imported"].to_numpy(zero_copy_only=False)) if joined.entities.num_rows else np.zeros(0, np.int64)
+
+
+def _policies(joined: Joined, terms: Terms, licenses) -> tuple[bytes, bytes, int]:  # noqa: ANN001
+    """The shared policies the imported entities have (_policy_text)."""
+    return _policy_text([terms.signatures[i] for i in np.unique(terms.signature[_imported_rows(joined)])], licenses)
+
+
+def _plan(joined: Joined, terms: Terms, policies: tuple[bytes, bytes, int]) -> _Plan:
+    imported = _imported_rows(joined)
     signature_column = terms.signature[imported]
     digests = pa.array([s.digest for s in terms.signatures], pa.string())
-    used = np.unique(signature_column)
-    policy_nt, policy_ttl, policy_triples = _policy_text([terms.signatures[i] for i in used], licenses)
+    policy_nt, policy_ttl, policy_triples = policies
     # Each edge's entity by its place among the imported entities (-1: a curated entity's edge), edges ordered by it.
     edges = joined.edges
     place = np.full(joined.entities.num_rows, -1, dtype=np.int64)
@@ -1316,7 +1399,7 @@ def _plan(joined: Joined, terms: Terms, licenses) -> _Plan:  # noqa: ANN001
                  edges.take(pa.array(np.sort(order[:first]))), placed, policy_nt, policy_ttl, policy_triples)
 
 
-def write_table_exports(handles: dict, joined: Joined, terms: Terms, licenses, quads: bool = True) -> int:  # noqa: ANN001
+def write_table_exports(handles: dict, joined: Joined, plan: _Plan, licenses, quads: bool = True) -> int:  # noqa: ANN001
     """Write the imported part of the export to open binary `handles` (kg.nt, kg.ttl, kg.nq, each optional) after
     the catalog's own blocks: per batch of entities, string columns joined by Arrow and written as one buffer.
     The line formats and Turtle are written by two threads (Arrow's kernels let go of the GIL) from one plan.
@@ -1324,7 +1407,6 @@ def write_table_exports(handles: dict, joined: Joined, terms: Terms, licenses, q
     from concurrent.futures import ThreadPoolExecutor
 
     vocabulary = _vocabulary()  # once: the ontology is parsed by rdflib, which is not made for two threads
-    plan = _plan(joined, terms, licenses)
     lines = {name: handle for name, handle in handles.items() if name != "kg.ttl"}
     if not lines or "kg.ttl" not in handles:
         return _write_tables(handles, plan, joined, licenses, quads, vocabulary)
@@ -1567,8 +1649,12 @@ ENTITIES_FILE, EDGES_FILE = TABLE_FILES
 def write_build(folder: Path, rdf, joined: Joined, terms: Terms, formats: tuple[str, ...], licenses, compress: bool = False) -> int:  # noqa: ANN001
     """Write the RDF files of `formats` (kg.nt, kg.ttl, kg.nq, kg.jsonld) and the lineage tables into `folder`:
     the catalog's own triples first (sorted, as kg.stream writes them), then the Hub's from the tables.
-    kg.jsonld is pyoxigraph's JSON-LD of the N-Triples (it needs kg.nt or kg.nq written). Returns the triples of the default graph."""
+    kg.jsonld is pyoxigraph's JSON-LD of the N-Triples (it needs kg.nt or kg.nq written). Returns the triples of the default graph.
+    The lineage tables are written by a thread of their own (Arrow and zstd, which let go of the GIL) while this one
+    writes the catalog's blocks and the policies' text (Python), and before the writers' plan and batches are
+    made, so those and the tables' row groups are not held at once."""
     import os
+    from concurrent.futures import ThreadPoolExecutor
     from contextlib import ExitStack
 
     from kg.stream import graph_blocks, open_export, write_blocks
@@ -1579,6 +1665,7 @@ def write_build(folder: Path, rdf, joined: Joined, terms: Terms, formats: tuple[
     names = [*textual, *extra]
     paths = {name: folder / (name + (".gz" if compress and name not in extra else "")) for name in names}
     with ExitStack() as stack:
+        lineage = stack.enter_context(ThreadPoolExecutor(1)).submit(write_lineage_tables, folder, joined, terms)
         handles = {name: open_export(path, stack) for name, path in paths.items()}
         texts = {name: io.StringIO() for name in handles}
         catalog_blocks = list(graph_blocks(rdf))
@@ -1588,8 +1675,10 @@ def write_build(folder: Path, rdf, joined: Joined, terms: Terms, formats: tuple[
         for name, text in texts.items():
             handles[name].write(text.getvalue().encode("utf-8"))
         count = sum(len(p) for _, p in catalog_blocks)
-        quads = write_table_exports(handles, joined, terms, licenses, quads="kg.nq" in handles)
-        count += quads
+        policies = _policies(joined, terms, licenses)
+        lineage.result()
+        give_back()  # the tables' row groups
+        count += write_table_exports(handles, joined, _plan(joined, terms, policies), licenses, quads="kg.nq" in handles)
     if "kg.jsonld" in formats:
         import pyoxigraph as ox
 
@@ -1603,7 +1692,6 @@ def write_build(folder: Path, rdf, joined: Joined, terms: Terms, formats: tuple[
         for name in extra:
             os.remove(paths[name])
     give_back()  # the writers' batches
-    write_lineage_tables(folder, joined, terms)
     return count
 
 

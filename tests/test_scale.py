@@ -122,6 +122,25 @@ def test_a_synced_file_syncs_each_part_and_hands_its_pages_back_as_it_grows(tmp_
         kg.stream.SyncedFile(tmp_path / "kg.nt")
 
 
+def test_a_synced_files_failed_sync_is_raised_when_it_is_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A part is synced by a thread of its own: its error is not lost, the close raises it (and still closes the file)."""
+    import errno
+    import os
+
+    import kg.stream
+
+    def fail(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(kg.stream, "SYNC_BYTES", 10)
+    monkeypatch.setattr(os, "fdatasync", fail)
+    out = kg.stream.SyncedFile(tmp_path / "kg.nt")
+    out.write(b"a" * 12)
+    with pytest.raises(OSError, match=r"^\[Errno 5\] Input/output error$"):
+        out.close()
+    assert out.closed
+
+
 def test_streamed_files_of_the_bundled_catalog_are_isomorphic_to_rdflibs_graph(tmp_path: Path) -> None:
     rdf = build(None, ()).rdf
     write_exports(tmp_path, graph_blocks(rdf))

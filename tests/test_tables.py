@@ -148,6 +148,39 @@ def test_a_clean_batch_is_read_by_arrow_with_its_rows_and_checks(tmp_path):
     assert tables.mentions.to_pylist() == [{"record": 1, "field": "derived_from", "relation": "finetune", "text": "ok/one", "kind": "model", "pointer": "tags/0"}]
 
 
+def test_batches_read_by_several_threads_keep_the_files_order_rows_and_problems(tmp_path, monkeypatch):
+    """Batches of a line or two, parsed and checked by two threads, some through the object reader: the records,
+    their rows, the mentions' records and the problems are those of reading the dump in one batch."""
+    lines = ['{"id": "ok/one", "tags": ["license:mit"]}', "not json", '{"id": "ok/two", "tags": ["base_model:finetune:ok/one"]}',
+             '{"id": "bad..id"}', '{"id": "ok/three", "tags": ["base_model:ok/two", "dataset:ok/data"]}', '{"id": "ok/four", "tags": ["base_model:-x-"]}']
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    whole = read_hub_tables([path])
+    monkeypatch.setattr("kg.tables.BATCH_BYTES", 80)  # each line is shorter: a line or two a batch
+    monkeypatch.setattr("kg.tables.READ_THREADS", 2)
+    batched = read_hub_tables([path])
+    for tables in (whole, batched):
+        assert tables.records.select(["id", "row"]).to_pylist() == [{"id": "ok/one", "row": 1}, {"id": "ok/two", "row": 3},
+                                                                    {"id": "ok/three", "row": 5}, {"id": "ok/four", "row": 6}]
+        ids = tables.records["id"].to_pylist()
+        assert sorted((ids[m["record"]], m["text"]) for m in tables.mentions.to_pylist()) == [("ok/three", "ok/data"), ("ok/three", "ok/two"), ("ok/two", "ok/one")]
+    assert [str(p) for p in batched.problems] == [str(p) for p in whole.problems] == [
+        f"{path}:2: not valid JSON: Expecting value",
+        f"{path}:4: id: 'bad..id' cannot be a Hub id (a Hub id is owner/name in letters, digits, '-', '_' and '.')",
+        f"{path}:6: warning: tags.0: '-x-' cannot be a Hub id; left out"]
+
+
+def test_a_line_longer_than_a_batch_is_left_out_and_the_lines_after_it_read(tmp_path, monkeypatch):
+    monkeypatch.setattr("kg.tables.BATCH_BYTES", 64)
+    monkeypatch.setattr("kg.sources.huggingface.MAX_RECORD", 50)
+    long = json.dumps({"id": "ok/long", "tags": ["x" * 270]})
+    path = tmp_path / "long.jsonl"
+    path.write_text(f'{{"id": "ok/a"}}\n{long}\n{{"id": "ok/c"}}\n', encoding="utf-8")
+    tables = read_hub_tables([path])
+    assert tables.records.select(["id", "row"]).to_pylist() == [{"id": "ok/a", "row": 1}, {"id": "ok/c", "row": 3}]
+    assert [str(p) for p in tables.problems] == [f"{path}:2: warning: record of {len(long):,} bytes is over the 50 characters a record may have; left out"]
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, catalog):
     folder = tmp_path_factory.mktemp("tables-build")
