@@ -51,6 +51,7 @@ from kg.sources import huggingface as hf
 
 SOURCE = "huggingface"
 BATCH_BYTES = 8 << 20  # JSON Lines read per batch: a batch that needs the object reader costs at most this much
+READ_THREADS = 2  # batches parsed and checked at once (the 2 cores of benchmarks/RESULTS.md: 1.9 times one thread)
 PARQUET_ROWS = 100_000
 # The Hub id rule of kg.sources.huggingface.HUB_ID in RE2 (Arrow's regex engine); '--' and '..' are refused apart.
 _PART = r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?"
@@ -134,9 +135,6 @@ def read_hub_tables(paths: list[Path]) -> HubTables:
     records = _keep_last(tables[0].combine_chunks())
     give_back()
     return HubTables([str(p) for p in paths], [retrieved_on(p) for p in paths], records, tables[1], tables[2], problems)
-
-
-READ_THREADS = 2  # batches parsed and checked at once (the 2 cores of benchmarks/RESULTS.md: 1.9 times one thread)
 
 
 def _in_order(pool, jobs: Iterator[Callable[[list[Problem]], tuple]], file: int, shown: str) -> Iterator[tuple[tuple, list[Problem]]]:  # noqa: ANN001
@@ -240,12 +238,12 @@ def _json_batches(path: Path, problems: list[Problem]) -> Iterator[Callable[[lis
 def _skip_line(data: BinaryIO, start: bytes) -> tuple[int, bytes]:
     """Read past the line `start` begins: its length in bytes, and what follows its end."""
     length = len(start)
-    while True:
-        block = data.read(BATCH_BYTES)
+    while block := data.read(BATCH_BYTES):
         end = block.find(b"\n")
-        if end >= 0 or not block:
-            return length + (end if end >= 0 else 0), block[end + 1:] if end >= 0 else b""
+        if end >= 0:
+            return length + end, block[end + 1:]
         length += len(block)
+    return length, b""
 
 
 def _json_batch(chunk: bytes, line: int, lines: int, path: Path, dataset: bool, options: pj.ParseOptions, problems: list[Problem]) -> tuple:
