@@ -1,12 +1,14 @@
 """`kg` on the command line (`python -m kg` too), quiet under Ctrl-C from its first instant.
 
 Ctrl-C is held to a plain message and exit 130 until `main` takes over
-(kg.interrupts); once `main` has returned, a late Ctrl-C (while the
-interpreter frees a large graph) is ignored.
+(kg.interrupts); once `main` has returned, a late Ctrl-C is ignored while
+what it printed is flushed, and the interpreter's tidying (freeing a large
+graph object by object) is skipped (`leave`).
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -27,7 +29,22 @@ def run() -> None:
 
     code = main()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # done: only the interpreter's tidying is left
-    sys.exit(code)
+    leave(code)
+
+
+def leave(code: int) -> None:
+    """End the process with `code` once what it printed is flushed, skipping the interpreter's tidying.
+
+    Everything kg writes is closed and in place when `main` returns; what is left is freeing each
+    object of the graphs one by one (0.2 s of a 1.9 s build of the bundled catalog, seconds for a
+    Hub build), which the kernel does at once by taking the process's memory back.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):  # the reader went away, or the stream was closed: nothing more to say
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

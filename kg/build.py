@@ -6,7 +6,8 @@ takes what the one before it made, and each form of the graph is made once:
 
     build()                                        kg.build.Build
       read the catalog      kg.catalog.load_catalog   Catalog (pydantic)
-      check it              kg.graph, kg.rdf, checks  graph (networkx) + catalog RDF (rdflib)
+      check it              kg.graph, kg.rdf, checks  graph (networkx) + the catalog's RDF triples (a set of rdflib
+                                                      terms), checked in a forked process while the next stages run
       read the sources      kg.merge.read_sources     records
       merge                 kg.merge.merge            Merged: identities, claims, accepted edges
       link the lineage      kg.merge.add_to_graph     the same graph, imported entities and edges added
@@ -41,6 +42,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -49,13 +51,13 @@ from rdflib import Graph
 from tqdm import tqdm
 
 from kg.catalog import Catalog, load_catalog
-from kg.errors import CatalogError, RequestError
+from kg.errors import CatalogError, Problem, RequestError
 from kg.graph import build_graph, derivation_cycles, overview_nodes
 from kg.html import render_html
 from kg.merge import DEFAULT_ORDER, Merged, add_to_graph, format_report, imported_blocks, imported_quads, merge, read_sources, sources_from_file
 from kg.publish import discard_staging, graph_to_json, locked, stage_folder, swap_together, sweep_temporaries
 from kg.query import report_violations, run_checks
-from kg.rdf import add_effective_terms, serialize, shared_policies, to_rdf
+from kg.rdf import Triple, Triples, add_effective_terms, catalog_triples, serialize, shared_policies, to_graph
 from kg.store import check_store_folder, lock_for_replacing, stage_store
 from kg.stream import DEFAULT_FILES, FILES, TABLE_FILES, Block, NamedBlock, compressed, graph_blocks, output_name, write_exports
 from kg.terms import EffectiveTerms, compute_all
@@ -75,15 +77,20 @@ class Build:
 
     catalog: Catalog
     graph: nx.MultiDiGraph  # the one lineage: curated and imported entities, every accepted edge
-    rdf: Graph | None  # the catalog's RDF with its effective terms; imported entities are streamed by `blocks`
+    triples: Triples | None  # the catalog's RDF with its effective terms; imported entities are streamed by `blocks`
     terms: dict[str, EffectiveTerms]  # the effective terms of every model and dataset of `graph`
     merged: Merged | None = None  # the sources' records merged with the catalog, when there were sources
     cycles: list[list[str]] = field(default_factory=list)  # derivation cycles among imported records
     tables: HubBuild | None = None  # Hub dumps read, joined and given their terms as Arrow tables (kg.tables)
 
+    @cached_property
+    def rdf(self) -> Graph | None:
+        """`triples` as an rdflib graph, made when first asked for (`kg.load()`'s `.rdf`; `kg build` needs none)."""
+        return None if self.triples is None else to_graph(self.triples)
+
     def blocks(self) -> Iterator[Block]:
         """The whole export, one subject at a time (kg.stream): the catalog's, then the imported entities'."""
-        yield from graph_blocks(self.rdf)
+        yield from graph_blocks(self.triples)
         yield from self.imported_blocks()
 
     def imported_blocks(self) -> Iterator[Block]:
@@ -124,14 +131,28 @@ def build(data: str | Path | None = None, sources: Iterable[tuple[str, str | Pat
     listed in the catalog's sources.yaml (none without it), () none at all.
     `order` is the sources' precedence after the catalog's own values.
     `checked=False` skips the catalog's RDF and its SPARQL checks, for the commands
-    that only read the lineage (kg lineage, kg terms, kg stats, kg html); `.rdf` is then None.
+    that only read the lineage (kg lineage, kg terms, kg stats, kg html); `.triples` and `.rdf` are then None.
     `columnar=True` (kg build) takes kg.tables' path when every source is a Hub dump it reads.
     Raises CatalogError listing every problem of the catalog or the sources.
     """
     with stage("reading the catalog"):
         catalog = load_catalog(data)
-        graph, rdf = check(catalog) if checked else (build_graph(catalog), None)
+        graph = build_graph(catalog)
+        triples = catalog_triples(graph, catalog.licenses, terms=()) if checked else None  # the terms come once the lineage is whole
+    # The SPARQL checks run in a forked copy while the lineage and its terms are made here (on the
+    # bundled catalog, 0.4 s beside 0.4 s); the sources, slower to read, wait for a catalog that passes.
     pairs, order = _choose_sources(catalog, sources, order)
+    with running_aside(find_violations, catalog, frozenset(triples)) if checked else nullcontext(list) as violations:
+        if pairs:
+            _refuse(violations())
+        result = _build_lineage(catalog, graph, triples, pairs, order, columnar)
+        _refuse(violations())
+    return result
+
+
+def _build_lineage(catalog: Catalog, graph: nx.MultiDiGraph, triples: Triples | None, pairs: list[tuple[str, Path]], order: tuple[str, ...],
+                   columnar: bool) -> Build:
+    """`build()`'s stages after the catalog's: its sources read and merged into `graph`, and the terms computed."""
     merged, cycles, tables = None, [], None
     if pairs and columnar:
         from kg.tables import build_hub, is_table_dump  # pyarrow: loaded for the builds that read Hub dumps
@@ -151,24 +172,32 @@ def build(data: str | Path | None = None, sources: Iterable[tuple[str, str | Pat
     with stage("computing the effective terms"):
         lineage = graph if tables is None else tables.lineage  # a Hub dump's edges into the catalog change its entities' terms
         terms = compute_all(lineage, catalog.licenses)
-        if rdf is not None:
-            add_effective_terms(rdf, lineage, catalog.licenses, (t for entity, t in terms.items() if entity in catalog.entities))
-    return Build(catalog, graph, rdf, terms, merged, cycles, tables)
+        if triples is not None:
+            add_effective_terms(triples, lineage, catalog.licenses, (t for entity, t in terms.items() if entity in catalog.entities))
+    return Build(catalog, graph, triples, terms, merged, cycles, tables)
 
 
-def check(catalog: Catalog) -> tuple[nx.MultiDiGraph, Graph]:
-    """The catalog's lineage graph and RDF, once the SPARQL checks of ontology/checks/ pass on them.
+def check(catalog: Catalog) -> tuple[nx.MultiDiGraph, Triples]:
+    """The catalog's lineage graph and its RDF's triples without the terms, once the SPARQL checks of ontology/checks/ pass on them.
 
     Raises CatalogError with each violation at the file and line of the entity at fault.
     """
     graph = build_graph(catalog)
-    rdf = to_rdf(graph, catalog.licenses, terms=())  # the terms come once the lineage is whole: `build`
+    triples = catalog_triples(graph, catalog.licenses, terms=())
+    _refuse(find_violations(catalog, triples))
+    return graph, triples
+
+
+def find_violations(catalog: Catalog, rdf: Iterable[Triple]) -> list[Problem]:
+    """What the SPARQL checks of ontology/checks/ find in the catalog's RDF, each at the file and line of the entity at fault."""
     # load_catalog has already refused derivation cycles in linear time; the SPARQL form of that gate
     # (for exports checked in other stores) walks property paths and grows quadratically with a chain.
-    problems = report_violations(catalog, run_checks(rdf, skip=("derivation-cycle",)))
+    return report_violations(catalog, run_checks(rdf, skip=("derivation-cycle",)))
+
+
+def _refuse(problems: list[Problem]) -> None:
     if problems:
         raise CatalogError(problems)
-    return graph, rdf
 
 
 def _choose_sources(catalog: Catalog, sources, order) -> tuple[list[tuple[str, Path]], tuple[str, ...]]:  # noqa: ANN001
@@ -219,20 +248,20 @@ def _exports(result: Build, formats: tuple[str, ...], compress: bool = False, le
     """The RDF files: a catalog alone is serialized whole (readable sorted Turtle); imported records,
     millions perhaps, are streamed to the files one subject at a time, never held in rdflib. With `let_go`
     (a store is loaded next), a Hub build's tables are let go once written (kg.tables.HubBuild.let_go)."""
-    counted = [len(result.rdf)]
+    counted = [len(result.triples)]
     if result.tables is not None:
         from kg.tables import format_table_report, write_build
 
         def stream_tables(folder: Path) -> tuple[str, ...]:
             with stage(f"writing {', '.join(formats)}"):
-                counted[0] = write_build(folder, result.rdf, result.tables.joined, result.tables.terms, formats, result.catalog.licenses, compress)
+                counted[0] = write_build(folder, result.triples, result.tables.joined, result.tables.terms, formats, result.catalog.licenses, compress)
             if let_go:
                 result.tables.let_go()
             return (*formats, *TABLE_FILES)
 
         return {"sources-report.txt": format_table_report(result.tables.joined, limit=None).encode()}, stream_tables, counted
     if result.merged is None:
-        return compressed(serialize(result.rdf), formats, compress), None, counted
+        return compressed(serialize(result.triples), formats, compress), None, counted
     report = format_report(result.merged, limit=None) + "".join(f"derivation cycle (not a lineage): {' -> '.join(c)}\n" for c in result.cycles)
 
     def stream(folder: Path) -> tuple[str, ...]:

@@ -136,7 +136,9 @@ def _parse(parser: _Parser, commands: dict[str, _Parser], argv: list[str]) -> ar
         sub = commands[args.command]
         options = [o for action in sub._actions for o in action.option_strings]
         unknown = [word for word in extra if word.startswith("-")] or extra
-        hints = [suggest(word.partition("=")[0], options) for word in unknown]
+        # A word the command knows was left over only because it came before the command's name (`kg -v build`).
+        hints = [f"{word} is an option of kg {args.command}: put it after the command, kg {args.command} {word}"
+                 if word.partition("=")[0] in options else suggest(word.partition("=")[0], options) for word in unknown]
         sub.error(f"unrecognized argument(s): {' '.join(extra)}", " ".join(h for h in hints if h))
     return args
 

@@ -21,6 +21,7 @@ import os
 import re
 import signal
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING
 import pyoxigraph as ox
 from pyparsing import ParseBaseException, ParseResults
 from rdflib import Graph
+from rdflib.term import Node
 
 from kg.catalog import Catalog
 from kg.errors import Problem, RequestError, suggest
@@ -81,8 +83,8 @@ class Violation:
     problem: str
 
 
-def to_store(*graphs: Graph) -> ox.Store:
-    """An in-memory Oxigraph store holding the triples of `graphs`.
+def to_store(*graphs: Graph | Iterable[tuple[Node, Node, Node]]) -> ox.Store:
+    """An in-memory Oxigraph store holding the triples of `graphs` (rdflib graphs, or the triples themselves).
 
     Triples go in sorted, so that even a query without ORDER BY gives its
     rows in the same order whatever the hash seed.
@@ -389,7 +391,7 @@ def prefixed_name(iri: str) -> str:
     return iri
 
 
-def run_checks(rdf: Graph, skip: tuple[str, ...] = ()) -> list[Violation]:
+def run_checks(rdf: Graph | Iterable[tuple[Node, Node, Node]], skip: tuple[str, ...] = ()) -> list[Violation]:
     """Run every ontology/checks/*-violation.rq over the export plus the ontology,
     but for the checks named in `skip` (file names without -violation.rq).
 

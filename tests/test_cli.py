@@ -90,6 +90,14 @@ def test_misspelt_option_shows_the_command_usage_and_the_closest_option(capsys: 
     assert err.splitlines()[-2:] == ["Error: unrecognized argument(s): --dpeth 1", "Hint: did you mean '--depth'?"]
 
 
+def test_a_commands_option_given_before_the_command_is_told_to_move(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["-v", "build", "--out", "out"])
+    assert exited.value.code == 64
+    assert capsys.readouterr().err.splitlines()[-2:] == [
+        "Error: unrecognized argument(s): -v", "Hint: -v is an option of kg build: put it after the command, kg build -v"]
+
+
 def test_query_reads_a_query_file_of_any_name(tiny: Path, capsys: pytest.CaptureFixture) -> None:
     Path("count.sparql").write_text("SELECT (COUNT(*) AS ?n) WHERE { ?m a lkg:Model }", encoding="utf-8")
     Path("count.txt").write_text("SELECT (COUNT(*) AS ?n) WHERE { ?m a lkg:Model }", encoding="utf-8")

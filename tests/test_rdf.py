@@ -29,7 +29,7 @@ from kg.cli import main
 from kg.errors import OutputError
 from kg.graph import build_graph
 from kg.query import run_checks
-from kg.rdf import serialize, to_rdf
+from kg.rdf import catalog_triples, serialize, to_rdf
 from kg.vocab import FAIR4ML, ID, LKG, ONTOLOGY_DIR, PROV, SCHEMA
 
 from conftest import TINY
@@ -166,11 +166,11 @@ def test_each_check_finds_its_violation_in_a_broken_graph() -> None:
 
 def test_validate_reports_a_failed_check_at_the_entity_file(tiny: Path, capsys, monkeypatch) -> None:
     def with_typo(graph, licenses, terms=None):
-        rdf = to_rdf(graph, licenses, terms)
-        rdf.add((ID["model/llama-7b"], LKG.fineTunedform, ID["model/pythia-12b"]))
-        return rdf
+        triples = catalog_triples(graph, licenses, terms)
+        triples.add((ID["model/llama-7b"], LKG.fineTunedform, ID["model/pythia-12b"]))
+        return triples
 
-    monkeypatch.setattr("kg.build.to_rdf", with_typo)
+    monkeypatch.setattr("kg.build.catalog_triples", with_typo)
     assert main(["validate", "--data", "data"]) == 1
     assert capsys.readouterr().err == (
         f"data/models/llama-7b.yaml:1: property {LKG}fineTunedform is used but not declared in ontology/lkg.ttl [undeclared-term]\n"
@@ -267,14 +267,14 @@ def test_a_small_change_gives_a_small_diff(tiny: Path) -> None:
 def test_a_serializer_failure_writes_nothing(tiny: Path, capsys, monkeypatch) -> None:
     assert main(["build", "--data", "data", "--out", "out"]) == 0
     before = {p.name: p.read_bytes() for p in Path("out").iterdir()}
-    real = kg.build.to_rdf
+    real = kg.build.catalog_triples
 
     def with_a_blank_node(graph, licenses, terms=None):  # noqa: ANN001, ANN202 (the export never makes one: a bug would)
-        rdf = real(graph, licenses, terms)
-        rdf.add((BNode("b0"), RDFS.label, Literal("odd")))
-        return rdf
+        triples = real(graph, licenses, terms)
+        triples.add((BNode("b0"), RDFS.label, Literal("odd")))
+        return triples
 
-    monkeypatch.setattr("kg.build.to_rdf", with_a_blank_node)
+    monkeypatch.setattr("kg.build.catalog_triples", with_a_blank_node)
     assert main(["build", "--data", "data", "--out", "out"]) == 2
     assert capsys.readouterr().err == (
         "Error: internal error: cannot stream the RDF term rdflib.term.BNode('b0') (blank nodes are not written)\n"

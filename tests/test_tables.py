@@ -20,6 +20,7 @@ from hub_fixtures import HUB_FIXTURES, write_hub_stats
 from kg.catalog import load_catalog
 from kg.build import check
 from kg.merge import add_to_graph, merge, read_sources
+from kg.rdf import to_graph
 from kg.tables import compute_terms_table, curated_lineage, join_catalog, read_hub_tables, write_build
 from kg.terms import compute_terms
 
@@ -227,13 +228,13 @@ def test_a_claims_source_is_one_simple_pattern(built):
 
 def test_golden_nquads_of_two_records(tmp_path, catalog):
     path = write_jsonl(tmp_path / "two.jsonl", CURATED_RECORDS[1:3])
-    graph, rdf = check(catalog)
+    graph, triples = check(catalog)
     joined = join_catalog(read_hub_tables([path]), catalog)
     terms = compute_terms_table(joined, curated_lineage(joined, graph), catalog.licenses)
     out = tmp_path / "out"
     out.mkdir()
-    write_build(out, rdf, joined, terms, ("kg.nq",), catalog.licenses)
-    catalog_only = {line for line in rdf.serialize(format="nt").splitlines() if line}
+    write_build(out, triples, joined, terms, ("kg.nq",), catalog.licenses)
+    catalog_only = {line for line in to_graph(triples).serialize(format="nt").splitlines() if line}
     imported = [line for line in (out / "kg.nq").read_text(encoding="utf-8").splitlines() if line and line not in catalog_only]
     expected = (FIXTURES / "two-records.nq").read_text(encoding="utf-8").replace("DUMP", str(path)).replace("TODAY", joined.tables.retrieved[0])
     got, want = Dataset(), Dataset()
