@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import io
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
@@ -52,6 +53,8 @@ from kg.sources import huggingface as hf
 SOURCE = "huggingface"
 BATCH_BYTES = 8 << 20  # JSON Lines read per batch: a batch that needs the object reader costs at most this much
 READ_THREADS = 2  # batches parsed and checked at once (the 2 cores of benchmarks/RESULTS.md: 1.9 times one thread)
+HASHED_APART = 1 << 20  # texts from which a column is grouped or matched in parts by length (`_length_parts`), READ_THREADS at a time
+LENGTH_PARTS = 8
 PARQUET_ROWS = 100_000
 # The Hub id rule of kg.sources.huggingface.HUB_ID in RE2 (Arrow's regex engine); '--' and '..' are refused apart.
 _PART = r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?"
@@ -117,7 +120,6 @@ def read_hub_tables(paths: list[Path]) -> HubTables:
     """Read Hub dumps into tables; problems (errors and warnings, each with file and row) are in `.problems`.
     The files are read in order by this thread; each batch is parsed and checked by one of READ_THREADS
     (Arrow's JSON parser and compute kernels let go of the GIL), and the batches are kept in file order."""
-    from concurrent.futures import ThreadPoolExecutor
 
     problems: list[Problem] = []
     parts: list[tuple[pa.Table, pa.Table, pa.Table]] = []
@@ -156,12 +158,38 @@ def _read_batch(job: Callable[[list[Problem]], tuple], file: int, shown: str) ->
 
 
 def codes_of(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Equal values, equal small integers: the group keys of numpy's grouping (nulls are one group of their own)."""
+    """Equal values, equal small integers: the group keys of numpy's grouping (nulls are one group of their own).
+    A long text column is encoded in parts by length (`_length_parts`), two at a time."""
     values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if len(values) < HASHED_APART or not pa.types.is_string(values.type):
+        return _encoded(values)[0]
+    parts = _length_parts(values)
+    codes = np.empty(len(values), dtype=np.int64)
+    offset = 0
+    with ThreadPoolExecutor(READ_THREADS) as pool:
+        for rows, (part, distinct) in zip(parts, pool.map(lambda rows: _encoded(pc.take(values, pa.array(rows))), parts)):
+            codes[rows] = part + offset
+            offset += distinct
+    return codes
+
+
+def _encoded(values: pa.Array) -> tuple[np.ndarray, int]:
+    """codes_of in one piece, and how many codes it gave."""
     if not len(values):
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), 0
     encoded = pc.dictionary_encode(values)
-    return pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy().astype(np.int64)
+    return pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy().astype(np.int64), len(encoded.dictionary) + (values.null_count > 0)
+
+
+def _length_parts(values: pa.Array) -> list[np.ndarray]:
+    """The rows of a text column in LENGTH_PARTS + 1 parts: by length modulo LENGTH_PARTS, then the nulls. Equal texts
+    have equal lengths, so texts are grouped or matched part by part: each part's hash table is a fraction of the
+    whole, and two parts are hashed at once (Arrow lets go of the GIL). At three million models, the 6.1 million
+    names and ids `_name_joins` compares took 0.9 s this way, and 1.6-5.4 s in one piece (benchmarks/RESULTS.md)."""
+    length = pc.fill_null(pc.binary_length(values), -1).to_numpy(zero_copy_only=False)
+    part = np.where(length < 0, LENGTH_PARTS, length % LENGTH_PARTS).astype(np.uint8)
+    rows = np.argsort(part, kind="stable")  # a radix sort of small numbers: each part's rows in their order
+    return np.split(rows, np.cumsum(np.bincount(part, minlength=LENGTH_PARTS + 1))[:-1])
 
 
 def codes_of_rows(*columns: pa.Array | pa.ChunkedArray | np.ndarray) -> np.ndarray:
@@ -792,10 +820,10 @@ def _name_joins(leaders: np.ndarray, kind: pa.Array, ids: pa.Array, keys: _Keys,
 
     if not len(leaders):
         return {}
-    lk = pc.take(kind, pa.array(leaders))
-    texts = pa.concat_arrays([pc.binary_join_element_wise(lk, pc.take(keys.squashed_names, pa.array(leaders)), " "),
-                              pc.binary_join_element_wise(lk, pc.take(keys.squashed_ids, pa.array(leaders)), " ")])
-    codes = codes_of(texts)
+    # Every record's kind with its squashed name, and with its squashed id, numbered together; counted among the leaders.
+    kinds = _kind_codes(kind, whole=True).astype(np.int64)
+    every = codes_of_rows(np.concatenate([kinds, kinds]), pa.concat_arrays([keys.squashed_names, keys.squashed_ids]))
+    codes = np.concatenate([every[leaders], every[len(kinds) + leaders]])
     counts = np.bincount(codes)
     shared = counts[codes] > 1
     candidates = np.unique(np.concatenate([np.flatnonzero(shared[: len(leaders)]), np.flatnonzero(shared[len(leaders):])]))
@@ -900,7 +928,7 @@ def _resolve_mentions(tables: HubTables, owner: pa.Array, entity_code: np.ndarra
     held_keys = pc.binary_join_element_wise(held["kind"], pc.utf8_lower(held["id"]), " ")
     wanted = pc.binary_join_element_wise(kind, folded, " ")
     del folded
-    at = pc.fill_null(pc.index_in(wanted, held_keys.combine_chunks() if isinstance(held_keys, pa.ChunkedArray) else held_keys), -1).to_numpy(zero_copy_only=False)
+    at = _positions(wanted, held_keys)
     del wanted, held_keys
     hit = (at >= 0) & ~done
     itself = entity_code[held_rows[np.maximum(at, 0)]] == code  # naming itself: no edge
@@ -1402,7 +1430,6 @@ def write_table_exports(handles: dict, joined: Joined, plan: _Plan, licenses, qu
     the catalog's own blocks: per batch of entities, string columns joined by Arrow and written as one buffer.
     The line formats and Turtle are written by two threads (Arrow's kernels let go of the GIL) from one plan.
     Returns the number of triples of the default graph (with kg.nq's quads when asked for)."""
-    from concurrent.futures import ThreadPoolExecutor
 
     vocabulary = _vocabulary()  # once: the ontology is parsed by rdflib, which is not made for two threads
     lines = {name: handle for name, handle in handles.items() if name != "kg.ttl"}
@@ -1652,7 +1679,6 @@ def write_build(folder: Path, rdf, joined: Joined, terms: Terms, formats: tuple[
     writes the catalog's blocks and the policies' text (Python), and before the writers' plan and batches are
     made, so those and the tables' row groups are not held at once."""
     import os
-    from concurrent.futures import ThreadPoolExecutor
     from contextlib import ExitStack
 
     from kg.stream import graph_blocks, open_export, write_blocks
@@ -1807,8 +1833,29 @@ def add_imported(graph, entities: pa.Table, edges: pa.Table, near: pa.Array) -> 
             graph.add_edge(row["entity"], row["target"], key=row["relation"], field=row["field"], relation=row["relation"], evidence=evidence, imported="huggingface")
 
 
-def _positions(values: pa.Array, ids: pa.Array) -> np.ndarray:
-    """Each value's row in `ids`, -1 where it is none (a catalog entity no record matched)."""
+def _positions(values: pa.Array | pa.ChunkedArray, ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Each value's row in `ids` (the first, should it be there twice; a null's is the first null's), -1 where it is
+    none (a catalog entity no record matched). Long text columns are matched in parts by length (`_length_parts`)."""
+    values, ids = (a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in (values, ids))
+    if len(values) + len(ids) < HASHED_APART or not (pa.types.is_string(values.type) and pa.types.is_string(ids.type)):
+        return _index_in(values, ids)
+    value_parts, id_parts = _length_parts(values), _length_parts(ids)
+
+    def find(part: int) -> np.ndarray:
+        rows = id_parts[part]
+        if not len(rows):
+            return np.full(len(value_parts[part]), -1, dtype=np.int64)
+        at = _index_in(pc.take(values, pa.array(value_parts[part])), pc.take(ids, pa.array(rows)))
+        return np.where(at >= 0, rows[np.maximum(at, 0)], -1)
+
+    positions = np.empty(len(values), dtype=np.int64)
+    with ThreadPoolExecutor(READ_THREADS) as pool:
+        for rows, found in zip(value_parts, pool.map(find, range(LENGTH_PARTS + 1))):
+            positions[rows] = found
+    return positions
+
+
+def _index_in(values: pa.Array, ids: pa.Array) -> np.ndarray:
     return pc.fill_null(pc.index_in(values, ids), -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pyoxigraph as ox
 import pytest
@@ -89,6 +90,29 @@ def test_ids_whose_slugs_clash_are_numbered_as_the_object_path_numbers_them(tmp_
     joined, merged = both_paths(catalog, write_jsonl(tmp_path / "hub.jsonl", clashing))
     assert_same_as_object_path(joined, merged)
     assert joined.owner.to_pylist() == ["model/huggingface-x-y-z", "model/huggingface-x-y-z-2", "model/huggingface-x-y-z", "model/huggingface-x-y-z-2-2"]
+
+
+def test_columns_hashed_in_parts_by_length_join_as_the_object_path_joins(tmp_path, catalog, monkeypatch):
+    """Every column is grouped and matched in parts by length, as a Hub's millions are (kg.tables.HASHED_APART):
+    the same entities, joins by name, numbered slugs and edges as kg.merge."""
+    monkeypatch.setattr("kg.tables.HASHED_APART", 1)
+    records = hub_records() + [{"id": "x_y/z", "sha": "1" * 40}, {"id": "x/y-z", "sha": "2" * 40, "tags": ["base_model:x_y/z"]},
+                               {"id": "x-y/Z", "sha": "3" * 40, "tags": ["base_model:x/y-z", "base_model:gone/missing-7b"]}]
+    joined, merged = both_paths(catalog, write_jsonl(tmp_path / "hub.jsonl", records))
+    assert_same_as_object_path(joined, merged)
+    assert joined.owner.to_pylist()[-3:] == ["model/huggingface-x-y-z", "model/huggingface-x-y-z-2", "model/huggingface-x-y-z"]
+
+
+def test_codes_and_positions_in_parts_by_length_are_those_of_one_piece(monkeypatch):
+    from kg.tables import _positions, codes_of
+
+    words = [None, "", "a", "bb", "ab", "ba", "ccc", "x" * 17, "é", "ü", "naïve", "w1", "w22", None]
+    values, ids = pa.array(words * 3 + ["zz"], pa.string()), pa.array(["ba", None, "é", "ba", "w22", "q"], pa.string())
+    whole, at = codes_of(values), _positions(values, ids)
+    monkeypatch.setattr("kg.tables.HASHED_APART", 1)
+    parts = codes_of(values)
+    assert len(set(zip(whole.tolist(), parts.tolist()))) == len(set(parts.tolist())) == len(set(words)) + 1 and parts.max() == len(set(words))
+    assert _positions(values, ids).tolist() == at.tolist() == [1, -1, -1, -1, -1, 0, -1, -1, 2, -1, -1, -1, 4, 1] * 3 + [-1]
 
 
 def test_hub_stats_parquet_gives_the_object_paths_entities_edges_and_licences(tmp_path, catalog):
