@@ -104,8 +104,8 @@ def term(node: URIRef | Literal) -> str:
     raise OutputError(f"internal error: cannot stream the RDF term {node!r} (blank nodes are not written)")
 
 
-def graph_blocks(rdf: Graph) -> Iterator[Block]:
-    """The triples of a (small) rdflib graph as blocks, subjects and pairs sorted."""
+def graph_blocks(rdf: Graph | Iterable[tuple]) -> Iterator[Block]:
+    """The triples of a (small) rdflib graph, or of a set of rdflib triples, as blocks, subjects and pairs sorted."""
     by_subject: dict[str, list[tuple[str, str]]] = {}
     for s, p, o in rdf:
         by_subject.setdefault(term(s), []).append((term(p), term(o)))

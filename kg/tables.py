@@ -1671,7 +1671,7 @@ def _policy_text(signatures: list[Signature], licenses) -> tuple[bytes, bytes, i
 ENTITIES_FILE, EDGES_FILE = TABLE_FILES
 
 
-def write_build(folder: Path, rdf, joined: Joined, terms: Terms, formats: tuple[str, ...], licenses, compress: bool = False) -> int:  # noqa: ANN001
+def write_build(folder: Path, triples, joined: Joined, terms: Terms, formats: tuple[str, ...], licenses, compress: bool = False) -> int:  # noqa: ANN001
     """Write the RDF files of `formats` (kg.nt, kg.ttl, kg.nq, kg.jsonld) and the lineage tables into `folder`:
     the catalog's own triples first (sorted, as kg.stream writes them), then the Hub's from the tables.
     kg.jsonld is pyoxigraph's JSON-LD of the N-Triples (it needs kg.nt or kg.nq written). Returns the triples of the default graph.
@@ -1692,7 +1692,7 @@ def write_build(folder: Path, rdf, joined: Joined, terms: Terms, formats: tuple[
         lineage = stack.enter_context(ThreadPoolExecutor(1)).submit(write_lineage_tables, folder, joined, terms)
         handles = {name: open_export(path, stack) for name, path in paths.items()}
         texts = {name: io.StringIO() for name in handles}
-        catalog_blocks = list(graph_blocks(rdf))
+        catalog_blocks = list(graph_blocks(triples))
         write_blocks(catalog_blocks, {("kg.nt" if name == "kg.nq" else name): text for name, text in texts.items() if name != "kg.nq"})
         if "kg.nq" in texts:
             write_blocks(catalog_blocks, {"kg.nt": texts["kg.nq"]})
