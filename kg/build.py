@@ -139,8 +139,8 @@ def build(data: str | Path | None = None, sources: Iterable[tuple[str, str | Pat
         catalog = load_catalog(data)
         graph = build_graph(catalog)
         triples = catalog_triples(graph, catalog.licenses, terms=()) if checked else None  # the terms come once the lineage is whole
-    # The SPARQL checks run in a forked copy while the lineage and its terms are made here (on the
-    # bundled catalog, 0.4 s beside 0.4 s); the sources, slower to read, wait for a catalog that passes.
+    # The SPARQL checks run in a forked copy while the lineage and its terms are made here (0.18 s less
+    # for the bundled catalog, benchmarks/RESULTS.md); the sources, slower to read, wait for a catalog that passes.
     pairs, order = _choose_sources(catalog, sources, order)
     with running_aside(find_violations, catalog, frozenset(triples)) if checked else nullcontext(list) as violations:
         if pairs:

@@ -24,8 +24,8 @@ from functools import cache
 import networkx as nx
 import pyoxigraph
 from rdflib import Graph, Literal, URIRef
-from rdflib.term import Node
 from rdflib.namespace import DCTERMS, ODRL2, RDF, RDFS, SKOS, XSD
+from rdflib.term import Node
 
 from kg.entities import License
 from kg.errors import OutputError
@@ -110,7 +110,7 @@ def to_graph(triples: Iterable[Triple]) -> Graph:
 
 def catalog_triples(graph: nx.MultiDiGraph, licenses: Mapping[str, License], terms: Iterable[EffectiveTerms] | None = None) -> Triples:
     """`to_rdf`'s triples, as a set: what the build checks and writes, with no rdflib graph made for them
-    (filling one costs 10 µs a triple, 0.5 s of the bundled catalog's 60,000). The build passes no
+    (filling one costs about 10 µs a triple: 0.6 s for the bundled catalog's 61,892). The build passes no
     terms and adds them once computed on the whole lineage (`add_effective_terms`)."""
     rdf: Triples = set()
     used = {data["license"] for _, data in graph.nodes(data=True) if "license" in data}

@@ -120,7 +120,6 @@ def read_hub_tables(paths: list[Path]) -> HubTables:
     """Read Hub dumps into tables; problems (errors and warnings, each with file and row) are in `.problems`.
     The files are read in order by this thread; each batch is parsed and checked by one of READ_THREADS
     (Arrow's JSON parser and compute kernels let go of the GIL), and the batches are kept in file order."""
-
     problems: list[Problem] = []
     parts: list[tuple[pa.Table, pa.Table, pa.Table]] = []
     offset = 0
@@ -1430,7 +1429,6 @@ def write_table_exports(handles: dict, joined: Joined, plan: _Plan, licenses, qu
     the catalog's own blocks: per batch of entities, string columns joined by Arrow and written as one buffer.
     The line formats and Turtle are written by two threads (Arrow's kernels let go of the GIL) from one plan.
     Returns the number of triples of the default graph (with kg.nq's quads when asked for)."""
-
     vocabulary = _vocabulary()  # once: the ontology is parsed by rdflib, which is not made for two threads
     lines = {name: handle for name, handle in handles.items() if name != "kg.ttl"}
     if not lines or "kg.ttl" not in handles:
