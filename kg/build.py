@@ -177,17 +177,6 @@ def _build_lineage(catalog: Catalog, graph: nx.MultiDiGraph, triples: Triples | 
     return Build(catalog, graph, triples, terms, merged, cycles, tables)
 
 
-def check(catalog: Catalog) -> tuple[nx.MultiDiGraph, Triples]:
-    """The catalog's lineage graph and its RDF's triples without the terms, once the SPARQL checks of ontology/checks/ pass on them.
-
-    Raises CatalogError with each violation at the file and line of the entity at fault.
-    """
-    graph = build_graph(catalog)
-    triples = catalog_triples(graph, catalog.licenses, terms=())
-    _refuse(find_violations(catalog, triples))
-    return graph, triples
-
-
 def find_violations(catalog: Catalog, rdf: Iterable[Triple]) -> list[Problem]:
     """What the SPARQL checks of ontology/checks/ find in the catalog's RDF, each at the file and line of the entity at fault."""
     # load_catalog has already refused derivation cycles in linear time; the SPARQL form of that gate

@@ -19,9 +19,9 @@ from rdflib.compare import isomorphic
 
 from hub_fixtures import HUB_FIXTURES, write_hub_stats
 from kg.catalog import load_catalog
-from kg.build import check
+from kg.graph import build_graph
 from kg.merge import add_to_graph, merge, read_sources
-from kg.rdf import to_graph
+from kg.rdf import catalog_triples, to_graph
 from kg.tables import compute_terms_table, curated_lineage, join_catalog, read_hub_tables, write_build
 from kg.terms import compute_terms
 
@@ -126,7 +126,7 @@ def test_hub_stats_parquet_gives_the_object_paths_entities_edges_and_licences(tm
 def test_every_imported_entitys_terms_are_kg_terms_answer(tmp_path, catalog):
     path = write_jsonl(tmp_path / "hub.jsonl", hub_records())
     joined, merged = both_paths(catalog, path)
-    graph, _ = check(catalog)
+    graph = build_graph(catalog)
     terms = compute_terms_table(joined, curated_lineage(joined, graph), catalog.licenses)
     add_to_graph(graph, merged, catalog.licenses)
     entities = joined.entities["entity"].to_pylist()
@@ -210,7 +210,8 @@ def test_a_line_longer_than_a_batch_is_left_out_and_the_lines_after_it_read(tmp_
 def built(tmp_path_factory, catalog):
     folder = tmp_path_factory.mktemp("tables-build")
     path = write_jsonl(folder / "hub.jsonl", hub_records())
-    graph, rdf = check(catalog)
+    graph = build_graph(catalog)
+    rdf = catalog_triples(graph, catalog.licenses, terms=())
     joined = join_catalog(read_hub_tables([path]), catalog)
     terms = compute_terms_table(joined, curated_lineage(joined, graph), catalog.licenses)
     out = folder / "out"
@@ -252,7 +253,8 @@ def test_a_claims_source_is_one_simple_pattern(built):
 
 def test_golden_nquads_of_two_records(tmp_path, catalog):
     path = write_jsonl(tmp_path / "two.jsonl", CURATED_RECORDS[1:3])
-    graph, triples = check(catalog)
+    graph = build_graph(catalog)
+    triples = catalog_triples(graph, catalog.licenses, terms=())
     joined = join_catalog(read_hub_tables([path]), catalog)
     terms = compute_terms_table(joined, curated_lineage(joined, graph), catalog.licenses)
     out = tmp_path / "out"
