@@ -4,17 +4,26 @@ and the commands that answer from the store: `kg query --store`, `kg lineage --s
 from __future__ import annotations
 
 import errno
+import io
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
 
 import kg.store
+from kg.build import build, publish
 from kg.cli import main
 from kg.errors import OutputError, RequestError
 from kg.graph import find_node, format_lineage, load_graph
-from kg.store import add_closure, find_entity, read_lineage, write_store
+from kg.store import (
+    add_closure,
+    find_entity,
+    read_derivations,
+    read_lineage,
+    write_store,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -80,6 +89,63 @@ def test_a_chain_a_thousand_deep_needs_no_recursion() -> None:
     assert ox.Quad(ox.NamedNode(f"{EX}m1000"), DESCENDS_FROM, ox.NamedNode(f"{EX}m0")) in store
 
 
+def derivation_pairs(text: str) -> set[tuple[str, str]]:
+    names, parents = read_derivations(io.BytesIO(text.encode()))
+    return {(names[child].decode(), names[parent].decode()) for child, direct in enumerate(parents) for parent in direct}
+
+
+def test_the_scan_reads_default_graph_derivations_between_iris_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kg.store, "SCANNED_BLOCK", 7)  # every line split between blocks
+    text = (
+        f"<{EX}b> {DERIVED_FROM} <{EX}a> .\n"
+        f"<{EX}c> {DERIVED_FROM} <{EX}b> <{EX}record/1> .\n"  # a claim in a record's graph, not an accepted fact
+        f'<{EX}d> <{EX}says> "<{EX}x> {DERIVED_FROM} <{EX}y> ." .\n'  # in a literal
+        f"_:n {DERIVED_FROM} <{EX}a> .\n"
+        f"<{EX}c> {DERIVED_FROM} <{EX}a> ."  # the last line, with no newline
+    )
+    assert derivation_pairs(text) == {(f"<{EX}b>", f"<{EX}a>"), (f"<{EX}c>", f"<{EX}a>")}
+
+
+def closure_in(folder: Path, export: Path) -> None:
+    """Assert that the store at `folder` holds, as `lkg:descendsFrom`, what `prov:wasDerivedFrom+` finds on `export`."""
+    store = ox.Store()
+    store.load(path=str(export), format=ox.RdfFormat.N_QUADS if export.suffix == ".nq" else ox.RdfFormat.N_TRIPLES)
+    path = {(row["x"], row["a"]) for row in store.query(f"SELECT ?x ?a WHERE {{ ?x {DERIVED_FROM}+ ?a }}")}
+    closure = {(quad.subject, quad.object) for quad in ox.Store.read_only(str(folder)).quads_for_pattern(None, DESCENDS_FROM, None)}
+    assert path and closure == path
+
+
+def test_every_writer_puts_derivations_in_the_form_the_scan_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The catalog's serializer, the object path's stream and the tables' writers, to kg.nt and kg.nq:
+    the store's closure is made from the scan of the text alone, never read back from the store."""
+
+    def read_back(store: ox.Store) -> int:
+        raise AssertionError("the scan missed a derivation")
+
+    monkeypatch.setattr(kg.store, "add_closure", read_back)
+    monkeypatch.setattr("kg.tables.TABLES_FROM_BYTES", 0)  # a dump this small keeps the object path otherwise
+    dump = write_dump(500, 3, tmp_path / "hub.jsonl")
+    for name, sources, columnar in (("catalog", [], False), ("objects", [("huggingface", dump)], False), ("tables", [("huggingface", dump)], True)):
+        for export in ("kg.nt", "kg.nq"):
+            result = build(ROOT / "data", sources, columnar=columnar)  # a Hub build's tables are let go once a store is loaded
+            assert (result.tables is not None) == (name == "tables")
+            out = tmp_path / f"{name}-{export}"
+            publish(result, out, (export,), store=out / "store")
+            closure_in(out / "store", out / export)
+
+
+def test_derivations_written_in_another_form_are_read_back_from_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    monkeypatch.setattr(kg.store, "add_closure", lambda store: calls.append(add_closure(store)))
+    (tmp_path / "kg.nt").write_text(
+        f"<{EX}c>\t{DERIVED_FROM}\t<{EX}b> .\n"  # tabs, which N-Triples allows
+        f"<{EX}b> {DERIVED_FROM} <{EX}\\u0061> .\n"  # <{EX}a>, escaped
+        f"<{EX}a> {DERIVED_FROM} <{EX}base> .\n")
+    write_store(tmp_path / "store", tmp_path / "kg.nt")
+    assert calls == [6]
+    closure_in(tmp_path / "store", tmp_path / "kg.nt")
+
+
 def stored(folder: Path) -> set[ox.Triple]:
     return {quad.triple for quad in ox.Store.read_only(str(folder))}
 
@@ -103,16 +169,16 @@ def test_the_closure_is_in_the_store_only(tiny: Path) -> None:
     assert stored(Path("out/store")) >= export
 
 
-def test_a_failure_while_adding_the_closure_leaves_the_old_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failure_while_loading_the_closure_leaves_the_old_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     old = f"<{EX}b> {DERIVED_FROM} <{EX}a> .\n".encode()
     write_store(tmp_path / "store", old)
     before = stored(tmp_path / "store")
 
-    def fill_the_disk(store: ox.Store) -> int:
-        store.bulk_load(f"<{EX}c> <{LKG}descendsFrom> <{EX}a> .\n".encode(), format=ox.RdfFormat.N_TRIPLES)  # half done...
+    def fill_the_disk(names: list[bytes], parents: list[list[int]]) -> Iterator[bytes]:
+        yield f"<{EX}c> <{LKG}descendsFrom> <{EX}a> .\n".encode()  # half done...
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(kg.store, "add_closure", fill_the_disk)
+    monkeypatch.setattr(kg.store, "closure_lines", fill_the_disk)
     with pytest.raises(OutputError, match=r"^disk full while loading the store .*/store$"):
         write_store(tmp_path / "store", old + f"<{EX}c> {DERIVED_FROM} <{EX}b> .\n".encode())
     assert stored(tmp_path / "store") == before

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -66,10 +67,11 @@ def test_disk_full_while_loading_the_store_leaves_exports_and_store_old(built: d
 
 
 def test_ctrl_c_while_loading_the_store_leaves_exports_and_store_old(built: dict, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
-    def interrupted(store) -> int:  # noqa: ANN001
-        raise KeyboardInterrupt
+    def interrupted(names: list[bytes], parents: list[list[int]]) -> Iterator[bytes]:
+        yield b"<https://example.org/x> <https://w3id.org/llm-lineage/ontology#descendsFrom> <https://example.org/y> .\n"
+        raise KeyboardInterrupt  # in the middle of the bulk load
 
-    monkeypatch.setattr(kg.store, "add_closure", interrupted)
+    monkeypatch.setattr(kg.store, "closure_lines", interrupted)
     assert run(capsys, "build", "--data", "data", "--out", "out", "--store", "store") == (130, "", "Interrupted: nothing was written or changed\n")
     assert {name: (Path("out") / name).read_bytes() for name in built} == built
     assert leftovers(Path("."), Path("out")) == []
