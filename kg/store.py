@@ -37,7 +37,7 @@ import gzip
 import io
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -182,24 +182,16 @@ def _opened(ntriples: Path | bytes) -> BinaryIO:
 
 
 def read_derivations(source: BinaryIO) -> tuple[list[bytes], list[list[int]]]:
-    """The `<x> prov:wasDerivedFrom <y>` lines of N-Triples or N-Quads text (default graph only), as the
-    derivation graph `closure_lines` walks: each IRI's N-Triples text by number, and each number's parents.
+    """The `<x> prov:wasDerivedFrom <y>` lines of N-Triples or N-Quads text (default graph only), numbered
+    as `closure_lines` walks them (`_numbered`).
 
     Only the form the builders' writers use is read (see DERIVATION_LINE); a derivation written
     otherwise is missed here, and `_bulk_load` notices it by the count.
     """
-    index: dict[bytes, int] = {}
-    names: list[bytes] = []
-    parents: list[list[int]] = []
+    return _numbered(_derivation_pairs(source))
 
-    def number(iri: bytes) -> int:
-        found = index.get(iri)
-        if found is None:
-            found = index[iri] = len(names)
-            names.append(iri)
-            parents.append([])
-        return found
 
+def _derivation_pairs(source: BinaryIO) -> Iterator[tuple[bytes, bytes]]:
     rest, block = b"", True
     while block:
         block = source.read(SCANNED_BLOCK)
@@ -211,8 +203,22 @@ def read_derivations(source: BinaryIO) -> tuple[list[bytes], list[list[int]]]:
             start, stop = text.rfind(b"\n", 0, at) + 1, text.find(b"\n", at)
             line = DERIVATION_LINE.fullmatch(text, start, stop)
             if line:
-                parents[number(line[1])].append(number(line[2]))
+                yield line[1], line[2]
             at = text.find(DERIVATION_PREDICATE, stop, end)
+
+
+def _numbered(pairs: Iterable[tuple[bytes, bytes]]) -> tuple[list[bytes], list[list[int]]]:
+    """The derivation graph of (x, y) pairs of IRIs in their N-Triples text: each IRI's text by number, and each number's parents."""
+    index: dict[bytes, int] = {}
+    names: list[bytes] = []
+    parents: list[list[int]] = []
+    for child, parent in pairs:
+        for iri in (child, parent):
+            if iri not in index:
+                index[iri] = len(names)
+                names.append(iri)
+                parents.append([])
+        parents[index[child]].append(index[parent])
     return names, parents
 
 
@@ -225,7 +231,7 @@ def count_derivations(store: ox.Store) -> int:
 
 def closure_lines(names: list[bytes], parents: list[list[int]]) -> Iterator[bytes]:
     """The N-Triples lines `<x> lkg:descendsFrom <a> .` of every pair that a chain of one or more
-    derivations joins, one block for each x (`names` and `parents` as `read_derivations` gives them).
+    derivations joins, one block for each x (`names` and `parents` as `_numbered` gives them).
 
     Each entity's ancestors are found by a walk with an explicit stack
     (chains 1,000 deep exist), which costs the ancestors' own links: the
@@ -285,22 +291,9 @@ def add_closure(store: ox.Store) -> int:
     3.4 million derivations of three million models), so `_bulk_load` only
     does it when its scan of the text missed one.
     """
-    index: dict[str, int] = {}
-    names: list[bytes] = []
-    parents: list[list[int]] = []
-
-    def number(node: ox.NamedNode) -> int:
-        text = str(node)  # "<iri>", the N-Triples form
-        found = index.get(text)
-        if found is None:
-            found = index[text] = len(names)
-            names.append(text.encode("utf-8"))
-            parents.append([])
-        return found
-
-    for quad in store.quads_for_pattern(None, DERIVED_FROM, None, ox.DefaultGraph()):
-        if isinstance(quad.subject, ox.NamedNode) and isinstance(quad.object, ox.NamedNode):
-            parents[number(quad.subject)].append(number(quad.object))
+    quads = store.quads_for_pattern(None, DERIVED_FROM, None, ox.DefaultGraph())
+    names, parents = _numbered((str(q.subject).encode(), str(q.object).encode())  # "<iri>", the N-Triples form
+                               for q in quads if isinstance(q.subject, ox.NamedNode) and isinstance(q.object, ox.NamedNode))
     count = pending = 0
     blocks: list[bytes] = []
     for block in closure_lines(names, parents):
